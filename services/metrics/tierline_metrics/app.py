@@ -1,0 +1,74 @@
+"""Bootstrap: build metrics' FastAPI app and its event handlers."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Mapping
+
+from fastapi import APIRouter, FastAPI
+
+from tierline_metrics import models
+from tierline_metrics.exposition import TicketCounters, register
+from tierline_metrics.service import (
+    on_clock_started,
+    on_ticket_assigned,
+    on_ticket_created,
+    on_ticket_queued,
+)
+from tierline_shared.bus.consumer import Handler
+from tierline_shared.bus.events import SlaClockStarted, TicketAssigned, TicketCreated, TicketQueued
+from tierline_shared.clock import Clock
+from tierline_shared.runtime import Runtime, ServiceSpec
+from tierline_shared.settings import Settings
+from tierline_shared.web import RuntimeDep, create_service_app
+
+log = logging.getLogger(__name__)
+
+
+def handlers(runtime: Runtime) -> Mapping[str, Handler]:
+    return {
+        TicketCreated.event_type: on_ticket_created,
+        TicketAssigned.event_type: on_ticket_assigned,
+        TicketQueued.event_type: on_ticket_queued,
+        SlaClockStarted.event_type: on_clock_started,
+    }
+
+
+async def _start(runtime: Runtime) -> None:
+    runtime.state["counters"] = register(runtime.registry)
+    with contextlib.suppress(Exception):  # the database may still be starting; refreshed later
+        await _refresh(runtime)
+
+
+async def _refresh(runtime: Runtime) -> None:
+    counters: TicketCounters = runtime.state["counters"]
+    async with runtime.sessions() as session:
+        await counters.refresh(session)
+
+
+SPEC = ServiceSpec(name="metrics", metadata=models.metadata, outbox=models.outbox,
+                   inbox=models.inbox, consumes=lambda t: [t.tickets, t.routing, t.sla],
+                   handlers=handlers, on_start=_start, after_commit=_refresh)
+
+reports = APIRouter(prefix="/v1", tags=["reports"])
+
+
+@reports.get("/reports/summary")
+async def summary(runtime: RuntimeDep) -> dict[str, object]:
+    """Ticket counts by priority and category, as created and as assigned."""
+    await _refresh(runtime)
+    counters: TicketCounters = runtime.state["counters"]
+    return {
+        "created": [{"priority": p, "category": c, "count": n}
+                    for (p, c), n in sorted(counters.created.items())],
+        "assigned": [{"priority": p, "category": c, "count": n}
+                     for (p, c), n in sorted(counters.assigned.items())],
+    }
+
+
+def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
+    return create_service_app(
+        SPEC, settings, routers=[reports], clock=clock, title="Tierline metrics",
+        description="Read models of the event stream, served to Prometheus and as reports.",
+    )

@@ -1,0 +1,45 @@
+"""Folding events into the ticket facts; each handler upserts its own columns."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from tierline_metrics.models import ticket_facts
+from tierline_shared.bus.consumer import HandlerContext
+from tierline_shared.bus.events import SlaClockStarted, TicketAssigned, TicketCreated, TicketQueued
+
+
+async def _upsert(ctx: HandlerContext, values: dict[str, Any]) -> None:
+    ticket_id = ctx.envelope.event.ticket_id
+    await ctx.session.execute(
+        pg_insert(ticket_facts).values(ticket_id=ticket_id, **values)
+        .on_conflict_do_update(index_elements=[ticket_facts.c.ticket_id], set_=values))
+
+
+async def on_ticket_created(ctx: HandlerContext) -> None:
+    e = ctx.envelope.event
+    assert isinstance(e, TicketCreated)
+    await _upsert(ctx, {"ticket_type": e.ticket_type, "channel": e.channel,
+                        "created_priority": e.priority, "created_category": e.category,
+                        "created_at": e.created_at})
+
+
+async def on_ticket_assigned(ctx: HandlerContext) -> None:
+    e = ctx.envelope.event
+    assert isinstance(e, TicketAssigned)
+    await _upsert(ctx, {"assigned_priority": e.priority, "assigned_category": e.category,
+                        "agent_id": e.agent_id, "assigned_at": e.assigned_at})
+
+
+async def on_ticket_queued(ctx: HandlerContext) -> None:
+    e = ctx.envelope.event
+    assert isinstance(e, TicketQueued)
+    await _upsert(ctx, {"queued_at": e.queued_at})
+
+
+async def on_clock_started(ctx: HandlerContext) -> None:
+    e = ctx.envelope.event
+    assert isinstance(e, SlaClockStarted)
+    await _upsert(ctx, {f"{e.clock}_due_at": e.due_at})

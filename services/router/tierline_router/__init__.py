@@ -1,0 +1,1 @@
+"""Router: agents, skill-based matching, assignments and the waiting queue."""

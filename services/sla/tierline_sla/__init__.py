@@ -1,0 +1,1 @@
+"""SLA: policies, clocks and (later) escalations."""

@@ -1,0 +1,1 @@
+"""Code that more than one Tierline service needs: settings, bus, database, logging, clock."""

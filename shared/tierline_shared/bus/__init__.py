@@ -1,0 +1,1 @@
+"""The Kafka bus: CloudEvents envelope, event models, topics, outbox relay and consumer loop."""

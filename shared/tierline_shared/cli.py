@@ -1,0 +1,54 @@
+"""The ``tierline`` command: serve a service, migrate, or run the whole embedded stack."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from tierline_shared.migrate import SERVICES
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="tierline", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run one service (settings from TIERLINE_* variables)")
+    serve.add_argument("service", choices=SERVICES)
+    migrate = sub.add_parser("migrate", help="apply database migrations")
+    migrate.add_argument("services", nargs="*", metavar="SERVICE",
+                         help=f"some of {', '.join(SERVICES)} (default: all)")
+    sub.add_parser("dev", help="start PostgreSQL, the broker and all four services locally")
+    roster = sub.add_parser("load-roster", help="PUT a roster YAML file of agents to router")
+    roster.add_argument("path", nargs="?")
+    args = parser.parse_args(argv)
+
+    from tierline_shared.settings import load_settings
+
+    settings = load_settings()
+    if args.command == "serve":
+        from tierline_shared.serve import serve as run_service
+
+        run_service(args.service, settings)
+        return 0
+    if args.command == "migrate":
+        from tierline_shared.migrate import upgrade
+
+        unknown = sorted(set(args.services) - set(SERVICES))
+        if unknown:
+            parser.error(f"unknown service(s) {', '.join(unknown)}; choose from {', '.join(SERVICES)}")
+        upgrade(settings.database_url, tuple(args.services or SERVICES))
+        return 0
+    if args.command == "load-roster":
+        from pathlib import Path
+
+        from tierline_shared.devstack import DEMO_ROSTER, load_roster
+
+        count = load_roster(settings.url_for("router"), Path(args.path) if args.path else DEMO_ROSTER)
+        print(f"loaded {count} agents")
+        return 0
+    from tierline_shared.devstack import run
+
+    return run(settings)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,212 @@
+"""``make run``: the whole system on the embedded defaults, stopped cleanly on Ctrl-C."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import asyncpg
+import httpx
+import yaml
+
+from tierline_shared.embedded import (
+    EmbeddedError,
+    EmbeddedKafka,
+    EmbeddedPostgres,
+    _die_with_parent,
+    port_is_free,
+)
+from tierline_shared.migrate import SERVICES, upgrade
+from tierline_shared.settings import Settings, load_settings
+
+DEMO_ROSTER = Path(__file__).resolve().parent / "demo" / "agents.yaml"
+
+
+async def create_database(server_url: str, name: str) -> None:
+    """Create database ``name`` on the server that ``server_url`` points to, if missing."""
+    dsn = server_url.replace("postgresql+asyncpg://", "postgresql://")
+    conn = await asyncpg.connect(dsn)
+    try:
+        exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
+        if not exists:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+
+
+@dataclass
+class ServiceProcesses:
+    """The four services as child processes, sharing one environment."""
+
+    env: dict[str, str]
+    services: tuple[str, ...] = SERVICES
+    log_dir: Path | None = None
+    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    def start(self, service: str) -> subprocess.Popen[bytes]:
+        out = (open(self.log_dir / f"{service}.log", "ab")  # noqa: SIM115
+               if self.log_dir else None)
+        proc = subprocess.Popen([sys.executable, "-m", "tierline_shared.cli", "serve", service],
+                                env=self.env, stdout=out, stderr=subprocess.STDOUT if out else None,
+                                start_new_session=True, preexec_fn=_die_with_parent)
+        self.procs[service] = proc
+        return proc
+
+    def start_all(self) -> None:
+        for service in self.services:
+            self.start(service)
+
+    def stop(self, service: str, sig: int = signal.SIGTERM, timeout_s: float = 25) -> None:
+        proc = self.procs.pop(service, None)
+        if proc is None or proc.poll() is not None:
+            return
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+    def stop_all(self) -> None:
+        for service in list(self.procs):
+            proc = self.procs[service]
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for service in list(self.procs):
+            self.stop(service)
+
+    def exited(self) -> dict[str, int]:
+        return {s: p.returncode for s, p in self.procs.items() if p.poll() is not None}
+
+
+def wait_ready(urls: dict[str, str], timeout_s: float = 90,
+               procs: ServiceProcesses | None = None) -> None:
+    deadline = time.monotonic() + timeout_s
+    pending = dict(urls)
+    with httpx.Client(timeout=3) as client:
+        while pending and time.monotonic() < deadline:
+            if procs is not None and procs.exited():
+                raise EmbeddedError(f"service exited during start-up: {procs.exited()}")
+            for name, url in list(pending.items()):
+                with contextlib.suppress(httpx.HTTPError):
+                    if client.get(f"{url}/readyz").status_code == 200:
+                        del pending[name]
+            time.sleep(0.2)
+    if pending:
+        raise EmbeddedError(f"not ready after {timeout_s}s: {', '.join(pending)}")
+
+
+def load_roster(router_url: str, path: Path = DEMO_ROSTER) -> int:
+    roster = yaml.safe_load(path.read_text())
+    with httpx.Client(timeout=10) as client:
+        for agent in roster["agents"]:
+            agent_id = agent.pop("id")
+            response = client.put(f"{router_url}/v1/agents/{agent_id}", json=agent)
+            response.raise_for_status()
+    return len(roster["agents"])
+
+
+def service_env(settings: Settings, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TIERLINE_")}
+    env.update({
+        "TIERLINE_DATABASE_URL": settings.database_url,
+        "TIERLINE_KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
+        "TIERLINE_TOPIC_PREFIX": settings.topic_prefix,
+        "TIERLINE_TOPIC_PARTITIONS": str(settings.topic_partitions),
+        "TIERLINE_HOST": settings.host,
+        "TIERLINE_LOG_LEVEL": settings.log_level,
+        "TIERLINE_POLICY_DIR": str(settings.policy_dir),
+        **{f"TIERLINE_{s.upper()}_PORT": str(settings.port_for(s)) for s in SERVICES},
+    })
+    env.update(extra)
+    return env
+
+
+HELP = """
+Tierline is running on the embedded stack (PostgreSQL {pg_port}, Kafka-protocol broker {kafka}).
+  intake   {intake}   (docs: {intake}/docs)
+  router   {router}
+  sla      {sla}
+  metrics  {metrics}/metrics
+Logs: {logs}
+
+Try:
+  curl -s -X POST {intake}/v1/tickets -H 'Content-Type: application/json' \\
+    -d '{{"title":"VPN keeps disconnecting","description":"The VPN drops every few minutes since this morning","requester":{{"id":"u-1001","name":"Ada","email":"ada@example.com"}},"channel":"portal","impact":"medium","urgency":"high"}}'
+  curl -s {router}/v1/assignments/<ticket id>
+  curl -s {sla}/v1/sla/<ticket id>
+  curl -s {metrics}/metrics | grep tierline_tickets_
+
+Press Ctrl-C to stop everything.
+"""
+
+
+def run(settings: Settings | None = None) -> int:
+    settings = settings or load_settings()
+    busy = [f"{name} {port}" for name, port in
+            [("postgres", settings.dev_postgres_port), ("kafka", settings.dev_kafka_port),
+             *((s, settings.port_for(s)) for s in SERVICES)] if not port_is_free(port)]
+    if busy:
+        print(f"tierline: ports already in use: {', '.join(busy)}. Stop what holds them or set "
+              "TIERLINE_DEV_POSTGRES_PORT, TIERLINE_DEV_KAFKA_PORT, TIERLINE_<SERVICE>_PORT.",
+              file=sys.stderr)
+        return 2
+    base = (settings.dev_data_dir or Path.cwd() / ".tierline" / "dev").resolve()
+    base.mkdir(parents=True, exist_ok=True)
+    logs = base / "logs"
+    shutil.rmtree(logs, ignore_errors=True)
+    logs.mkdir()
+    postgres = EmbeddedPostgres(base / "pgdata", settings.dev_postgres_port)
+    kafka = EmbeddedKafka(settings.dev_kafka_port, log_path=logs / "broker.log")
+    procs: ServiceProcesses | None = None
+
+    def on_sigterm(signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        print("starting PostgreSQL and the broker ...", flush=True)
+        postgres.remove()  # each run starts from an empty database (the broker is in memory)
+        postgres.start()
+        kafka.start()
+        asyncio.run(create_database(postgres.url(), "tierline"))
+        settings = settings.model_copy(update={
+            "database_url": postgres.url("tierline"),
+            "kafka_bootstrap_servers": kafka.bootstrap_servers})
+        print("applying migrations ...", flush=True)
+        upgrade(settings.database_url)
+        procs = ServiceProcesses(env=service_env(settings), log_dir=logs)
+        procs.start_all()
+        urls = {s: settings.url_for(s) for s in SERVICES}
+        wait_ready(urls, procs=procs)
+        count = load_roster(urls["router"])
+        print(f"loaded a demo roster of {count} agents", flush=True)
+        print(HELP.format(pg_port=settings.dev_postgres_port, kafka=kafka.bootstrap_servers,
+                          logs=logs, **urls), flush=True)
+        while not procs.exited():
+            time.sleep(0.3)
+        print(f"tierline: a service stopped unexpectedly: {procs.exited()}; see {logs}",
+              file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    except (EmbeddedError, httpx.HTTPError, OSError) as exc:
+        print(f"tierline: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        print("stopping ...", flush=True)
+        if procs is not None:
+            procs.stop_all()
+        kafka.stop()
+        postgres.remove()
+        print("stopped.", flush=True)

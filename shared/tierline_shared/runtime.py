@@ -1,0 +1,145 @@
+"""What a running service holds: settings, clock, database, bus, registry. Built in lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Gauge, ProcessCollector
+from sqlalchemy import MetaData, Table, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from tierline_shared.bus.consumer import ConsumerLoop, Handler
+from tierline_shared.bus.envelope import Envelope
+from tierline_shared.bus.events import Event
+from tierline_shared.bus.kafka import broker_reachable
+from tierline_shared.bus.outbox import OutboxRelay, enqueue
+from tierline_shared.bus.topics import Topics
+from tierline_shared.clock import Clock, SystemClock
+from tierline_shared.db import make_engine, make_sessionmaker
+from tierline_shared.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ServiceSpec:
+    """Everything that makes one service different from another."""
+
+    name: str
+    metadata: MetaData
+    outbox: Table
+    inbox: Table
+    consumes: Callable[[Topics], list[str]] = lambda topics: []
+    handlers: Callable[[Runtime], Mapping[str, Handler]] = lambda runtime: {}
+    on_start: Callable[[Runtime], Awaitable[None]] | None = None
+    after_commit: Callable[[Runtime], Awaitable[None]] | None = None
+
+
+@dataclass
+class Runtime:
+    spec: ServiceSpec
+    settings: Settings
+    clock: Clock
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    topics: Topics
+    registry: CollectorRegistry
+    relay: OutboxRelay
+    consumer: ConsumerLoop | None = None
+    state: dict[str, Any] = field(default_factory=dict)
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @property
+    def source(self) -> str:
+        return f"/tierline/{self.spec.name}"
+
+    def envelope(self, event: Event) -> Envelope:
+        return Envelope.wrap(event, source=self.source, time=self.clock.now())
+
+    async def emit(self, session: AsyncSession, topic: str, envelope: Envelope) -> None:
+        await enqueue(session, self.spec.outbox, topic, envelope)
+
+    async def ready(self) -> dict[str, bool]:
+        checks = {"database": False, "broker": False}
+        with contextlib.suppress(Exception):
+            async with self.engine.connect() as conn:
+                await asyncio.wait_for(conn.execute(text("SELECT 1")), 2)
+                checks["database"] = True
+        checks["broker"] = await broker_reachable(self.settings.kafka_bootstrap_servers)
+        return checks
+
+    @classmethod
+    async def start(cls, spec: ServiceSpec, settings: Settings,
+                    clock: Clock | None = None) -> Runtime:
+        engine = make_engine(settings.database_url, pool_size=settings.database_pool_size)
+        sessions = make_sessionmaker(engine)
+        topics = Topics(settings.topic_prefix)
+        registry = CollectorRegistry()
+        ProcessCollector(registry=registry)
+        relay = OutboxRelay(
+            sessions=sessions,
+            outbox=spec.outbox,
+            bootstrap_servers=settings.kafka_bootstrap_servers,
+            topics=topics.all(),
+            partitions=settings.topic_partitions,
+            replication_factor=settings.topic_replication_factor,
+            poll_interval_s=settings.outbox_poll_interval_s,
+            batch_size=settings.outbox_batch_size,
+        )
+        runtime = cls(spec=spec, settings=settings, clock=clock or SystemClock(), engine=engine,
+                      sessions=sessions, topics=topics, registry=registry, relay=relay)
+        Gauge("tierline_outbox_published", "Events the outbox relay has published since start.",
+              registry=registry).set_function(lambda: relay.published)
+        if spec.on_start is not None:
+            await spec.on_start(runtime)
+        consumed = spec.consumes(topics)
+        if consumed:
+            runtime.consumer = ConsumerLoop(
+                name=spec.name,
+                group_id=f"{settings.topic_prefix}.{spec.name}",
+                topics=consumed,
+                handlers=spec.handlers(runtime),
+                sessions=sessions,
+                inbox=spec.inbox,
+                emit=runtime.emit,
+                bootstrap_servers=settings.kafka_bootstrap_servers,
+                deadletter_topic=topics.deadletter,
+                all_topics=topics.all(),
+                partitions=settings.topic_partitions,
+                replication_factor=settings.topic_replication_factor,
+                registry=registry,
+                max_attempts=settings.consumer_max_attempts,
+                retry_backoff_s=settings.consumer_retry_backoff_s,
+                after_commit=runtime._after_consumer_commit,
+            )
+        runtime._tasks.append(asyncio.create_task(relay.run(), name=f"{spec.name}-relay"))
+        if runtime.consumer is not None:
+            runtime._tasks.append(
+                asyncio.create_task(runtime.consumer.run(), name=f"{spec.name}-consumer"))
+        log.info("service started", extra={"topics": consumed})
+        return runtime
+
+    async def _after_consumer_commit(self) -> None:
+        self.relay.notify()
+        if self.spec.after_commit is not None:
+            await self.spec.after_commit(self)
+
+    async def stop(self) -> None:
+        """Finish in-flight work, commit, then close: consumer first, relay last."""
+        if self.consumer is not None:
+            await self.consumer.stop()
+        await self.relay.stop()
+        done, pending = await asyncio.wait(self._tasks, timeout=15) if self._tasks else (set(), set())
+        for task in pending:
+            task.cancel()
+        for task in done:
+            if not task.cancelled() and task.exception() is not None:
+                log.error("background task ended with an error",
+                          extra={"task": task.get_name(), "error": repr(task.exception())})
+        await self.engine.dispose()
+        log.info("service stopped")

@@ -1,0 +1,65 @@
+"""Settings for every Tierline process, read from ``TIERLINE_*`` environment variables.
+
+Nothing reads the environment at import time: services call :func:`load_settings` from
+their bootstrap, so tests can build settings explicitly.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+POLICY_DIR = Path(__file__).resolve().parent / "policies"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TIERLINE_", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    database_url: str = Field(
+        default="postgresql+asyncpg://postgres@127.0.0.1:5433/tierline",
+        description="SQLAlchemy URL of the PostgreSQL server (asyncpg driver).",
+    )
+    database_pool_size: int = Field(default=10, ge=1, le=200)
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    topic_prefix: str = Field(default="tierline", pattern=r"^[A-Za-z0-9._-]{1,100}$")
+    topic_partitions: int = Field(default=3, ge=1, le=1000)
+    topic_replication_factor: int = Field(default=1, ge=1, le=10)
+    consumer_max_attempts: int = Field(default=3, ge=1, le=100)
+    consumer_retry_backoff_s: float = Field(default=0.2, ge=0)
+    outbox_poll_interval_s: float = Field(default=0.5, gt=0)
+    outbox_batch_size: int = Field(default=500, ge=1, le=10000)
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    log_level: str = "INFO"
+    policy_dir: Path = POLICY_DIR
+
+    host: str = "127.0.0.1"
+    intake_port: int = Field(default=8001, ge=1, le=65535)
+    router_port: int = Field(default=8002, ge=1, le=65535)
+    sla_port: int = Field(default=8003, ge=1, le=65535)
+    metrics_port: int = Field(default=8004, ge=1, le=65535)
+
+    # Embedded development stack (``make run``); ignored when services run on their own.
+    dev_postgres_port: int = Field(default=5433, ge=1, le=65535)
+    dev_kafka_port: int = Field(default=9092, ge=1, le=65535)
+    dev_data_dir: Path | None = None
+
+    @field_validator("database_url")
+    @classmethod
+    def _asyncpg_only(cls, value: str) -> str:
+        if not value.startswith("postgresql+asyncpg://"):
+            raise ValueError("database_url must use the postgresql+asyncpg:// driver")
+        return value
+
+    def port_for(self, service: str) -> int:
+        return int(getattr(self, f"{service}_port"))
+
+    def url_for(self, service: str) -> str:
+        return f"http://{self.host}:{self.port_for(service)}"
+
+
+def load_settings(**overrides: object) -> Settings:
+    return Settings(**overrides)  # type: ignore[arg-type]

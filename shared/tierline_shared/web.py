@@ -1,0 +1,210 @@
+"""The HTTP side every service shares: health, readiness, metrics, errors, body limits."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from tierline_shared.bus.consumer import is_transient
+from tierline_shared.clock import Clock
+from tierline_shared.logging import configure_logging
+from tierline_shared.runtime import Runtime, ServiceSpec
+from tierline_shared.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def get_runtime(request: Request) -> Runtime:
+    return request.app.state.runtime  # type: ignore[no-any-return]
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+async def get_session(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
+    async with runtime.sessions() as session:
+        yield session
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+def error_body(error: str, detail: Any = None, **extra: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {"error": error}
+    if detail is not None:
+        body["detail"] = detail
+    body.update(extra)
+    return body
+
+
+class BodyLimitMiddleware:
+    """Refuse bodies over ``max_bytes`` with 413, whether declared or streamed."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self._reject(scope, receive, send)
+            return
+        received = 0
+
+        async def limited() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, limited, send)
+        except _TooLarge:
+            await self._reject(scope, receive, send)
+
+    async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = JSONResponse(
+            error_body("body_too_large", f"request body exceeds {self.max_bytes} bytes",
+                       limit_bytes=self.max_bytes),
+            status_code=413,
+        )
+        await response(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def _route_template(app: FastAPI, scope: Scope) -> str:
+    for route in app.router.routes:
+        match, _ = route.matches(scope)
+        if match == Match.FULL:
+            return getattr(route, "path", "other")
+    return "unmatched"
+
+
+def create_service_app(
+    spec: ServiceSpec,
+    settings: Settings,
+    *,
+    routers: list[APIRouter],
+    title: str,
+    description: str,
+    clock: Clock | None = None,
+) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(spec.name, settings.log_level)
+        runtime = await Runtime.start(spec, settings, clock)
+        app.state.runtime = runtime
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+
+    @app.middleware("http")
+    async def observe(request: Request, call_next: Any) -> Response:
+        started = time.perf_counter()
+        response: Response = await call_next(request)
+        runtime: Runtime | None = getattr(request.app.state, "runtime", None)
+        if runtime is not None:
+            if "_http" not in runtime.state:
+                runtime.state["_http"] = _http_instruments(runtime)
+            instruments = runtime.state["_http"]
+            route = _route_template(app, request.scope)
+            instruments[0].labels(request.method, route, str(response.status_code)).inc()
+            instruments[1].labels(request.method, route).observe(time.perf_counter() - started)
+        return response
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [_problem(err) for err in exc.errors()]
+        return JSONResponse(jsonable_encoder(error_body("validation_error", problems)),
+                            status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if isinstance(exc.detail, dict):
+            body = exc.detail
+        else:
+            body = error_body(_ERROR_NAMES.get(exc.status_code, "error"), exc.detail)
+        return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        if is_transient(exc):
+            log.warning("dependency unavailable", extra={"error": repr(exc)})
+            return JSONResponse(
+                error_body("service_unavailable", "the database is unreachable; retry later"),
+                status_code=503, headers={"Retry-After": "5"})
+        log.exception("unhandled error", extra={"path": request.url.path})
+        return JSONResponse(error_body("internal_error", "unexpected error"), status_code=500)
+
+    ops = APIRouter(tags=["operations"])
+
+    @ops.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "service": spec.name}
+
+    @ops.get("/readyz")
+    async def readyz(runtime: RuntimeDep) -> JSONResponse:
+        checks = await runtime.ready()
+        consuming = runtime.consumer is None or runtime.consumer.running
+        checks["consumer"] = consuming
+        ok = all(checks.values())
+        return JSONResponse({"status": "ready" if ok else "not_ready", "checks": checks},
+                            status_code=200 if ok else 503)
+
+    @ops.get("/metrics", include_in_schema=False)
+    async def metrics(runtime: RuntimeDep) -> Response:
+        return Response(generate_latest(runtime.registry), media_type=CONTENT_TYPE_LATEST)
+
+    app.include_router(ops)
+    for router in routers:
+        app.include_router(router)
+    return app
+
+
+def _problem(err: dict[str, Any]) -> dict[str, str]:
+    loc = [str(part) for part in err.get("loc", ())]
+    if err.get("type") == "json_invalid":
+        position = loc[-1] if len(loc) > 1 else "?"
+        return {"field": "body", "type": "json_invalid",
+                "message": f"request body is not valid JSON (error near character {position})"}
+    return {"field": ".".join(loc), "message": err.get("msg", ""), "type": err.get("type", "")}
+
+
+_ERROR_NAMES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed",
+                409: "conflict", 413: "body_too_large", 415: "unsupported_media_type",
+                422: "validation_error", 503: "service_unavailable"}
+
+
+def _http_instruments(runtime: Runtime) -> tuple[Counter, Histogram]:
+    return (
+        Counter("tierline_http_requests", "HTTP requests by method, route and status.",
+                ["method", "route", "status"], registry=runtime.registry),
+        Histogram("tierline_http_request_duration_seconds", "HTTP request latency.",
+                  ["method", "route"], registry=runtime.registry),
+    )
