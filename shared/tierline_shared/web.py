@@ -51,7 +51,10 @@ def error_body(error: str, detail: Any = None, **extra: Any) -> dict[str, Any]:
 
 
 class BodyLimitMiddleware:
-    """Refuse bodies over ``max_bytes`` with 413, whether declared or streamed."""
+    """413 with a JSON body for bodies over ``max_bytes``, declared or streamed.
+
+    (Starlette's own limiter answers a declared oversize body in plain text.)
+    """
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -61,9 +64,10 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._reject(scope, receive, send)
+        declared = dict(scope["headers"]).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            response = JSONResponse(_too_large(self.max_bytes), status_code=413)
+            await response(scope, receive, send)
             return
         received = 0
 
@@ -73,25 +77,14 @@ class BodyLimitMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise _TooLarge
+                    raise StarletteHTTPException(413, "body too large")
             return message
 
-        try:
-            await self.app(scope, limited, send)
-        except _TooLarge:
-            await self._reject(scope, receive, send)
-
-    async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = JSONResponse(
-            error_body("body_too_large", f"request body exceeds {self.max_bytes} bytes",
-                       limit_bytes=self.max_bytes),
-            status_code=413,
-        )
-        await response(scope, receive, send)
+        await self.app(scope, limited, send)
 
 
-class _TooLarge(Exception):
-    pass
+def _too_large(limit: int) -> dict[str, Any]:
+    return error_body("body_too_large", f"request body exceeds {limit} bytes", limit_bytes=limit)
 
 
 def _route_template(app: FastAPI, scope: Scope) -> str:
@@ -148,6 +141,8 @@ def create_service_app(
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         if isinstance(exc.detail, dict):
             body = exc.detail
+        elif exc.status_code == 413:
+            body = _too_large(settings.max_body_bytes)
         else:
             body = error_body(_ERROR_NAMES.get(exc.status_code, "error"), exc.detail)
         return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)

@@ -1,0 +1,148 @@
+"""The shared consumer loop on the real broker and a real PostgreSQL database."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from prometheus_client import CollectorRegistry
+from sqlalchemy import Column, MetaData, String, Table, func, select, text
+from sqlalchemy.dialects.postgresql import UUID
+
+from tests.helpers import eventually, header, produce, read_topic
+from tierline_shared.bus.consumer import ConsumerLoop, HandlerContext
+from tierline_shared.bus.envelope import Envelope
+from tierline_shared.bus.events import TicketCreated
+from tierline_shared.bus.kafka import ensure_topics
+from tierline_shared.bus.outbox import enqueue
+from tierline_shared.bus.topics import Topics
+from tierline_shared.db import bus_tables, make_engine, make_sessionmaker
+
+pytestmark = [pytest.mark.db, pytest.mark.kafka]
+
+metadata = MetaData(schema="bustest")
+outbox, inbox = bus_tables(metadata)
+effects = Table("effects", metadata, Column("event_id", UUID(as_uuid=True), primary_key=True),
+                Column("ticket_id", UUID(as_uuid=True), nullable=False),
+                Column("title", String(200), nullable=False))
+POISON = "poison"
+
+
+def created(title: str = "ok") -> Envelope:
+    event = TicketCreated(ticket_id=uuid.uuid4(), ticket_type="incident", title=title,
+                          category="network", priority="P3", impact="medium", urgency="medium",
+                          channel="chat", requester_id="u1", created_at=datetime.now(UTC))
+    return Envelope.wrap(event, source="/test", time=datetime.now(UTC))
+
+
+async def record_effect(ctx: HandlerContext) -> None:
+    event = ctx.envelope.event
+    assert isinstance(event, TicketCreated)
+    if event.title == POISON:
+        raise ValueError("this ticket always fails")
+    await ctx.session.execute(effects.insert().values(
+        event_id=ctx.envelope.id, ticket_id=event.ticket_id, title=event.title))
+
+
+@pytest.fixture
+async def loop(database_url: str, kafka: Any) -> AsyncIterator[dict[str, Any]]:
+    engine = make_engine(database_url)
+    async with engine.begin() as conn:
+        await conn.execute(text("CREATE SCHEMA IF NOT EXISTS bustest"))
+        await conn.run_sync(metadata.create_all)
+    sessions = make_sessionmaker(engine)
+    topics = Topics(f"t{uuid.uuid4().hex[:10]}")
+    await ensure_topics(kafka.bootstrap_servers, topics.all(), partitions=3,
+                        replication_factor=1)
+    registry = CollectorRegistry()
+    consumer = ConsumerLoop(
+        name="test", group_id=f"{topics.prefix}.test", topics=[topics.tickets],
+        handlers={TicketCreated.event_type: record_effect}, sessions=sessions, inbox=inbox,
+        emit=lambda session, topic, env: enqueue(session, outbox, topic, env),
+        bootstrap_servers=kafka.bootstrap_servers, deadletter_topic=topics.deadletter,
+        all_topics=topics.all(), partitions=3, replication_factor=1, registry=registry,
+        max_attempts=3, retry_backoff_s=0.01)
+    task = asyncio.create_task(consumer.run())
+    yield {"topics": topics, "sessions": sessions, "registry": registry,
+           "bootstrap": kafka.bootstrap_servers}
+    await consumer.stop()
+    await asyncio.wait_for(task, 20)
+    await engine.dispose()
+
+
+async def effect_count(sessions: Any, ticket_id: uuid.UUID) -> int:
+    async with sessions() as session:
+        return int(await session.scalar(
+            select(func.count()).select_from(effects).where(effects.c.ticket_id == ticket_id)))
+
+
+def message(env: Envelope) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
+    return env.key, env.body(), env.headers()
+
+
+async def test_same_event_twice_is_applied_once(loop: dict[str, Any]) -> None:
+    env = created()
+    await produce(loop["bootstrap"], loop["topics"].tickets, [message(env), message(env)])
+    marker = created()
+    await produce(loop["bootstrap"], loop["topics"].tickets, [message(marker)])
+
+    async def marker_seen() -> bool:
+        return await effect_count(loop["sessions"], marker.event.ticket_id) == 1
+
+    await eventually(marker_seen, what="marker applied")
+    assert await effect_count(loop["sessions"], env.event.ticket_id) == 1
+    duplicates = loop["registry"].get_sample_value(
+        "tierline_events_consumed_total",
+        {"consumer": "test", "topic": loop["topics"].tickets,
+         "type": TicketCreated.event_type, "outcome": "duplicate"})
+    assert duplicates == 1
+
+
+async def test_malformed_messages_are_dead_lettered_and_the_loop_goes_on(
+        loop: dict[str, Any]) -> None:
+    good = created("after the bad ones")
+    broken_body = created()
+    await produce(loop["bootstrap"], loop["topics"].tickets, [
+        (b"k", b"\x00not json", []),
+        (broken_body.key, b'{"ticket_id": 5}', broken_body.headers()),
+        message(good),
+    ])
+
+    async def good_applied() -> bool:
+        return await effect_count(loop["sessions"], good.event.ticket_id) == 1
+
+    await eventually(good_applied, what="valid message after malformed ones applied")
+    dead = await read_topic(loop["bootstrap"], loop["topics"].deadletter,
+                            lambda recs: len(recs) >= 2)
+    errors = sorted(header(r, "dlq_error") or "" for r in dead)
+    assert errors[0].startswith("invalid: body does not match tierline.ticket.created.v1")
+    assert errors[1].startswith("invalid: missing CloudEvents headers: ce_id")
+    assert {r.value for r in dead} == {b"\x00not json", b'{"ticket_id": 5}'}
+    assert {header(r, "dlq_topic") for r in dead} == {loop["topics"].tickets}
+    assert all(header(r, "dlq_offset") is not None for r in dead)
+
+
+async def test_a_handler_that_keeps_failing_is_dead_lettered_after_its_attempts(
+        loop: dict[str, Any]) -> None:
+    poison = created(POISON)
+    good = created("after the poison")
+    await produce(loop["bootstrap"], loop["topics"].tickets, [message(poison), message(good)])
+
+    async def good_applied() -> bool:
+        return await effect_count(loop["sessions"], good.event.ticket_id) == 1
+
+    await eventually(good_applied, what="message after the poison applied")
+    dead = await read_topic(loop["bootstrap"], loop["topics"].deadletter,
+                            lambda recs: len(recs) >= 1)
+    assert len(dead) == 1
+    assert header(dead[0], "dlq_attempts") == "3"
+    assert "this ticket always fails" in (header(dead[0], "dlq_error") or "")
+    assert header(dead[0], "ce_id") == str(poison.id)
+    assert await effect_count(loop["sessions"], poison.event.ticket_id) == 0
+    async with loop["sessions"]() as session:  # the failed attempts left nothing behind
+        assert await session.scalar(select(func.count()).select_from(inbox)
+                                    .where(inbox.c.event_id == poison.id)) == 0
