@@ -19,7 +19,14 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("dev", help="start PostgreSQL, the broker and all four services locally")
     roster = sub.add_parser("load-roster", help="PUT a roster YAML file of agents to router")
     roster.add_argument("path", nargs="?")
+    sub.add_parser("asyncapi", help="print the AsyncAPI document of the topics")
     args = parser.parse_args(argv)
+
+    if args.command == "asyncapi":
+        from tierline_shared.bus.asyncapi import render
+
+        sys.stdout.write(render())
+        return 0
 
     from tierline_shared.settings import load_settings
 

@@ -97,14 +97,14 @@ def ticket(**overrides: Any) -> dict[str, Any]:
 
 
 def counter(exposition: str, name: str, **labels: str) -> float:
-    """The value of one sample in a Prometheus exposition, 0 if absent."""
+    """The sum of the samples of ``name`` that carry ``labels`` (0 if none)."""
     from prometheus_client.parser import text_string_to_metric_families
 
-    for family in text_string_to_metric_families(exposition):
-        for sample in family.samples:
-            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
-                return float(sample.value)
-    return 0.0
+    return sum(float(sample.value)
+               for family in text_string_to_metric_families(exposition)
+               for sample in family.samples
+               if sample.name == name and
+               all(sample.labels.get(k) == v for k, v in labels.items()))
 
 
 @pytest.fixture(scope="module")

@@ -28,6 +28,8 @@ class Event(BaseModel):
 
 
 class TicketCreated(Event):
+    """A ticket was logged by intake, categorized and prioritized."""
+
     event_type: ClassVar[str] = "tierline.ticket.created.v1"
 
     ticket_type: TicketType
@@ -44,6 +46,8 @@ class TicketCreated(Event):
 
 
 class TicketAssigned(Event):
+    """Router assigned the ticket to an agent; ``reasons`` explains the choice."""
+
     event_type: ClassVar[str] = "tierline.ticket.assigned.v1"
 
     agent_id: str
@@ -56,6 +60,8 @@ class TicketAssigned(Event):
 
 
 class TicketQueued(Event):
+    """No agent could take the ticket; it waits in router's queue."""
+
     event_type: ClassVar[str] = "tierline.ticket.queued.v1"
 
     priority: Priority
@@ -65,6 +71,8 @@ class TicketQueued(Event):
 
 
 class SlaClockStarted(Event):
+    """An SLA clock started for the ticket, due at ``due_at``."""
+
     event_type: ClassVar[str] = "tierline.sla.clock_started.v1"
 
     clock: Literal["first_response", "resolution"]

@@ -1,0 +1,109 @@
+"""The AsyncAPI 3.0 document of Tierline's topics, generated from the event models."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from tierline_shared.bus.events import (
+    Event,
+    SlaClockStarted,
+    TicketAssigned,
+    TicketCreated,
+    TicketQueued,
+)
+from tierline_shared.bus.topics import Topics
+
+# Which events each topic carries, and who writes them.
+CHANNELS: dict[str, tuple[str, str, list[type[Event]]]] = {
+    "tickets": ("intake", "Ticket facts, keyed by ticket id.", [TicketCreated]),
+    "routing": ("router", "Routing decisions, keyed by ticket id.",
+                [TicketAssigned, TicketQueued]),
+    "sla": ("sla", "SLA clock events, keyed by ticket id.", [SlaClockStarted]),
+}
+
+CE_HEADERS: dict[str, Any] = {
+    "type": "object",
+    "required": ["ce_specversion", "ce_id", "ce_source", "ce_type", "ce_time", "ce_subject"],
+    "properties": {
+        "ce_specversion": {"type": "string", "const": "1.0"},
+        "ce_id": {"type": "string", "format": "uuid", "description": "unique per event; "
+                  "consumers skip ids they have processed"},
+        "ce_source": {"type": "string", "examples": ["/tierline/intake"]},
+        "ce_type": {"type": "string", "description": "event type, versioned by name"},
+        "ce_time": {"type": "string", "format": "date-time"},
+        "ce_subject": {"type": "string", "format": "uuid", "description": "the ticket id"},
+        "content-type": {"type": "string", "const": "application/json"},
+    },
+}
+
+DLQ_HEADERS: dict[str, Any] = {
+    "type": "object",
+    "properties": {name: {"type": "string", "description": text} for name, text in {
+        "dlq_error": "why the message could not be processed",
+        "dlq_consumer": "the service that gave up on it",
+        "dlq_topic": "where it was read from",
+        "dlq_partition": "its partition there",
+        "dlq_offset": "its offset there",
+        "dlq_attempts": "processing attempts made (0: it failed validation)",
+    }.items()},
+}
+
+
+def _message_name(model: type[Event]) -> str:
+    return model.__name__
+
+
+def document(topics: Topics | None = None) -> dict[str, Any]:
+    topics = topics or Topics()
+    channels: dict[str, Any] = {}
+    operations: dict[str, Any] = {}
+    messages: dict[str, Any] = {}
+    for channel, (producer, description, models) in CHANNELS.items():
+        channels[channel] = {
+            "address": getattr(topics, channel),
+            "description": f"{description} Written by {producer}.",
+            "messages": {_message_name(m): {"$ref": f"#/components/messages/{_message_name(m)}"}
+                         for m in models},
+        }
+        operations[f"{producer}Publishes{channel.title()}"] = {
+            "action": "send", "channel": {"$ref": f"#/channels/{channel}"}}
+        for model in models:
+            schema = model.model_json_schema()
+            messages[_message_name(model)] = {
+                "name": model.event_type,
+                "title": model.__name__,
+                "summary": (model.__doc__ or model.event_type).strip(),
+                "contentType": "application/json",
+                "headers": {**CE_HEADERS, "properties": {
+                    **CE_HEADERS["properties"],
+                    "ce_type": {"type": "string", "const": model.event_type}}},
+                "payload": schema,
+                "bindings": {"kafka": {"key": {"type": "string", "format": "uuid",
+                                               "description": "the ticket id"}}},
+            }
+    channels["deadletter"] = {
+        "address": topics.deadletter,
+        "description": "Messages a consumer could not validate or process: the original key, "
+                       "value and headers, plus dlq_* headers saying why.",
+        "messages": {"DeadLetter": {"$ref": "#/components/messages/DeadLetter"}},
+    }
+    messages["DeadLetter"] = {"name": "dead-letter", "headers": DLQ_HEADERS,
+                              "payload": {"description": "the original message value, as is"}}
+    operations["consumersPublishDeadLetters"] = {
+        "action": "send", "channel": {"$ref": "#/channels/deadletter"}}
+    return {
+        "asyncapi": "3.0.0",
+        "info": {"title": "Tierline events", "version": "0.1.0",
+                 "description": "CloudEvents 1.0 in Kafka's binary content mode: attributes in "
+                                "ce_* headers, a JSON body, the ticket id as the key."},
+        "defaultContentType": "application/json",
+        "channels": channels,
+        "operations": operations,
+        "components": {"messages": messages},
+    }
+
+
+def render(topics: Topics | None = None) -> str:
+    return yaml.safe_dump(document(topics), sort_keys=False, width=100)

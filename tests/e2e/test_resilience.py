@@ -1,0 +1,123 @@
+"""Faults with real processes: the broker away, consumers killed mid-stream."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections import Counter
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import Stack, counter, ticket
+from tests.helpers import eventually, header, read_topic
+from tierline_shared.bus.events import TicketAssigned
+from tierline_shared.embedded import EmbeddedKafka, free_port
+
+pytestmark = [pytest.mark.db, pytest.mark.kafka, pytest.mark.e2e]
+
+
+async def assigned_count(stack: Stack) -> int:
+    return int(await stack.scalar("SELECT count(*) FROM router.assignments"))
+
+
+async def test_broker_unreachable_tickets_are_accepted_then_delivered(own_stack: Stack,
+                                                                     tmp_path) -> None:
+    port = free_port()
+    stack = own_stack
+    stack.bootstrap = f"127.0.0.1:{port}"
+    stack.settings = stack.settings.model_copy(update={"kafka_bootstrap_servers":
+                                                       stack.bootstrap})
+    stack.procs.env["TIERLINE_KAFKA_BOOTSTRAP_SERVERS"] = stack.bootstrap
+    stack.start(ready=False)  # nothing listens on the broker port yet
+    async with httpx.AsyncClient() as client:
+        ready = await client.get(f"{stack.url('intake')}/readyz")
+        assert ready.status_code == 503
+        assert ready.json()["checks"]["broker"] is False
+        await stack.put_roster()
+        ids = []
+        for n in range(5):
+            r = await client.post(f"{stack.url('intake')}/v1/tickets",
+                                  json=ticket(title=f"VPN down {n}"))
+            assert r.status_code == 201, r.text
+            ids.append(r.json()["id"])
+        assert await stack.scalar("SELECT count(*) FROM intake.outbox") == 5
+        await asyncio.sleep(1.5)  # the relay keeps retrying; nothing is lost meanwhile
+        assert await stack.scalar("SELECT count(*) FROM intake.outbox") == 5
+
+        broker = EmbeddedKafka(port, log_path=tmp_path / "late-broker.log")
+        broker.start()
+        try:
+            async def all_assigned() -> bool:
+                return await assigned_count(stack) == 5
+
+            await eventually(all_assigned, timeout=60, what="all five assigned once the broker is up")
+            assert await stack.scalar("SELECT count(*) FROM intake.outbox") == 0
+            for ticket_id in ids:
+                r = await client.get(f"{stack.url('router')}/v1/assignments/{ticket_id}")
+                assert r.status_code == 200
+            stack.wait("readyz", "intake", "router", "sla", "metrics")
+        finally:
+            await stack.stop()
+            broker.stop()
+
+
+async def test_consumers_killed_mid_stream_lose_nothing_and_double_nothing(
+        own_stack: Stack) -> None:
+    stack = own_stack
+    stack.start()
+    await stack.put_roster()
+    total = 60
+    ids: list[str] = []
+    async with httpx.AsyncClient() as client:
+        async def post(n: int) -> None:
+            r = await client.post(f"{stack.url('intake')}/v1/tickets",
+                                  json=ticket(title=f"Laptop {n} will not boot",
+                                              description="The laptop shows a black screen"))
+            assert r.status_code == 201, r.text
+            ids.append(r.json()["id"])
+
+        await asyncio.gather(*(post(n) for n in range(total // 2)))
+
+        async def some_assigned() -> bool:
+            return await assigned_count(stack) >= 5
+
+        await eventually(some_assigned, what="the first assignments")
+        for service in ("router", "sla", "metrics"):
+            stack.procs.stop(service, sig=signal.SIGKILL)
+        await asyncio.gather(*(post(n) for n in range(total // 2, total)))
+        stack.start("router", "sla", "metrics")
+
+        async def all_assigned() -> bool:
+            return await assigned_count(stack) == total
+
+        await eventually(all_assigned, timeout=60, what="every ticket assigned")
+
+        # Once each: one assignment row, one distinct assignment event, one SLA history entry.
+        routed = await read_topic(stack.bootstrap, stack.topics.routing, lambda recs: len(
+            {header(r, "ce_subject") for r in recs
+             if header(r, "ce_type") == TicketAssigned.event_type}) >= total)
+        event_ids = {header(r, "ce_id"): header(r, "ce_subject") for r in routed
+                     if header(r, "ce_type") == TicketAssigned.event_type}
+        per_ticket = Counter(event_ids.values())
+        assert set(per_ticket) == set(ids)
+        assert set(per_ticket.values()) == {1}
+        load = await stack.scalar("SELECT count(*) FROM router.assignments "
+                                  "WHERE status = 'active'")
+        assert load == total
+
+        async def sla_complete() -> bool:
+            return await stack.scalar(
+                "SELECT count(*) FROM sla.history "
+                "WHERE event_type = 'tierline.ticket.assigned.v1'") == total and \
+                await stack.scalar("SELECT count(*) FROM sla.clocks") == 2 * total
+
+        await eventually(sla_complete, timeout=30, what="sla saw every ticket once")
+        assert await stack.scalar("SELECT count(*) FROM sla.history") == 2 * total
+
+        async def metrics_complete() -> bool:
+            text = (await client.get(f"{stack.url('metrics')}/metrics")).text
+            return counter(text, "tierline_tickets_assigned_total") == total and \
+                counter(text, "tierline_tickets_created_total") == total
+
+        await eventually(metrics_complete, timeout=30, what="metrics counted every ticket once")

@@ -1,0 +1,142 @@
+"""The production artefacts, validated with the tools that run here (no Docker engine)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tierline_shared.migrate import SERVICES
+from tierline_shared.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+DEFAULTS = Settings()
+
+
+def test_compose_file_matches_the_compose_spec() -> None:
+    result = subprocess.run([str(BIN / "check-jsonschema"), "--builtin-schema",
+                             "vendor.compose-spec", str(ROOT / "docker-compose.yml")],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_compose_runs_kafka_kraft_postgres_prometheus_and_two_replicas_of_each_service() -> None:
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+    assert services["kafka"]["image"].startswith("apache/kafka:")
+    assert services["kafka"]["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"
+    assert services["postgres"]["image"].startswith("postgres:")
+    assert services["prometheus"]["image"].startswith("prom/prometheus:")
+    assert services["migrate"]["command"] == ["migrate"]
+    for name in SERVICES:
+        service = services[name]
+        assert service["command"] == ["serve", name]
+        assert service["deploy"]["replicas"] == 2
+        assert service["build"]["context"] == "."
+        env = service["environment"]
+        assert env["TIERLINE_KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9092"
+        Settings(**{k.removeprefix("TIERLINE_").lower(): v for k, v in env.items()})
+        container_port = service["ports"][0].rsplit(":", 1)[1]
+        assert int(container_port) == DEFAULTS.port_for(name)
+
+
+def test_prometheus_scrapes_every_service_on_its_port() -> None:
+    config = yaml.safe_load((ROOT / "deploy/prometheus/prometheus.yml").read_text())
+    jobs = {job["job_name"]: job["dns_sd_configs"][0] for job in config["scrape_configs"]}
+    for name in SERVICES:
+        assert jobs[f"tierline-{name}"]["names"] == [name]
+        assert jobs[f"tierline-{name}"]["port"] == DEFAULTS.port_for(name)
+    rules = yaml.safe_load((ROOT / "deploy/prometheus/alerts.yml").read_text())
+    assert all(rule["expr"] for group in rules["groups"] for rule in group["rules"])
+
+
+def test_kubernetes_deployments_have_probes_and_two_replicas() -> None:
+    docs = list(yaml.safe_load_all((ROOT / "deploy/kubernetes/tierline.yaml").read_text()))
+    deployments = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Deployment"}
+    assert set(deployments) == {f"tierline-{name}" for name in SERVICES}
+    for name in SERVICES:
+        spec = deployments[f"tierline-{name}"]["spec"]
+        assert spec["replicas"] == 2
+        container = spec["template"]["spec"]["containers"][0]
+        assert container["args"] == ["serve", name]
+        assert container["ports"][0]["containerPort"] == DEFAULTS.port_for(name)
+        assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+        assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert any(d["kind"] == "Job" and d["spec"]["template"]["spec"]["containers"][0]["args"]
+               == ["migrate"] for d in docs)
+
+
+def test_dockerfile_passes_hadolint() -> None:
+    result = subprocess.run([str(BIN / "hadolint"), str(ROOT / "Dockerfile")],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _dockerfile_steps() -> tuple[list[list[str]], list[str]]:
+    copies, runs = [], []
+    logical = (ROOT / "Dockerfile").read_text().replace("\\\n", " ")
+    for line in logical.splitlines():
+        line = line.strip()
+        if line.startswith("COPY "):
+            copies.append(shlex.split(line)[1:])
+        elif line.startswith("RUN "):
+            runs.append(line[4:])
+    return copies, runs
+
+
+@pytest.mark.db
+def test_dockerfile_steps_run_as_a_script_and_the_result_migrates(
+        tmp_path: Path, databases) -> None:
+    """Replay the image build here: COPY into a folder, RUN with a fresh venv's python, then
+    use the installed ``tierline`` command as the image's entrypoint would."""
+    app = tmp_path / "app"
+    app.mkdir()
+    copies, runs = _dockerfile_steps()
+    for *sources, dest in copies:
+        for source in sources:
+            src = ROOT / source
+            target = app / src.name if dest == "./" else app / dest.removeprefix("./")
+            if src.is_dir():
+                shutil.copytree(src, target,
+                                ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+            else:
+                shutil.copy(src, target)
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    env = {**os.environ, "PATH": f"{venv / 'bin'}:{os.environ['PATH']}",
+           "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+    env.pop("VIRTUAL_ENV", None)
+    for command in runs:
+        command = command.replace("useradd", "true useradd")  # no users are added here
+        result = subprocess.run(command, shell=True, cwd=app, env=env, capture_output=True,
+                                text=True, timeout=600)
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    url = databases.create(migrate=False)
+    migrated = subprocess.run([str(venv / "bin" / "tierline"), "migrate"], cwd=tmp_path,
+                              env={**env, "TIERLINE_DATABASE_URL": url}, capture_output=True,
+                              text=True, timeout=120)
+    assert migrated.returncode == 0, migrated.stderr[-3000:]
+
+    async def tables() -> set[str]:
+        import asyncpg
+
+        conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+        try:
+            rows = await conn.fetch("SELECT schemaname || '.' || tablename AS t FROM pg_tables")
+            return {r["t"] for r in rows}
+        finally:
+            await conn.close()
+
+    found = asyncio.run(tables())
+    assert {"intake.tickets", "router.agents", "router.assignments", "sla.clocks",
+            "metrics.ticket_facts"} <= found
+    for name in SERVICES:
+        assert f"{name}.outbox" in found and f"{name}.alembic_version" in found
