@@ -23,6 +23,7 @@ run: install
 	$(BIN)/tierline dev
 
 test: install
+	$(BIN)/ruff check shared services tests
 	$(BIN)/python -m pytest
 
 # The database-backed tests only, e.g. against another PostgreSQL:

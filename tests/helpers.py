@@ -47,8 +47,10 @@ async def read_topic(bootstrap: str, topic: str,
         await consumer.stop()
 
 
-async def produce(bootstrap: str, topic: str, messages: list[tuple[bytes | None, bytes | None,
-                                                                  list[tuple[str, bytes]]]]) -> None:
+Message = tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]
+
+
+async def produce(bootstrap: str, topic: str, messages: list[Message]) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
     await producer.start()
     try:

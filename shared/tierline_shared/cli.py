@@ -41,7 +41,8 @@ def main(argv: list[str] | None = None) -> int:
 
         unknown = sorted(set(args.services) - set(SERVICES))
         if unknown:
-            parser.error(f"unknown service(s) {', '.join(unknown)}; choose from {', '.join(SERVICES)}")
+            parser.error(f"unknown service(s) {', '.join(unknown)}; "
+                         f"choose from {', '.join(SERVICES)}")
         upgrade(settings.database_url, tuple(args.services or SERVICES))
         return 0
     if args.command == "load-roster":
@@ -49,7 +50,8 @@ def main(argv: list[str] | None = None) -> int:
 
         from tierline_shared.devstack import DEMO_ROSTER, load_roster
 
-        count = load_roster(settings.url_for("router"), Path(args.path) if args.path else DEMO_ROSTER)
+        path = Path(args.path) if args.path else DEMO_ROSTER
+        count = load_roster(settings.url_for("router"), path)
         print(f"loaded {count} agents")
         return 0
     from tierline_shared.devstack import run

@@ -140,7 +140,10 @@ Logs: {logs}
 
 Try:
   curl -s -X POST {intake}/v1/tickets -H 'Content-Type: application/json' \\
-    -d '{{"title":"VPN keeps disconnecting","description":"The VPN drops every few minutes since this morning","requester":{{"id":"u-1001","name":"Ada","email":"ada@example.com"}},"channel":"portal","impact":"medium","urgency":"high"}}'
+    -d '{{"title": "VPN keeps disconnecting",
+         "description": "The VPN drops every few minutes since this morning",
+         "requester": {{"id": "u-1001", "name": "Ada Park", "email": "ada@example.com"}},
+         "channel": "portal", "impact": "medium", "urgency": "high"}}'
   curl -s {router}/v1/assignments/<ticket id>
   curl -s {sla}/v1/sla/<ticket id>
   curl -s {metrics}/metrics | grep tierline_tickets_

@@ -134,7 +134,10 @@ class Runtime:
         if self.consumer is not None:
             await self.consumer.stop()
         await self.relay.stop()
-        done, pending = await asyncio.wait(self._tasks, timeout=15) if self._tasks else (set(), set())
+        if not self._tasks:
+            await self.engine.dispose()
+            return
+        done, pending = await asyncio.wait(self._tasks, timeout=15)
         for task in pending:
             task.cancel()
         for task in done:

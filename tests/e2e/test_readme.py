@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import subprocess
@@ -30,8 +31,8 @@ async def test_readme_curl_examples_work(stack: Stack) -> None:
         script = script.replace(f"127.0.0.1:{defaults.port_for(service)}",
                                 stack.url(service).removeprefix("http://"))
     script = script.replace("readme-example-1", f"readme-{stack.topics.prefix}")
-    result = subprocess.run(["bash", "-euo", "pipefail", "-c", script], capture_output=True,
-                            text=True, timeout=60)
+    result = await asyncio.to_thread(subprocess.run, ["bash", "-euo", "pipefail", "-c", script],
+                                     capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     out = result.stdout
     first = json.loads(out[:out.index("}{") + 1] if "}{" in out else out.splitlines()[0])

@@ -51,7 +51,8 @@ async def test_broker_unreachable_tickets_are_accepted_then_delivered(own_stack:
             async def all_assigned() -> bool:
                 return await assigned_count(stack) == 5
 
-            await eventually(all_assigned, timeout=60, what="all five assigned once the broker is up")
+            await eventually(all_assigned, timeout=60,
+                             what="all five assigned once the broker is up")
             assert await stack.scalar("SELECT count(*) FROM intake.outbox") == 0
             for ticket_id in ids:
                 r = await client.get(f"{stack.url('router')}/v1/assignments/{ticket_id}")

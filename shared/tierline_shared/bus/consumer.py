@@ -20,8 +20,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 from aiokafka.errors import CommitFailedError, KafkaError
 from prometheus_client import CollectorRegistry, Counter
 from sqlalchemy import Table
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tierline_shared.bus.envelope import Envelope, InvalidMessage, decode
@@ -101,8 +101,8 @@ class ConsumerLoop:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                log.warning("consumer failed; reconnecting",
-                            extra={"consumer": self.name, "error": repr(exc), "retry_in_s": backoff})
+                log.warning("consumer failed; reconnecting", extra={
+                    "consumer": self.name, "error": repr(exc), "retry_in_s": backoff})
                 self.running = False
                 await self._close()
                 with contextlib.suppress(TimeoutError):
