@@ -174,7 +174,10 @@ def run(settings: Settings | None = None) -> int:
     def on_sigterm(signum: int, _frame: object) -> None:
         raise KeyboardInterrupt
 
+    # Install explicitly: a shell starting us in the background may have set SIGINT to ignore.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, on_sigterm)
+    signal.signal(signal.SIGHUP, on_sigterm)
     try:
         print("starting PostgreSQL and the broker ...", flush=True)
         postgres.remove()  # each run starts from an empty database (the broker is in memory)
@@ -207,6 +210,7 @@ def run(settings: Settings | None = None) -> int:
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
         print("stopping ...", flush=True)
         if procs is not None:
             procs.stop_all()
