@@ -100,3 +100,12 @@ def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedKafka]:
         yield broker
     finally:
         broker.stop()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    from tests.reports import REPORT
+
+    if REPORT:
+        terminalreporter.section("tierline figures")
+        for name, value in REPORT.items():
+            terminalreporter.write_line(f"{name}: {value}")

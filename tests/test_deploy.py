@@ -119,6 +119,13 @@ def test_dockerfile_steps_run_as_a_script_and_the_result_migrates(
         result = subprocess.run(command, shell=True, cwd=app, env=env, capture_output=True,
                                 text=True, timeout=600)
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    shipped = subprocess.run([str(venv / "bin" / "python"), "-c",
+                              "from tierline_intake.categorizer import CORPUS; "
+                              "from tierline_shared.settings import POLICY_DIR; "
+                              "assert CORPUS.is_file(), CORPUS; "
+                              "assert (POLICY_DIR / 'taxonomy.yaml').is_file()"],
+                             cwd=tmp_path, capture_output=True, text=True)
+    assert shipped.returncode == 0, shipped.stderr
     url = databases.create(migrate=False)
     migrated = subprocess.run([str(venv / "bin" / "tierline"), "migrate"], cwd=tmp_path,
                               env={**env, "TIERLINE_DATABASE_URL": url}, capture_output=True,

@@ -38,6 +38,10 @@ class ServiceSpec:
     handlers: Callable[[Runtime], Mapping[str, Handler]] = lambda runtime: {}
     on_start: Callable[[Runtime], Awaitable[None]] | None = None
     after_commit: Callable[[Runtime], Awaitable[None]] | None = None
+    # Periodic jobs: (name, interval in seconds from settings, job); each run is retried
+    # at the next interval if it fails.
+    periodic: Callable[[Runtime], list[tuple[str, float, Callable[[Runtime], Awaitable[None]]]]] \
+        = lambda runtime: []
 
 
 @dataclass
@@ -52,6 +56,7 @@ class Runtime:
     relay: OutboxRelay
     consumer: ConsumerLoop | None = None
     state: dict[str, Any] = field(default_factory=dict)
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @property
@@ -121,8 +126,21 @@ class Runtime:
         if runtime.consumer is not None:
             runtime._tasks.append(
                 asyncio.create_task(runtime.consumer.run(), name=f"{spec.name}-consumer"))
+        for name, interval, job in spec.periodic(runtime):
+            runtime._tasks.append(asyncio.create_task(runtime._every(name, interval, job),
+                                                      name=f"{spec.name}-{name}"))
         log.info("service started", extra={"topics": consumed})
         return runtime
+
+    async def _every(self, name: str, interval: float,
+                     job: Callable[[Runtime], Awaitable[None]]) -> None:
+        while not self.stopping.is_set():
+            try:
+                await job(self)
+            except Exception as exc:
+                log.warning("periodic job failed", extra={"job": name, "error": repr(exc)})
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), interval)
 
     async def _after_consumer_commit(self) -> None:
         self.relay.notify()
@@ -131,6 +149,7 @@ class Runtime:
 
     async def stop(self) -> None:
         """Finish in-flight work, commit, then close: consumer first, relay last."""
+        self.stopping.set()
         if self.consumer is not None:
             await self.consumer.stop()
         await self.relay.stop()

@@ -35,6 +35,12 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     log_level: str = "INFO"
     policy_dir: Path = POLICY_DIR
+    corpus_path: Path | None = Field(
+        default=None, description="CSV of example tickets the categorizer trains on; "
+        "default: the corpus shipped with intake")
+    autoclose_after_hours: float = Field(default=72.0, gt=0, description="a resolved ticket "
+                                         "with no customer reply closes after this long")
+    autoclose_check_interval_s: float = Field(default=30.0, gt=0)
 
     host: str = "127.0.0.1"
     intake_port: int = Field(default=8001, ge=1, le=65535)

@@ -125,7 +125,7 @@ async def test_the_same_event_delivered_twice_is_applied_once_everywhere(stack: 
     env = _created_envelope()
     tid = str(env.event.ticket_id)
     message = (env.key, env.body(), env.headers())
-    await produce(stack.bootstrap, stack.topics.tickets, [message, message])
+    await produce(stack.bootstrap, stack.topics.incidents, [message, message])
     await wait_assigned(stack, tid)
     routed = await read_topic(stack.bootstrap, stack.topics.routing, lambda recs: any(
         header(r, "ce_subject") == tid for r in recs))
@@ -133,7 +133,7 @@ async def test_the_same_event_delivered_twice_is_applied_once_everywhere(stack: 
     # Deliver router's assignment event a second time too, to sla and metrics.
     await produce(stack.bootstrap, stack.topics.routing,
                   [(assigned.key, assigned.value, list(assigned.headers))])
-    await produce(stack.bootstrap, stack.topics.tickets, [message])  # and a third time, late
+    await produce(stack.bootstrap, stack.topics.incidents, [message])  # and a third time, late
 
     async def settled() -> bool:
         return await stack.scalar(
@@ -143,7 +143,7 @@ async def test_the_same_event_delivered_twice_is_applied_once_everywhere(stack: 
 
     await eventually(settled, what="sla and metrics saw both events")
     marker = _created_envelope()  # a later event proves the duplicates were consumed too
-    await produce(stack.bootstrap, stack.topics.tickets,
+    await produce(stack.bootstrap, stack.topics.incidents,
                   [(marker.key, marker.body(), marker.headers())])
     await wait_assigned(stack, str(marker.event.ticket_id))
 
@@ -170,17 +170,17 @@ async def test_the_same_event_delivered_twice_is_applied_once_everywhere(stack: 
 
 
 async def test_a_malformed_message_is_dead_lettered_by_each_consumer(stack: Stack) -> None:
-    await produce(stack.bootstrap, stack.topics.tickets, [
+    await produce(stack.bootstrap, stack.topics.incidents, [
         (b"garbage", b"{not json", [("ce_type", TicketCreated.event_type.encode())])])
     after = _created_envelope()
-    await produce(stack.bootstrap, stack.topics.tickets,
+    await produce(stack.bootstrap, stack.topics.incidents,
                   [(after.key, after.body(), after.headers())])
     await wait_assigned(stack, str(after.event.ticket_id))
     dead = await read_topic(stack.bootstrap, stack.topics.deadletter, lambda recs: {
         header(r, "dlq_consumer") for r in recs if r.value == b"{not json"} >= {
         "router", "sla", "metrics"})
     for record in (r for r in dead if r.value == b"{not json"):
-        assert header(record, "dlq_topic") == stack.topics.tickets
+        assert header(record, "dlq_topic") == stack.topics.incidents
         assert header(record, "dlq_error").startswith("invalid: missing CloudEvents headers")
 
 

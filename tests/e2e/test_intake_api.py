@@ -41,6 +41,15 @@ def without(key: str) -> dict[str, Any]:
     (ticket(urgency=3), "body.urgency"),
     (ticket(type="question"), "body.type"),
     (ticket(category="plumbing"), "body.category"),
+    (ticket(category="network", subcategory="plumbing"), "body.subcategory"),
+    (ticket(subcategory="vpn"), "body.subcategory"),
+    (ticket(affected={"scope": "galaxy"}), "body.affected.scope"),
+    (ticket(affected={"count": 0}), "body.affected.count"),
+    (ticket(service={"business_critical": True}), "body.service.name"),
+    (ticket(priority_override={"priority": "P0", "by": "x"}), "body.priority_override.priority"),
+    (ticket(priority_override={"priority": "P1"}), "body.priority_override.by"),
+    (ticket(attachments=[{"name": "log.txt"}]), "body.attachments.0.ref"),
+    (ticket(started_at="yesterday"), "body.started_at"),
     (ticket(unexpected="field"), "body.unexpected"),
     (ticket(title="x" * 201), "body.title"),
 ])
@@ -108,10 +117,12 @@ async def test_retry_with_the_same_idempotency_key_gets_the_same_ticket(stack: S
     assert again.json() == first.json()
     assert again.headers["idempotent-replayed"] == "true"
     assert "idempotent-replayed" not in first.headers
-    assert other.status_code == 409
+    assert other.status_code == 422
     assert other.json()["error"] == "idempotency_key_reused"
-    assert await stack.scalar("SELECT count(*) FROM intake.tickets WHERE idempotency_key = :k",
+    assert await stack.scalar("SELECT count(*) FROM intake.idempotency_keys WHERE key = :k",
                               k=key) == 1
+    assert await stack.scalar("SELECT count(*) FROM intake.tickets WHERE id = :i",
+                              i=uuid.UUID(first.json()["id"])) == 1
 
 
 async def test_unknown_and_malformed_ticket_ids(stack: Stack) -> None:
@@ -132,5 +143,7 @@ async def test_request_inferred_and_explained(stack: Stack) -> None:
     assert r.status_code == 201
     assert body["type"] == "service_request"
     assert body["priority"] == "P3"
-    assert body["explanation"]["impact"]["source"] == "default"
-    assert body["explanation"]["type"]["source"] == "inferred"
+    by_field = {r["field"]: r for r in body["reasons"]}
+    assert by_field["impact"]["source"] == "default"
+    assert by_field["type"]["source"] == "inferred"
+    assert by_field["priority"]["reason"] == "matrix[impact=medium][urgency=medium]"

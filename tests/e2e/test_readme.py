@@ -40,4 +40,6 @@ async def test_readme_curl_examples_work(stack: Stack) -> None:
     assert f'"ticket_id":"{first["id"]}","agent_id"' in out  # the assignment answered
     assert '"clocks":[{"clock":"first_response"' in out
     assert 'tierline_tickets_created_total{category="network",priority="P2"}' in out
+    assert '"closed_by":"customer_confirmation"' in out
+    assert '"kind":"status_changed"' in out
     assert '"field":"body.channel"' in out and '"field":"body.description"' in out

@@ -60,7 +60,7 @@ async def loop(database_url: str, kafka: Any) -> AsyncIterator[dict[str, Any]]:
                         replication_factor=1)
     registry = CollectorRegistry()
     consumer = ConsumerLoop(
-        name="test", group_id=f"{topics.prefix}.test", topics=[topics.tickets],
+        name="test", group_id=f"{topics.prefix}.test", topics=[topics.incidents],
         handlers={TicketCreated.event_type: record_effect}, sessions=sessions, inbox=inbox,
         emit=lambda session, topic, env: enqueue(session, outbox, topic, env),
         bootstrap_servers=kafka.bootstrap_servers, deadletter_topic=topics.deadletter,
@@ -86,9 +86,9 @@ def message(env: Envelope) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
 
 async def test_same_event_twice_is_applied_once(loop: dict[str, Any]) -> None:
     env = created()
-    await produce(loop["bootstrap"], loop["topics"].tickets, [message(env), message(env)])
+    await produce(loop["bootstrap"], loop["topics"].incidents, [message(env), message(env)])
     marker = created()
-    await produce(loop["bootstrap"], loop["topics"].tickets, [message(marker)])
+    await produce(loop["bootstrap"], loop["topics"].incidents, [message(marker)])
 
     async def marker_seen() -> bool:
         return await effect_count(loop["sessions"], marker.event.ticket_id) == 1
@@ -97,7 +97,7 @@ async def test_same_event_twice_is_applied_once(loop: dict[str, Any]) -> None:
     assert await effect_count(loop["sessions"], env.event.ticket_id) == 1
     duplicates = loop["registry"].get_sample_value(
         "tierline_events_consumed_total",
-        {"consumer": "test", "topic": loop["topics"].tickets,
+        {"consumer": "test", "topic": loop["topics"].incidents,
          "type": TicketCreated.event_type, "outcome": "duplicate"})
     assert duplicates == 1
 
@@ -106,7 +106,7 @@ async def test_malformed_messages_are_dead_lettered_and_the_loop_goes_on(
         loop: dict[str, Any]) -> None:
     good = created("after the bad ones")
     broken_body = created()
-    await produce(loop["bootstrap"], loop["topics"].tickets, [
+    await produce(loop["bootstrap"], loop["topics"].incidents, [
         (b"k", b"\x00not json", []),
         (broken_body.key, b'{"ticket_id": 5}', broken_body.headers()),
         message(good),
@@ -122,7 +122,7 @@ async def test_malformed_messages_are_dead_lettered_and_the_loop_goes_on(
     assert errors[0].startswith("invalid: body does not match tierline.ticket.created.v1")
     assert errors[1].startswith("invalid: missing CloudEvents headers: ce_id")
     assert {r.value for r in dead} == {b"\x00not json", b'{"ticket_id": 5}'}
-    assert {header(r, "dlq_topic") for r in dead} == {loop["topics"].tickets}
+    assert {header(r, "dlq_topic") for r in dead} == {loop["topics"].incidents}
     assert all(header(r, "dlq_offset") is not None for r in dead)
 
 
@@ -130,7 +130,7 @@ async def test_a_handler_that_keeps_failing_is_dead_lettered_after_its_attempts(
         loop: dict[str, Any]) -> None:
     poison = created(POISON)
     good = created("after the poison")
-    await produce(loop["bootstrap"], loop["topics"].tickets, [message(poison), message(good)])
+    await produce(loop["bootstrap"], loop["topics"].incidents, [message(poison), message(good)])
 
     async def good_applied() -> bool:
         return await effect_count(loop["sessions"], good.event.ticket_id) == 1

@@ -2,14 +2,15 @@ from pathlib import Path
 
 import pytest
 
-from tierline_intake.policies import PriorityMatrix, load_priority_matrix
+from tierline_intake.policies import PriorityPolicy as PriorityMatrix
+from tierline_intake.policies import load_priority_policy
 from tierline_shared.policy import PolicyError, load_policy
 from tierline_shared.settings import POLICY_DIR
 from tierline_sla.policy import load_sla_policy
 
 
 def test_shipped_policies_load() -> None:
-    assert load_priority_matrix(POLICY_DIR).matrix["high"]["high"] == "P1"
+    assert load_priority_policy(POLICY_DIR).matrix["high"]["high"] == "P1"
     assert load_sla_policy(POLICY_DIR).targets["P1"].first_response == 15
 
 

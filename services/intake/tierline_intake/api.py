@@ -5,50 +5,120 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Header, HTTPException, Response
+from fastapi import APIRouter, Body, Header, HTTPException, Response
+from fastapi.responses import JSONResponse
 
-from tierline_intake.schemas import TicketIn, TicketOut
-from tierline_intake.service import IdempotencyConflict, get_ticket, log_ticket
+from tierline_intake.idempotency import KeyReused, run_once
+from tierline_intake.schemas import (
+    EVENT_EXAMPLES,
+    TICKET_EXAMPLE,
+    HistoryEntry,
+    TicketEventIn,
+    TicketEventOut,
+    TicketIn,
+    TicketOut,
+)
+from tierline_intake.service import (
+    EventRefused,
+    InvalidInput,
+    TicketNotFound,
+    apply_event,
+    get_history,
+    get_ticket,
+    log_ticket,
+    ticket_out,
+)
 from tierline_shared.web import RuntimeDep, SessionDep, error_body
 
 router = APIRouter(prefix="/v1", tags=["tickets"])
 
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", min_length=1,
-                                              max_length=200)]
+IdempotencyKey = Annotated[str | None, Header(
+    alias="Idempotency-Key", min_length=1, max_length=200,
+    description="retrying with the same key and body returns the first response; "
+                "the same key with another body answers 422")]
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    404: {"description": "No such ticket"},
+    409: {"description": "The event does not fit the ticket's status; the body names the "
+                         "allowed transitions"},
+    413: {"description": "Body too large"},
+    422: {"description": "Invalid body: the body names the field, or the Idempotency-Key was "
+                         "used with another body"},
+}
 
 
-def _out(row: dict[str, Any]) -> TicketOut:
-    return TicketOut(type=row["ticket_type"], **{k: v for k, v in row.items()
-                                                 if k in TicketOut.model_fields})
+def _invalid(exc: InvalidInput) -> HTTPException:
+    return HTTPException(422, error_body("validation_error", [
+        {"field": exc.field, "message": exc.message, "type": "value_error"}]))
 
 
-@router.post("/tickets", status_code=201, response_model=TicketOut,
-             responses={409: {"description": "Idempotency-Key reused with another body"},
-                        422: {"description": "Invalid body"}})
-async def create_ticket(body: TicketIn, runtime: RuntimeDep, response: Response,
-                        idempotency_key: IdempotencyKey = None) -> TicketOut:
-    """Log an incident or service request; it is categorized and prioritized at once."""
-    taxonomy = runtime.state["taxonomy"]
-    if body.category is not None and body.category not in taxonomy.categories:
-        raise HTTPException(422, error_body("validation_error", [{
-            "field": "body.category", "type": "enum",
-            "message": f"unknown category; expected one of {sorted(taxonomy.categories)}"}]))
+def _reused() -> HTTPException:
+    return HTTPException(422, error_body(
+        "idempotency_key_reused",
+        "this Idempotency-Key was already used with a different request body"))
+
+
+@router.post("/tickets", status_code=201, response_model=TicketOut, responses=ERRORS)
+async def create_ticket(runtime: RuntimeDep, response: Response,
+                        body: Annotated[TicketIn, Body(openapi_examples={
+                            "incident": {"summary": "An incident from a portal",
+                                         "value": TICKET_EXAMPLE}})],
+                        idempotency_key: IdempotencyKey = None) -> Any:
+    """Log an incident or service request with its full context. Type, category,
+    subcategory, impact, urgency and priority are inferred when absent, each with its
+    reason in ``reasons``; a low-confidence category flags the ticket for triage."""
     try:
-        row, created = await log_ticket(runtime, body, idempotency_key)
-    except IdempotencyConflict:
-        raise HTTPException(409, error_body(
-            "idempotency_key_reused",
-            "this Idempotency-Key was already used with a different request body")) from None
-    if not created:
-        response.headers["Idempotent-Replayed"] = "true"
-    response.headers["Location"] = f"/v1/tickets/{row['id']}"
-    return _out(row)
+        status, payload, replayed = await run_once(
+            runtime, key=idempotency_key, scope="POST /v1/tickets",
+            payload=body.model_dump(mode="json"),
+            effect=lambda session: log_ticket(runtime, session, body))
+    except InvalidInput as exc:
+        raise _invalid(exc) from None
+    except KeyReused:
+        raise _reused() from None
+    headers = {"Location": f"/v1/tickets/{payload['id']}"}
+    if replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return JSONResponse(payload, status_code=status, headers=headers)
 
 
-@router.get("/tickets/{ticket_id}", response_model=TicketOut,
-            responses={404: {"description": "No such ticket"}})
-async def read_ticket(ticket_id: UUID, session: SessionDep) -> TicketOut:
+@router.get("/tickets/{ticket_id}", response_model=TicketOut, responses={404: ERRORS[404]})
+async def read_ticket(ticket_id: UUID, session: SessionDep) -> Any:
     row = await get_ticket(session, ticket_id)
     if row is None:
         raise HTTPException(404, error_body("not_found", f"no ticket {ticket_id}"))
-    return _out(row)
+    return ticket_out(row)
+
+
+@router.get("/tickets/{ticket_id}/history", response_model=list[HistoryEntry],
+            responses={404: ERRORS[404]})
+async def read_history(ticket_id: UUID, session: SessionDep) -> Any:
+    """Every change to the ticket, oldest first."""
+    if await get_ticket(session, ticket_id) is None:
+        raise HTTPException(404, error_body("not_found", f"no ticket {ticket_id}"))
+    return await get_history(session, ticket_id)
+
+
+@router.post("/tickets/{ticket_id}/events", response_model=TicketEventOut, responses=ERRORS)
+async def post_event(ticket_id: UUID, runtime: RuntimeDep,
+                     body: Annotated[TicketEventIn, Body(openapi_examples=EVENT_EXAMPLES)],
+                     idempotency_key: IdempotencyKey = None) -> Any:
+    """A lifecycle event: a status change, a comment, a reassignment request, the
+    customer's reply to a resolution (confirms and closes, or reopens), a CSAT or NPS
+    answer. Each is recorded in the ticket's history and published on Kafka."""
+    try:
+        status, payload, replayed = await run_once(
+            runtime, key=idempotency_key, scope=f"POST /v1/tickets/{ticket_id}/events",
+            payload=body.model_dump(mode="json"),
+            effect=lambda session: apply_event(runtime, session, ticket_id, body))
+    except TicketNotFound:
+        raise HTTPException(404, error_body("not_found", f"no ticket {ticket_id}")) from None
+    except InvalidInput as exc:
+        raise _invalid(exc) from None
+    except EventRefused as exc:
+        raise HTTPException(409, error_body("transition_refused", exc.why, status=exc.status,
+                                            allowed=list(exc.allowed))) from None
+    except KeyReused:
+        raise _reused() from None
+    headers = {"Idempotent-Replayed": "true"} if replayed else {}
+    return JSONResponse(payload, status_code=status, headers=headers)

@@ -2,28 +2,43 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import FastAPI
 
 from tierline_intake import models
 from tierline_intake.api import router
-from tierline_intake.policies import load_priority_matrix, load_taxonomy
+from tierline_intake.categorizer import CORPUS, Categorizer, load_corpus
+from tierline_intake.policies import load_priority_policy, load_taxonomy
+from tierline_intake.service import auto_close_due
 from tierline_shared.clock import Clock
 from tierline_shared.runtime import Runtime, ServiceSpec
 from tierline_shared.settings import Settings
 from tierline_shared.web import create_service_app
 
 
-async def _load_policies(runtime: Runtime) -> None:
-    runtime.state["taxonomy"] = load_taxonomy(runtime.settings.policy_dir)
-    runtime.state["priority_matrix"] = load_priority_matrix(runtime.settings.policy_dir)
+async def _start(runtime: Runtime) -> None:
+    taxonomy = load_taxonomy(runtime.settings.policy_dir)
+    runtime.state["taxonomy"] = taxonomy
+    runtime.state["priority_policy"] = load_priority_policy(runtime.settings.policy_dir)
+    examples = load_corpus(runtime.settings.corpus_path or CORPUS, taxonomy)
+    runtime.state["categorizer"] = await asyncio.to_thread(Categorizer, taxonomy, examples)
 
 
-SPEC = ServiceSpec(name="intake", metadata=models.metadata, outbox=models.outbox,
-                   inbox=models.inbox, on_start=_load_policies)
+async def _auto_close(runtime: Runtime) -> None:
+    await auto_close_due(runtime)
+
+
+SPEC = ServiceSpec(
+    name="intake", metadata=models.metadata, outbox=models.outbox, inbox=models.inbox,
+    on_start=_start,
+    periodic=lambda runtime: [("auto-close", runtime.settings.autoclose_check_interval_s,
+                               _auto_close)])
 
 
 def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     return create_service_app(
         SPEC, settings, routers=[router], clock=clock, title="Tierline intake",
-        description="Logs incidents and service requests, categorizes and prioritizes them.",
+        description="Logs incidents and service requests with full context, categorizes and "
+                    "prioritizes them with their reasons, and keeps their lifecycle.",
     )

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     DateTime,
+    Float,
+    Identity,
     Index,
+    Integer,
     MetaData,
+    SmallInteger,
     String,
     Table,
     Text,
-    UniqueConstraint,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
@@ -35,16 +39,45 @@ tickets = Table(
     Column("priority", String(4), nullable=False),
     Column("category", String(64), nullable=False),
     Column("subcategory", String(64)),
+    Column("category_confidence", Float, nullable=False),
     Column("needs_triage", Boolean, nullable=False),
-    Column("explanation", JSONB, nullable=False),
+    Column("reasons", JSONB, nullable=False),
     Column("context", JSONB, nullable=False),
     Column("external_system", String(64)),
     Column("external_id", String(200)),
     Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("idempotency_key", String(200)),
-    Column("request_hash", String(64)),
-    UniqueConstraint("idempotency_key", name="tickets_idempotency_key_key"),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("resolved_at", DateTime(timezone=True)),
+    Column("closed_at", DateTime(timezone=True)),
+    Column("closed_by", String(32)),
+    Column("reopen_count", Integer, nullable=False),
+    Column("csat", SmallInteger),
+    Column("nps", SmallInteger),
     Index("tickets_created_at_idx", "created_at"),
+    Index("tickets_resolved_idx", "status", "resolved_at"),
+)
+
+history = Table(
+    "ticket_history",
+    metadata,
+    Column("id", BigInteger, Identity(always=True), primary_key=True),
+    Column("ticket_id", UUID(as_uuid=True), nullable=False),
+    Column("kind", String(64), nullable=False),
+    Column("actor", String(200)),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("detail", JSONB, nullable=False),
+    Index("ticket_history_ticket_idx", "ticket_id", "id"),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("key", String(200), primary_key=True),
+    Column("scope", String(300), primary_key=True),
+    Column("request_hash", String(64), nullable=False),
+    Column("status_code", SmallInteger, nullable=False),
+    Column("response", JSONB, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
 )
 
 outbox, inbox = bus_tables(metadata)

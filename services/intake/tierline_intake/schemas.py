@@ -3,59 +3,213 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from tierline_shared.bus.events import Channel, Level, Priority, TicketType
+from tierline_shared.bus.events import Channel, Priority, Status, TicketType
 
 Text200 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Text5000 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                            max_length=5000)]
 Email = Annotated[str, StringConstraints(strip_whitespace=True, max_length=254,
                                          pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+Name64 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+Strict = ConfigDict(extra="forbid")
 
 
 class Requester(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = Strict
     id: Text200
     name: Text200 | None = None
     email: Email | None = None
+    vip: bool = False
+    plan: Name64 | None = Field(default=None, description="the customer's support plan")
+
+
+class Affected(BaseModel):
+    model_config = Strict
+    scope: Literal["individual", "team", "business_unit", "organization"] | None = None
+    count: int | None = Field(default=None, ge=1, le=10_000_000)
+    description: Text200 | None = Field(default=None, examples=["Finance, Berlin office"])
+
+
+class Service(BaseModel):
+    model_config = Strict
+    name: Text200
+    configuration_item: Text200 | None = None
+    business_critical: bool = False
+
+
+class Attachment(BaseModel):
+    model_config = Strict
+    name: Text200
+    ref: Annotated[str, StringConstraints(min_length=1, max_length=2000)] = Field(
+        description="where the file is kept (a URL or the ticketing system's reference)")
+    content_type: Annotated[str, StringConstraints(max_length=200)] | None = None
+
+
+class PriorityOverrideIn(BaseModel):
+    model_config = Strict
+    priority: Priority
+    by: Text200 = Field(description="who overrides the matrix")
+    reason: Annotated[str, StringConstraints(max_length=1000)] | None = None
+
+
+TICKET_EXAMPLE: dict[str, Any] = {
+    "title": "VPN keeps disconnecting",
+    "description": "The VPN drops every few minutes since this morning; rebooting did not help",
+    "requester": {"id": "u-1001", "name": "Ada Park", "email": "ada@example.com"},
+    "channel": "portal",
+    "affected": {"scope": "team", "count": 12},
+    "service": {"name": "Remote access", "configuration_item": "vpn-gw-01",
+                "business_critical": True},
+    "started_at": "2026-11-24T08:10:00Z",
+    "tried": "Rebooted the laptop, reconnected to home wifi",
+}
 
 
 class TicketIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [TICKET_EXAMPLE]})
     title: Text200
     description: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
                                                   max_length=20000)]
     requester: Requester
     channel: Channel
-    type: TicketType | None = None
-    impact: Level | None = None
-    urgency: Level | None = None
-    category: Annotated[str, StringConstraints(max_length=64)] | None = None
-    service: Text200 | None = None
+    type: TicketType | None = Field(default=None, description="inferred from the text if absent")
+    impact: Name64 | None = Field(default=None, description="one of the priority policy's "
+                                  "levels (default high, medium, low); inferred if absent")
+    urgency: Name64 | None = Field(default=None, description="as impact")
+    category: Name64 | None = Field(default=None, description="inferred if absent")
+    subcategory: Name64 | None = None
+    priority_override: PriorityOverrideIn | None = None
+    affected: Affected | None = None
+    service: Service | None = None
     started_at: datetime | None = None
-    tried: Annotated[str, StringConstraints(max_length=5000)] | None = None
-    external_system: Annotated[str, StringConstraints(max_length=64)] | None = None
+    tried: Text5000 | None = None
+    attachments: list[Attachment] = Field(default_factory=list, max_length=20)
+    external_system: Name64 | None = None
     external_id: Text200 | None = None
+
+
+class Reason(BaseModel):
+    field: str
+    value: str
+    source: Literal["given", "inferred", "default", "override"]
+    reason: str
+    confidence: float | None = None
 
 
 class TicketOut(BaseModel):
     id: UUID
     type: TicketType
-    status: str
+    status: Status
     title: str
     description: str
     requester: Requester
     channel: Channel
-    impact: Level
-    urgency: Level
+    impact: str
+    urgency: str
     priority: Priority
     category: str
     subcategory: str | None
+    category_confidence: float
     needs_triage: bool
-    explanation: dict[str, Any]
+    reasons: list[Reason]
     context: dict[str, Any] = Field(default_factory=dict)
     external_system: str | None = None
     external_id: str | None = None
     created_at: datetime
+    updated_at: datetime
+    resolved_at: datetime | None = None
+    closed_at: datetime | None = None
+    closed_by: str | None = None
+    reopen_count: int = 0
+    csat: int | None = None
+    nps: int | None = None
+
+
+class StatusChange(BaseModel):
+    model_config = Strict
+    type: Literal["status_change"]
+    status: Status
+    actor: Text200 | None = None
+    note: Text5000 | None = None
+    resolution_notes: Text5000 | None = Field(default=None,
+                                              description="required when status is resolved")
+
+
+class Comment(BaseModel):
+    model_config = Strict
+    type: Literal["comment"]
+    author: Text200
+    text: Text5000
+    public: bool = True
+
+
+class ReassignmentRequest(BaseModel):
+    model_config = Strict
+    type: Literal["reassignment_request"]
+    requested_by: Text200
+    reason: Text5000
+    to_tier: int | None = Field(default=None, ge=1, le=3)
+    to_skill: Name64 | None = None
+
+
+class CustomerReply(BaseModel):
+    model_config = Strict
+    type: Literal["customer_reply"]
+    fixed: bool = Field(description="true confirms the resolution (closes the ticket); "
+                        "false says it is not fixed (reopens it)")
+    text: Text5000 | None = None
+
+
+class Csat(BaseModel):
+    model_config = Strict
+    type: Literal["csat"]
+    score: int = Field(ge=1, le=5)
+    comment: Text5000 | None = None
+
+
+class Nps(BaseModel):
+    model_config = Strict
+    type: Literal["nps"]
+    score: int = Field(ge=0, le=10)
+    comment: Text5000 | None = None
+
+
+TicketEventIn = Annotated[StatusChange | Comment | ReassignmentRequest | CustomerReply | Csat | Nps,
+                          Field(discriminator="type")]
+
+EVENT_EXAMPLES: dict[str, dict[str, Any]] = {
+    "acknowledge": {"summary": "An agent acknowledges", "value": {
+        "type": "status_change", "status": "acknowledged", "actor": "ana"}},
+    "resolve": {"summary": "An agent resolves", "value": {
+        "type": "status_change", "status": "resolved", "actor": "ana",
+        "resolution_notes": "Replaced the VPN profile; stable for 30 minutes"}},
+    "confirm": {"summary": "The customer confirms the fix (closes)", "value": {
+        "type": "customer_reply", "fixed": True, "text": "Works now, thanks"}},
+    "reject": {"summary": "The customer says it is not fixed (reopens)", "value": {
+        "type": "customer_reply", "fixed": False, "text": "It dropped again"}},
+    "comment": {"summary": "A comment", "value": {
+        "type": "comment", "author": "ana", "text": "Asked for the VPN client logs",
+        "public": False}},
+    "reassign": {"summary": "A reassignment request", "value": {
+        "type": "reassignment_request", "requested_by": "ana",
+        "reason": "Needs the network team", "to_tier": 2, "to_skill": "network"}},
+    "csat": {"summary": "A CSAT answer", "value": {"type": "csat", "score": 5}},
+    "nps": {"summary": "An NPS answer", "value": {"type": "nps", "score": 9}},
+}
+
+
+class HistoryEntry(BaseModel):
+    kind: str
+    actor: str | None
+    at: datetime
+    detail: dict[str, Any]
+
+
+class TicketEventOut(BaseModel):
+    ticket: TicketOut
+    entry: HistoryEntry

@@ -1,101 +1,261 @@
-"""Logging a ticket: classify, then write the ticket and its event in one transaction."""
+"""Intake's use cases: log a ticket, apply a lifecycle event, auto-close. Each writes the
+ticket, its history and its events in the caller's transaction."""
 
 from __future__ import annotations
 
-import hashlib
-import json
+from datetime import timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
-from sqlalchemy import insert, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tierline_intake import lifecycle
 from tierline_intake.classify import classify
-from tierline_intake.models import tickets
-from tierline_intake.schemas import TicketIn
-from tierline_shared.bus.events import TicketCreated
+from tierline_intake.models import history, tickets
+from tierline_intake.priority import PriorityOverride, Signals
+from tierline_intake.schemas import (
+    Comment,
+    Csat,
+    CustomerReply,
+    Nps,
+    ReassignmentRequest,
+    StatusChange,
+    TicketIn,
+    TicketOut,
+)
+from tierline_shared.bus.events import (
+    Event,
+    ReassignmentRequested,
+    SurveyAnswered,
+    SurveyRequested,
+    TicketCommented,
+    TicketCreated,
+    TicketStatusChanged,
+)
 from tierline_shared.runtime import Runtime
 
 
-class IdempotencyConflict(Exception):
-    """The key was used before with a different request body."""
+class TicketNotFound(Exception):
+    pass
 
 
-def request_hash(body: TicketIn) -> str:
-    canonical = json.dumps(body.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
+class InvalidInput(Exception):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
 
 
-async def find_by_key(session: AsyncSession, key: str, digest: str) -> dict[str, Any] | None:
-    row = (await session.execute(select(tickets).where(tickets.c.idempotency_key == key))).first()
-    if row is None:
-        return None
-    if row.request_hash != digest:
-        raise IdempotencyConflict(key)
-    return dict(row._mapping)
+class EventRefused(Exception):
+    """The event does not fit the ticket's state (409)."""
+
+    def __init__(self, status: str, why: str, allowed: tuple[str, ...] = ()) -> None:
+        super().__init__(why)
+        self.status = status
+        self.why = why
+        self.allowed = allowed
 
 
-async def log_ticket(runtime: Runtime, body: TicketIn,
-                     idempotency_key: str | None) -> tuple[dict[str, Any], bool]:
-    """Store the ticket and its ``ticket.created`` event; returns (row, created)."""
-    digest = request_hash(body)
-    if idempotency_key is not None:
-        async with runtime.sessions() as session:
-            existing = await find_by_key(session, idempotency_key, digest)
-        if existing is not None:
-            return existing, False
+def ticket_out(row: dict[str, Any]) -> dict[str, Any]:
+    data = {k: v for k, v in row.items() if k in TicketOut.model_fields}
+    return TicketOut(type=row["ticket_type"], **data).model_dump(mode="json")
+
+
+def validate_choices(runtime: Runtime, body: TicketIn) -> None:
+    taxonomy = runtime.state["taxonomy"]
+    policy = runtime.state["priority_policy"]
+    for field in ("impact", "urgency"):
+        value = getattr(body, field)
+        if value is not None and value not in policy.levels:
+            raise InvalidInput(f"body.{field}", f"unknown {field} {value!r}; "
+                               f"allowed: {', '.join(policy.levels)}")
+    if body.category is not None and body.category not in taxonomy.categories:
+        raise InvalidInput("body.category", f"unknown category {body.category!r}; "
+                           f"allowed: {', '.join(taxonomy.categories)}")
+    if body.subcategory is not None:
+        if body.category is None:
+            raise InvalidInput("body.subcategory", "a subcategory needs its category")
+        allowed = taxonomy.categories[body.category].subcategories
+        if body.subcategory not in allowed:
+            raise InvalidInput("body.subcategory", f"unknown subcategory "
+                               f"{body.subcategory!r} of {body.category}; allowed: "
+                               f"{', '.join(allowed)}")
+
+
+async def _record(runtime: Runtime, session: AsyncSession, ticket_id: UUID, kind: str,
+                  actor: str | None, detail: dict[str, Any]) -> dict[str, Any]:
+    entry = {"ticket_id": ticket_id, "kind": kind, "actor": actor, "at": runtime.clock.now(),
+             "detail": detail}
+    await session.execute(insert(history).values(**entry))
+    return {k: v for k, v in entry.items() if k != "ticket_id"}
+
+
+async def _emit(runtime: Runtime, session: AsyncSession, ticket_type: str, event: Event) -> None:
+    await runtime.emit(session, runtime.topics.for_type(ticket_type), runtime.envelope(event))
+
+
+async def log_ticket(runtime: Runtime, session: AsyncSession,
+                     body: TicketIn) -> tuple[int, dict[str, Any]]:
+    validate_choices(runtime, body)
+    affected = body.affected
+    signals = Signals(
+        text=f"{body.title}\n{body.description}",
+        scope=affected.scope if affected else None,
+        affected_count=affected.count if affected else None,
+        business_critical=bool(body.service and body.service.business_critical),
+        service=body.service.name if body.service else None,
+        vip=body.requester.vip, plan=body.requester.plan)
+    override = (PriorityOverride(body.priority_override.priority, body.priority_override.by,
+                                 body.priority_override.reason)
+                if body.priority_override else None)
     result = classify(
-        title=body.title, description=body.description,
-        taxonomy=runtime.state["taxonomy"], matrix=runtime.state["priority_matrix"],
-        ticket_type=body.type, category=body.category, impact=body.impact, urgency=body.urgency,
-    )
+        title=body.title, description=body.description, categorizer=runtime.state["categorizer"],
+        priority_policy=runtime.state["priority_policy"], signals=signals,
+        ticket_type=body.type, category=body.category, subcategory=body.subcategory,
+        impact=body.impact, urgency=body.urgency, override=override)
     now = runtime.clock.now()
+    context = body.model_dump(mode="json", include={"affected", "service", "started_at", "tried",
+                                                    "attachments", "priority_override"},
+                              exclude_none=True)
     row: dict[str, Any] = {
-        "id": uuid4(),
-        "ticket_type": result.ticket_type.value,
-        "status": "new",
-        "title": body.title,
-        "description": body.description,
+        "id": uuid4(), "ticket_type": result.ticket_type, "status": "new",
+        "title": body.title, "description": body.description,
         "requester": body.requester.model_dump(mode="json", exclude_none=True),
-        "channel": body.channel,
-        "impact": result.impact.value,
-        "urgency": result.urgency.value,
-        "priority": result.priority.value,
-        "category": result.category.value,
-        "subcategory": result.subcategory,
-        "needs_triage": result.needs_triage,
-        "explanation": result.explanation(),
-        "context": body.model_dump(mode="json", include={"service", "started_at", "tried"},
-                                   exclude_none=True),
-        "external_system": body.external_system,
-        "external_id": body.external_id,
-        "created_at": now,
-        "idempotency_key": idempotency_key,
-        "request_hash": digest,
+        "channel": body.channel, "impact": result.impact, "urgency": result.urgency,
+        "priority": result.priority, "category": result.category,
+        "subcategory": result.subcategory, "category_confidence": result.category_confidence,
+        "needs_triage": result.needs_triage, "reasons": result.reason_dicts(),
+        "context": context, "external_system": body.external_system,
+        "external_id": body.external_id, "created_at": now, "updated_at": now,
+        "reopen_count": 0,
     }
-    event = TicketCreated(
-        ticket_id=row["id"], ticket_type=row["ticket_type"], title=row["title"],
-        category=row["category"], subcategory=row["subcategory"], priority=row["priority"],
-        impact=row["impact"], urgency=row["urgency"], channel=row["channel"],
-        requester_id=body.requester.id, created_at=now,
-    )
-    try:
-        async with runtime.sessions() as session, session.begin():
-            await session.execute(insert(tickets).values(**row))
-            await runtime.emit(session, runtime.topics.tickets, runtime.envelope(event))
-    except IntegrityError:
-        if idempotency_key is None:
-            raise
-        async with runtime.sessions() as session:  # a concurrent retry with the same key won
-            existing = await find_by_key(session, idempotency_key, digest)
-        if existing is None:
-            raise
-        return existing, False
-    runtime.relay.notify()
-    return row, True
+    await session.execute(insert(tickets).values(**row))
+    await _record(runtime, session, row["id"], "created", body.requester.id,
+                  {"priority": result.priority, "category": result.category,
+                   "type": result.ticket_type})
+    await _emit(runtime, session, result.ticket_type, TicketCreated(
+        ticket_id=row["id"], ticket_type=result.ticket_type, title=body.title,
+        category=result.category, subcategory=result.subcategory,
+        needs_triage=result.needs_triage, priority=result.priority, impact=result.impact,
+        urgency=result.urgency, channel=body.channel, requester_id=body.requester.id,
+        vip=body.requester.vip, plan=body.requester.plan, created_at=now))
+    return 201, ticket_out(row)
 
 
-async def get_ticket(session: AsyncSession, ticket_id: UUID) -> dict[str, Any] | None:
-    row = (await session.execute(select(tickets).where(tickets.c.id == ticket_id))).first()
+async def get_ticket(session: AsyncSession, ticket_id: UUID,
+                     for_update: bool = False) -> dict[str, Any] | None:
+    query = select(tickets).where(tickets.c.id == ticket_id)
+    if for_update:
+        query = query.with_for_update()
+    row = (await session.execute(query)).first()
     return dict(row._mapping) if row is not None else None
+
+
+async def get_history(session: AsyncSession, ticket_id: UUID) -> list[dict[str, Any]]:
+    rows = (await session.execute(select(history).where(history.c.ticket_id == ticket_id)
+                                  .order_by(history.c.id))).all()
+    return [{"kind": r.kind, "actor": r.actor, "at": r.at, "detail": r.detail} for r in rows]
+
+
+async def _transition(runtime: Runtime, session: AsyncSession, row: dict[str, Any],
+                      move: lifecycle.Transition, *, actor: str | None, note: str | None = None,
+                      resolution_notes: str | None = None) -> dict[str, Any]:
+    now = runtime.clock.now()
+    changes: dict[str, Any] = {"status": move.to_status, "updated_at": now}
+    if move.to_status == "resolved":
+        changes["resolved_at"] = now
+    if move.to_status == "closed":
+        changes.update(closed_at=now, closed_by=move.closed_by)
+    if move.to_status == "reopened":
+        changes.update(reopen_count=row["reopen_count"] + 1, resolved_at=None)
+    await session.execute(update(tickets).where(tickets.c.id == row["id"]).values(**changes))
+    row.update(changes)
+    detail = {"from": move.from_status, "to": move.to_status, "auto": move.auto,
+              "closed_by": move.closed_by, "note": note, "resolution_notes": resolution_notes}
+    entry = await _record(runtime, session, row["id"], "status_changed", actor,
+                          {k: v for k, v in detail.items() if v is not None})
+    await _emit(runtime, session, row["ticket_type"], TicketStatusChanged(
+        ticket_id=row["id"], ticket_type=row["ticket_type"], from_status=move.from_status,
+        to_status=move.to_status, actor=actor, note=note, resolution_notes=resolution_notes,
+        auto=move.auto, closed_by=move.closed_by, priority=row["priority"],
+        category=row["category"], channel=row["channel"], changed_at=now))
+    if move.to_status == "resolved":
+        await _emit(runtime, session, row["ticket_type"], SurveyRequested(
+            ticket_id=row["id"], requester_id=row["requester"]["id"], channel=row["channel"],
+            requested_at=now))
+    return entry
+
+
+async def apply_event(runtime: Runtime, session: AsyncSession, ticket_id: UUID,
+                      event: Any) -> tuple[int, dict[str, Any]]:
+    row = await get_ticket(session, ticket_id, for_update=True)
+    if row is None:
+        raise TicketNotFound(ticket_id)
+    status = row["status"]
+    now = runtime.clock.now()
+    try:
+        if isinstance(event, StatusChange):
+            if event.status == "resolved" and not event.resolution_notes:
+                raise InvalidInput("body.resolution_notes",
+                                   "resolution_notes are required to resolve a ticket")
+            move = lifecycle.change_status(status, event.status)
+            entry = await _transition(runtime, session, row, move, actor=event.actor,
+                                      note=event.note, resolution_notes=event.resolution_notes)
+        elif isinstance(event, CustomerReply):
+            move = lifecycle.customer_reply(status, event.fixed)
+            entry = await _transition(runtime, session, row, move,
+                                      actor=row["requester"]["id"], note=event.text)
+        elif isinstance(event, Comment):
+            entry = await _record(runtime, session, row["id"], "commented", event.author,
+                                  {"text": event.text, "public": event.public})
+            await _emit(runtime, session, row["ticket_type"], TicketCommented(
+                ticket_id=row["id"], author=event.author, public=event.public,
+                text=event.text, commented_at=now))
+        elif isinstance(event, ReassignmentRequest):
+            if not lifecycle.can_request_reassignment(status):
+                raise EventRefused(status, f"a {status} ticket cannot be reassigned")
+            detail = event.model_dump(exclude={"type"}, exclude_none=True)
+            entry = await _record(runtime, session, row["id"], "reassignment_requested",
+                                  event.requested_by, detail)
+            await _emit(runtime, session, row["ticket_type"], ReassignmentRequested(
+                ticket_id=row["id"], requested_by=event.requested_by, reason=event.reason,
+                to_tier=event.to_tier, to_skill=event.to_skill, requested_at=now))
+        else:
+            assert isinstance(event, Csat | Nps)
+            if not lifecycle.can_answer_survey(status):
+                raise EventRefused(status, f"the survey is answered once the ticket is "
+                                   f"resolved; this one is {status}")
+            await session.execute(update(tickets).where(tickets.c.id == row["id"])
+                                  .values({event.type: event.score, "updated_at": now}))
+            row[event.type] = event.score
+            entry = await _record(runtime, session, row["id"], f"{event.type}_answered",
+                                  row["requester"]["id"],
+                                  {"score": event.score, "comment": event.comment})
+            await _emit(runtime, session, row["ticket_type"], SurveyAnswered(
+                ticket_id=row["id"], kind=event.type, score=event.score,
+                comment=event.comment, answered_at=now))
+    except lifecycle.TransitionRefused as refused:
+        raise EventRefused(refused.current, refused.why, refused.allowed) from None
+    row["updated_at"] = now
+    return 200, {"ticket": ticket_out(row), "entry": {**entry, "at": entry["at"].isoformat()}}
+
+
+async def auto_close_due(runtime: Runtime, limit: int = 200) -> int:
+    """Close resolved tickets whose customer has not replied within the period."""
+    cutoff = runtime.clock.now() - timedelta(hours=runtime.settings.autoclose_after_hours)
+    async with runtime.sessions() as session, session.begin():
+        rows = (await session.execute(
+            select(tickets).where(tickets.c.status == "resolved",
+                                  tickets.c.resolved_at <= cutoff)
+            .order_by(tickets.c.resolved_at).limit(limit).with_for_update(skip_locked=True)
+        )).all()
+        for found in rows:
+            row = dict(found._mapping)
+            await _transition(runtime, session, row, lifecycle.auto_close(row["status"]),
+                              actor="tierline",
+                              note=f"no customer reply within "
+                                   f"{runtime.settings.autoclose_after_hours:g} hours")
+    if rows:
+        runtime.relay.notify()
+    return len(rows)

@@ -12,12 +12,21 @@ from tierline_metrics import models
 from tierline_metrics.exposition import TicketCounters, register
 from tierline_metrics.service import (
     on_clock_started,
+    on_status_changed,
+    on_survey_answered,
     on_ticket_assigned,
     on_ticket_created,
     on_ticket_queued,
 )
 from tierline_shared.bus.consumer import Handler
-from tierline_shared.bus.events import SlaClockStarted, TicketAssigned, TicketCreated, TicketQueued
+from tierline_shared.bus.events import (
+    SlaClockStarted,
+    SurveyAnswered,
+    TicketAssigned,
+    TicketCreated,
+    TicketQueued,
+    TicketStatusChanged,
+)
 from tierline_shared.clock import Clock
 from tierline_shared.runtime import Runtime, ServiceSpec
 from tierline_shared.settings import Settings
@@ -32,6 +41,8 @@ def handlers(runtime: Runtime) -> Mapping[str, Handler]:
         TicketAssigned.event_type: on_ticket_assigned,
         TicketQueued.event_type: on_ticket_queued,
         SlaClockStarted.event_type: on_clock_started,
+        TicketStatusChanged.event_type: on_status_changed,
+        SurveyAnswered.event_type: on_survey_answered,
     }
 
 
@@ -48,7 +59,7 @@ async def _refresh(runtime: Runtime) -> None:
 
 
 SPEC = ServiceSpec(name="metrics", metadata=models.metadata, outbox=models.outbox,
-                   inbox=models.inbox, consumes=lambda t: [t.tickets, t.routing, t.sla],
+                   inbox=models.inbox, consumes=lambda t: [*t.tickets, t.routing, t.sla],
                    handlers=handlers, on_start=_start, after_commit=_refresh)
 
 reports = APIRouter(prefix="/v1", tags=["reports"])

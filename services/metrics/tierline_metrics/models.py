@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Column, DateTime, MetaData, String, Table
+from sqlalchemy import Column, DateTime, Integer, MetaData, SmallInteger, String, Table
 from sqlalchemy.dialects.postgresql import UUID
 
 from tierline_shared.db import bus_tables
@@ -28,6 +28,13 @@ ticket_facts = Table(
     Column("queued_at", DateTime(timezone=True)),
     Column("first_response_due_at", DateTime(timezone=True)),
     Column("resolution_due_at", DateTime(timezone=True)),
+    Column("status", String(32)),
+    Column("resolved_at", DateTime(timezone=True)),
+    Column("closed_at", DateTime(timezone=True)),
+    Column("closed_by", String(32)),
+    Column("reopen_count", Integer, nullable=False, server_default="0"),
+    Column("csat", SmallInteger),
+    Column("nps", SmallInteger),
 )
 
 outbox, inbox = bus_tables(metadata)

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from tierline_metrics.models import ticket_facts
 from tierline_shared.bus.consumer import HandlerContext
-from tierline_shared.bus.events import SlaClockStarted, TicketAssigned, TicketCreated, TicketQueued
+from tierline_shared.bus.events import (
+    SlaClockStarted,
+    SurveyAnswered,
+    TicketAssigned,
+    TicketCreated,
+    TicketQueued,
+    TicketStatusChanged,
+)
 
 
 async def _upsert(ctx: HandlerContext, values: dict[str, Any]) -> None:
@@ -43,3 +51,23 @@ async def on_clock_started(ctx: HandlerContext) -> None:
     e = ctx.envelope.event
     assert isinstance(e, SlaClockStarted)
     await _upsert(ctx, {f"{e.clock}_due_at": e.due_at})
+
+
+async def on_status_changed(ctx: HandlerContext) -> None:
+    e = ctx.envelope.event
+    assert isinstance(e, TicketStatusChanged)
+    await _upsert(ctx, {"status": e.to_status})
+    if e.to_status == "resolved":
+        await _upsert(ctx, {"resolved_at": e.changed_at})
+    elif e.to_status == "closed":
+        await _upsert(ctx, {"closed_at": e.changed_at, "closed_by": e.closed_by})
+    elif e.to_status == "reopened":
+        await ctx.session.execute(update(ticket_facts)
+                                  .where(ticket_facts.c.ticket_id == e.ticket_id)
+                                  .values(reopen_count=ticket_facts.c.reopen_count + 1))
+
+
+async def on_survey_answered(ctx: HandlerContext) -> None:
+    e = ctx.envelope.event
+    assert isinstance(e, SurveyAnswered)
+    await _upsert(ctx, {e.kind: e.score})

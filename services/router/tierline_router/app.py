@@ -9,9 +9,9 @@ from fastapi import FastAPI
 
 from tierline_router import models
 from tierline_router.api import router
-from tierline_router.service import on_ticket_created
+from tierline_router.service import on_status_changed, on_ticket_created
 from tierline_shared.bus.consumer import Handler
-from tierline_shared.bus.events import TicketCreated
+from tierline_shared.bus.events import TicketCreated, TicketStatusChanged
 from tierline_shared.clock import Clock
 from tierline_shared.runtime import Runtime, ServiceSpec
 from tierline_shared.settings import Settings
@@ -19,11 +19,12 @@ from tierline_shared.web import create_service_app
 
 
 def handlers(runtime: Runtime) -> Mapping[str, Handler]:
-    return {TicketCreated.event_type: partial(on_ticket_created, runtime)}
+    return {TicketCreated.event_type: partial(on_ticket_created, runtime),
+            TicketStatusChanged.event_type: partial(on_status_changed, runtime)}
 
 
 SPEC = ServiceSpec(name="router", metadata=models.metadata, outbox=models.outbox,
-                   inbox=models.inbox, consumes=lambda t: [t.tickets], handlers=handlers)
+                   inbox=models.inbox, consumes=lambda t: t.tickets, handlers=handlers)
 
 
 def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:

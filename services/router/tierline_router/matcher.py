@@ -29,11 +29,20 @@ class AgentView:
         return sum(self.active_by_channel.values())
 
 
+TRIAGE_SKILL = "triage"
+
+
 @dataclass(frozen=True)
 class Need:
     category: str
     channel: str
     min_tier: int = 1
+    generalist_ok: bool = True
+
+    @classmethod
+    def triage(cls, channel: str) -> Need:
+        """Low-confidence tickets go to people with the triage skill, not to a guess."""
+        return cls(category=TRIAGE_SKILL, channel=channel, generalist_ok=False)
 
 
 @dataclass(frozen=True)
@@ -52,7 +61,7 @@ class Decision:
 def skill_level(agent: AgentView, need: Need) -> int:
     if need.category in agent.skills:
         return agent.skills[need.category]
-    return agent.skills.get(GENERALIST_SKILL, 0)
+    return agent.skills.get(GENERALIST_SKILL, 0) if need.generalist_ok else 0
 
 
 def why_not(agent: AgentView, need: Need) -> str | None:
@@ -61,6 +70,8 @@ def why_not(agent: AgentView, need: Need) -> str | None:
     if agent.tier < need.min_tier:
         return f"tier {agent.tier} below required {need.min_tier}"
     if skill_level(agent, need) == 0:
+        if not need.generalist_ok:
+            return f"no skill {need.category!r}"
         return f"no skill {need.category!r} or {GENERALIST_SKILL!r}"
     capacity = agent.channels.get(need.channel, 0)
     if capacity == 0:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import (
+    Boolean,
     Column,
     DateTime,
     ForeignKey,
@@ -60,6 +61,7 @@ queue = Table(
     Column("channel", String(16), nullable=False),
     Column("queued_at", DateTime(timezone=True), nullable=False),
     Column("reason", Text, nullable=False),
+    Column("triage", Boolean, nullable=False),
     Index("queue_order_idx", "priority", "queued_at"),
 )
 

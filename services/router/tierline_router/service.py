@@ -10,10 +10,15 @@ from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tierline_router.matcher import GENERALIST_SKILL, AgentView, Need, choose
+from tierline_router.matcher import GENERALIST_SKILL, TRIAGE_SKILL, AgentView, Need, choose
 from tierline_router.models import agents, assignments, queue
 from tierline_shared.bus.consumer import HandlerContext
-from tierline_shared.bus.events import TicketAssigned, TicketCreated, TicketQueued
+from tierline_shared.bus.events import (
+    TicketAssigned,
+    TicketCreated,
+    TicketQueued,
+    TicketStatusChanged,
+)
 from tierline_shared.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -21,11 +26,12 @@ log = logging.getLogger(__name__)
 
 async def _candidates(session: AsyncSession, need: Need) -> list[AgentView]:
     """Available agents with the skill, locked so no other replica overfills them."""
+    skilled = agents.c.skills.has_key(need.category)
+    if need.generalist_ok:
+        skilled = or_(skilled, agents.c.skills.has_key(GENERALIST_SKILL))
     rows = (await session.execute(
         select(agents)
-        .where(agents.c.presence == "available",
-               or_(agents.c.skills.has_key(need.category),
-                   agents.c.skills.has_key(GENERALIST_SKILL)))
+        .where(agents.c.presence == "available", skilled)
         .order_by(agents.c.id)
         .with_for_update()
     )).all()
@@ -46,9 +52,9 @@ async def _candidates(session: AsyncSession, need: Need) -> list[AgentView]:
 
 
 async def place(runtime: Runtime, session: AsyncSession, *, ticket_id: UUID, priority: str,
-                category: str, channel: str) -> str | None:
+                category: str, channel: str, triage: bool = False) -> str | None:
     """Assign the ticket if someone fits; returns the agent id, or None."""
-    need = Need(category=category, channel=channel)
+    need = Need.triage(channel) if triage else Need(category=category, channel=channel)
     decision = choose(need, await _candidates(session, need))
     if decision.agent is None:
         return None
@@ -76,20 +82,42 @@ async def on_ticket_created(runtime: Runtime, ctx: HandlerContext) -> None:
                             .where(assignments.c.ticket_id == event.ticket_id)):
         return
     agent_id = await place(runtime, session, ticket_id=event.ticket_id, priority=event.priority,
-                           category=event.category, channel=event.channel)
+                           category=event.category, channel=event.channel,
+                           triage=event.needs_triage)
     if agent_id is not None:
         return
     now = runtime.clock.now()
-    reason = f"no available agent with skill {event.category!r} and free {event.channel} capacity"
+    skill = TRIAGE_SKILL if event.needs_triage else event.category
+    reason = f"no available agent with skill {skill!r} and free {event.channel} capacity"
     inserted = await session.scalar(pg_insert(queue).values(
         ticket_id=event.ticket_id, priority=event.priority, category=event.category,
-        channel=event.channel, queued_at=now, reason=reason,
+        channel=event.channel, queued_at=now, reason=reason, triage=event.needs_triage,
     ).on_conflict_do_nothing().returning(queue.c.ticket_id))
     if inserted is not None:
         await ctx.emit(runtime.topics.routing, runtime.envelope(TicketQueued(
             ticket_id=event.ticket_id, priority=event.priority, category=event.category,
             queued_at=now, reason=reason)))
         log.info("ticket queued", extra={"ticket_id": str(event.ticket_id), "reason": reason})
+
+
+async def on_status_changed(runtime: Runtime, ctx: HandlerContext) -> None:
+    """Resolved or closed work frees the agent's capacity at once; a reopened ticket goes
+    back to the agent who had it."""
+    event = ctx.envelope.event
+    assert isinstance(event, TicketStatusChanged)
+    session = ctx.session
+    if event.to_status in ("resolved", "closed"):
+        released = await session.scalar(
+            update(assignments).where(assignments.c.ticket_id == event.ticket_id,
+                                      assignments.c.status == "active")
+            .values(status="released").returning(assignments.c.agent_id))
+        await session.execute(delete(queue).where(queue.c.ticket_id == event.ticket_id))
+        if released is not None:
+            await drain_queue(runtime, session)
+    elif event.to_status == "reopened":
+        await session.execute(
+            update(assignments).where(assignments.c.ticket_id == event.ticket_id)
+            .values(status="active"))
 
 
 async def drain_queue(runtime: Runtime, session: AsyncSession, limit: int = 500) -> int:
@@ -101,7 +129,7 @@ async def drain_queue(runtime: Runtime, session: AsyncSession, limit: int = 500)
     placed = 0
     for row in waiting:
         agent_id = await place(runtime, session, ticket_id=row.ticket_id, priority=row.priority,
-                               category=row.category, channel=row.channel)
+                               category=row.category, channel=row.channel, triage=row.triage)
         if agent_id is not None:
             await session.execute(delete(queue).where(queue.c.ticket_id == row.ticket_id))
             placed += 1

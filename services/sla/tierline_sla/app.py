@@ -8,7 +8,7 @@ from functools import partial
 from fastapi import FastAPI
 
 from tierline_shared.bus.consumer import Handler
-from tierline_shared.bus.events import TicketAssigned, TicketCreated
+from tierline_shared.bus.events import TicketAssigned, TicketCreated, TicketStatusChanged
 from tierline_shared.clock import Clock
 from tierline_shared.runtime import Runtime, ServiceSpec
 from tierline_shared.settings import Settings
@@ -16,7 +16,7 @@ from tierline_shared.web import create_service_app
 from tierline_sla import models
 from tierline_sla.api import router
 from tierline_sla.policy import load_sla_policy
-from tierline_sla.service import on_ticket_assigned, on_ticket_created
+from tierline_sla.service import on_status_changed, on_ticket_assigned, on_ticket_created
 
 
 async def _load_policies(runtime: Runtime) -> None:
@@ -27,11 +27,12 @@ def handlers(runtime: Runtime) -> Mapping[str, Handler]:
     return {
         TicketCreated.event_type: partial(on_ticket_created, runtime),
         TicketAssigned.event_type: partial(on_ticket_assigned, runtime),
+        TicketStatusChanged.event_type: partial(on_status_changed, runtime),
     }
 
 
 SPEC = ServiceSpec(name="sla", metadata=models.metadata, outbox=models.outbox,
-                   inbox=models.inbox, consumes=lambda t: [t.tickets, t.routing],
+                   inbox=models.inbox, consumes=lambda t: [*t.tickets, t.routing],
                    handlers=handlers, on_start=_load_policies)
 
 

@@ -5,12 +5,17 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tierline_shared.bus.consumer import HandlerContext
-from tierline_shared.bus.events import SlaClockStarted, TicketAssigned, TicketCreated
+from tierline_shared.bus.events import (
+    SlaClockStarted,
+    TicketAssigned,
+    TicketCreated,
+    TicketStatusChanged,
+)
 from tierline_shared.runtime import Runtime
 from tierline_sla.models import clocks, history
 from tierline_sla.policy import CLOCKS, SlaPolicy
@@ -52,3 +57,38 @@ async def read_clocks(session: AsyncSession, ticket_id: UUID) -> tuple[list[Any]
     events = (await session.execute(select(history).where(history.c.ticket_id == ticket_id)
                                     .order_by(history.c.id))).all()
     return rows, events
+
+
+async def _stop(ctx: HandlerContext, clock: str) -> str | None:
+    """Stop a running clock at the event's time: met if on time, else breached."""
+    event = ctx.envelope.event
+    assert isinstance(event, TicketStatusChanged)
+    row = (await ctx.session.execute(select(clocks).where(
+        clocks.c.ticket_id == event.ticket_id, clocks.c.clock == clock,
+        clocks.c.status == "running").with_for_update())).first()
+    if row is None:
+        return None
+    outcome = "met" if event.changed_at <= row.due_at else "breached"
+    await ctx.session.execute(update(clocks).where(
+        clocks.c.ticket_id == event.ticket_id, clocks.c.clock == clock).values(
+        status=outcome, stopped_at=event.changed_at))
+    return outcome
+
+
+async def on_status_changed(runtime: Runtime, ctx: HandlerContext) -> None:
+    """The first move out of new is the first response; resolution stops the resolution
+    clock, and a reopen starts it running again (business calendars and pauses come with
+    the SLA issue)."""
+    event = ctx.envelope.event
+    assert isinstance(event, TicketStatusChanged)
+    detail: dict[str, Any] = {"from": event.from_status, "to": event.to_status}
+    if event.from_status == "new":
+        detail["first_response"] = await _stop(ctx, "first_response")
+    if event.to_status == "resolved":
+        detail["resolution"] = await _stop(ctx, "resolution")
+    elif event.to_status == "reopened":
+        await ctx.session.execute(update(clocks).where(
+            clocks.c.ticket_id == event.ticket_id, clocks.c.clock == "resolution").values(
+            status="running", stopped_at=None))
+        detail["resolution"] = "running"
+    await _record(ctx, {k: v for k, v in detail.items() if v is not None})

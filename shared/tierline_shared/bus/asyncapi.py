@@ -8,16 +8,27 @@ import yaml
 
 from tierline_shared.bus.events import (
     Event,
+    ReassignmentRequested,
     SlaClockStarted,
+    SurveyAnswered,
+    SurveyRequested,
     TicketAssigned,
+    TicketCommented,
     TicketCreated,
     TicketQueued,
+    TicketStatusChanged,
 )
 from tierline_shared.bus.topics import Topics
 
 # Which events each topic carries, and who writes them.
+TICKET_EVENTS: list[type[Event]] = [TicketCreated, TicketStatusChanged, TicketCommented,
+                                    ReassignmentRequested, SurveyRequested, SurveyAnswered]
 CHANNELS: dict[str, tuple[str, str, list[type[Event]]]] = {
-    "tickets": ("intake", "Ticket facts, keyed by ticket id.", [TicketCreated]),
+    "incidents": ("intake", "Incidents: creation and every lifecycle event, keyed by ticket "
+                  "id, in order per ticket.", TICKET_EVENTS),
+    "requests": ("intake", "Service requests, apart from incidents so neither delays the "
+                 "other: creation and every lifecycle event, keyed by ticket id.",
+                 TICKET_EVENTS),
     "routing": ("router", "Routing decisions, keyed by ticket id.",
                 [TicketAssigned, TicketQueued]),
     "sla": ("sla", "SLA clock events, keyed by ticket id.", [SlaClockStarted]),
@@ -61,6 +72,12 @@ def document(topics: Topics | None = None) -> dict[str, Any]:
     operations: dict[str, Any] = {}
     messages: dict[str, Any] = {}
     for channel, (producer, description, models) in CHANNELS.items():
+        if channel == "requests":  # the same messages as incidents, on their own topic
+            channels[channel] = {**channels["incidents"], "address": topics.requests,
+                                 "description": f"{description} Written by {producer}."}
+            operations[f"{producer}PublishesRequests"] = {
+                "action": "send", "channel": {"$ref": f"#/channels/{channel}"}}
+            continue
         channels[channel] = {
             "address": getattr(topics, channel),
             "description": f"{description} Written by {producer}.",

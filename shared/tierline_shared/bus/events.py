@@ -27,6 +27,10 @@ class Event(BaseModel):
         return str(self.ticket_id)
 
 
+Status = Literal["new", "acknowledged", "in_progress", "pending_customer", "resolved",
+                 "closed", "reopened"]
+
+
 class TicketCreated(Event):
     """A ticket was logged by intake, categorized and prioritized."""
 
@@ -36,13 +40,80 @@ class TicketCreated(Event):
     title: str
     category: str
     subcategory: str | None = None
+    needs_triage: bool = False
     priority: Priority
-    impact: Level
-    urgency: Level
+    impact: str
+    urgency: str
     channel: Channel
     requester_id: str
+    vip: bool = False
+    plan: str | None = None
     language: str = "en"
     created_at: datetime
+
+
+class TicketStatusChanged(Event):
+    """The ticket moved from one status to another (closing says how: by the customer's
+    confirmation or automatically)."""
+
+    event_type: ClassVar[str] = "tierline.ticket.status_changed.v1"
+
+    ticket_type: TicketType
+    from_status: Status
+    to_status: Status
+    actor: str | None = None
+    note: str | None = None
+    resolution_notes: str | None = None
+    auto: bool = False
+    closed_by: Literal["customer_confirmation", "auto_close"] | None = None
+    priority: Priority
+    category: str
+    channel: Channel
+    changed_at: datetime
+
+
+class TicketCommented(Event):
+    """Someone commented on the ticket."""
+
+    event_type: ClassVar[str] = "tierline.ticket.commented.v1"
+
+    author: str
+    public: bool
+    text: str
+    commented_at: datetime
+
+
+class ReassignmentRequested(Event):
+    """Someone asked for the ticket to go to another tier or skill."""
+
+    event_type: ClassVar[str] = "tierline.ticket.reassignment_requested.v1"
+
+    requested_by: str
+    reason: str
+    to_tier: int | None = Field(default=None, ge=1, le=3)
+    to_skill: str | None = None
+    requested_at: datetime
+
+
+class SurveyRequested(Event):
+    """The ticket was resolved: ask the requester for CSAT (1-5) and NPS (0-10)."""
+
+    event_type: ClassVar[str] = "tierline.ticket.survey_requested.v1"
+
+    requester_id: str
+    channel: Channel
+    requested_at: datetime
+
+
+class SurveyAnswered(Event):
+    """The requester answered the satisfaction survey."""
+
+    event_type: ClassVar[str] = "tierline.ticket.survey_answered.v1"
+
+    kind: Literal["csat", "nps"]
+    score: int = Field(ge=0, le=10)
+    comment: str | None = None
+    answered_at: datetime
 
 
 class TicketAssigned(Event):
@@ -84,5 +155,7 @@ class SlaClockStarted(Event):
 
 EVENT_TYPES: dict[str, type[Event]] = {
     model.event_type: model
-    for model in (TicketCreated, TicketAssigned, TicketQueued, SlaClockStarted)
+    for model in (TicketCreated, TicketStatusChanged, TicketCommented, ReassignmentRequested,
+                  SurveyRequested, SurveyAnswered, TicketAssigned, TicketQueued,
+                  SlaClockStarted)
 }

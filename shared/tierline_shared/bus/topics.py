@@ -10,9 +10,22 @@ class Topics:
     prefix: str = "tierline"
 
     @property
-    def tickets(self) -> str:
-        """Ticket facts from intake, keyed by ticket id."""
-        return f"{self.prefix}.tickets"
+    def incidents(self) -> str:
+        """Incidents from intake: creation and every lifecycle event, keyed by ticket id."""
+        return f"{self.prefix}.incidents"
+
+    @property
+    def requests(self) -> str:
+        """Service requests from intake, kept apart from incidents so neither delays the
+        other; keyed by ticket id."""
+        return f"{self.prefix}.requests"
+
+    def for_type(self, ticket_type: str) -> str:
+        return self.incidents if ticket_type == "incident" else self.requests
+
+    @property
+    def tickets(self) -> list[str]:
+        return [self.incidents, self.requests]
 
     @property
     def routing(self) -> str:
@@ -30,4 +43,4 @@ class Topics:
         return f"{self.prefix}.deadletter"
 
     def all(self) -> list[str]:
-        return [self.tickets, self.routing, self.sla, self.deadletter]
+        return [self.incidents, self.requests, self.routing, self.sla, self.deadletter]

@@ -1,0 +1,165 @@
+"""Categorizing tickets: the taxonomy's keyword and pattern rules blended with a statistical
+text classifier (scikit-learn) trained on the corpus the project ships. No I/O here: the
+caller hands in the taxonomy and the examples."""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import FeatureUnion, Pipeline
+
+from tierline_intake.policies import TICKET_TYPES, Rule, Taxonomy
+from tierline_intake.rules import pattern_hits, phrase_hits
+
+CORPUS = Path(__file__).resolve().parent / "data" / "tickets_corpus.csv"
+UNCATEGORIZED = "uncategorized"
+
+
+class CorpusError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Example:
+    title: str
+    description: str
+    type: str
+    category: str
+    subcategory: str
+
+
+@dataclass(frozen=True)
+class Guess:
+    value: str
+    confidence: float
+    reason: str
+    scores: dict[str, float] = field(default_factory=dict)
+
+
+def load_corpus(path: Path, taxonomy: Taxonomy) -> list[Example]:
+    """Read the corpus; a label the taxonomy does not know is an error naming the line."""
+    examples = []
+    with path.open(newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        missing = {"title", "description", "type", "category", "subcategory"} - set(
+            reader.fieldnames or ())
+        if missing:
+            raise CorpusError(f"{path}:1: missing columns {sorted(missing)}")
+        for row in reader:
+            line = reader.line_num
+            category = taxonomy.categories.get(row["category"])
+            if category is None:
+                raise CorpusError(f"{path}:{line}: category {row['category']!r} is not in the "
+                                  f"taxonomy ({', '.join(taxonomy.categories)})")
+            if row["subcategory"] not in category.subcategories:
+                raise CorpusError(f"{path}:{line}: subcategory {row['subcategory']!r} is not "
+                                  f"in the taxonomy's {row['category']}")
+            if row["type"] not in TICKET_TYPES:
+                raise CorpusError(f"{path}:{line}: type {row['type']!r} is not one of "
+                                  f"{TICKET_TYPES}")
+            examples.append(Example(row["title"], row["description"], row["type"],
+                                    row["category"], row["subcategory"]))
+    if not examples:
+        raise CorpusError(f"{path}: no examples")
+    return examples
+
+
+def _text(title: str, description: str) -> str:
+    return f"{title}. {title}. {description}"
+
+
+def _model(seed: int = 7) -> Pipeline:
+    features = FeatureUnion([
+        ("words", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1,
+                                  strip_accents="unicode")),
+        ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True,
+                                  min_df=2, strip_accents="unicode")),
+    ])
+    return Pipeline([("features", features),
+                     ("classify", LogisticRegression(C=10.0, max_iter=5000, random_state=seed))])
+
+
+def rule_scores(rules: dict[str, Rule], title: str, description: str) -> tuple[
+        dict[str, float], dict[str, list[str]]]:
+    """Keyword hits in the title count double; a pattern hit counts two."""
+    scores: dict[str, float] = {}
+    matched: dict[str, list[str]] = {}
+    for name, rule in rules.items():
+        in_title = phrase_hits(rule.keywords, title)
+        in_desc = phrase_hits(rule.keywords, description)
+        patterns = pattern_hits(rule.patterns, f"{title}\n{description}")
+        scores[name] = 2 * len(in_title) + len(in_desc) + 2 * len(patterns)
+        matched[name] = sorted(set(in_title + in_desc)) + [f"/{p}/" for p in patterns]
+    return scores, matched
+
+
+def _blend(labels: list[str], model_probs: np.ndarray, rules: dict[str, float],
+           weight: float) -> dict[str, float]:
+    total = sum(rules.get(label, 0.0) for label in labels)
+    blended = {}
+    for label, prob in zip(labels, model_probs, strict=True):
+        share = rules.get(label, 0.0) / total if total else 0.0
+        blended[label] = (1 - weight) * float(prob) + weight * share if total else float(prob)
+    return blended
+
+
+class Categorizer:
+    def __init__(self, taxonomy: Taxonomy, examples: list[Example]) -> None:
+        self.taxonomy = taxonomy
+        texts = [_text(e.title, e.description) for e in examples]
+        self._category = _model().fit(texts, [e.category for e in examples])
+        self._type = _model().fit(texts, [e.type for e in examples])
+        self._sub = _model().fit(texts, [f"{e.category}/{e.subcategory}" for e in examples])
+
+    def categorize(self, title: str, description: str) -> tuple[Guess, Guess | None]:
+        """The category and, within it, the subcategory, each with a confidence."""
+        text = _text(title, description)
+        probs = self._category.predict_proba([text])[0]
+        labels = list(self._category.classes_)
+        rules, matched = rule_scores(self.taxonomy.categories, title, description)
+        blended = _blend(labels, probs, rules, self.taxonomy.rule_weight)
+        best = max(blended, key=lambda label: blended[label])
+        model_best = labels[int(np.argmax(probs))]
+        reason = (f"classifier {model_best} ({max(probs):.2f})"
+                  + (f"; keywords/patterns {matched[best]}" if matched.get(best) else
+                     "; no taxonomy keyword or pattern matched"))
+        category = Guess(best, round(blended[best], 3), reason,
+                         {k: round(v, 3) for k, v in blended.items()})
+        return category, self.subcategory_within(best, title, description)
+
+    def subcategory_within(self, category: str, title: str, description: str) -> Guess | None:
+        text = _text(title, description)
+        subs = self.taxonomy.categories[category].subcategories
+        if not subs:
+            return None
+        labels = list(self._sub.classes_)
+        probs = self._sub.predict_proba([text])[0]
+        within = {label.split("/", 1)[1]: float(p) for label, p in zip(labels, probs, strict=True)
+                  if label.startswith(f"{category}/")}
+        total = sum(within.values()) or 1.0
+        names = list(within)
+        rules, matched = rule_scores(subs, title, description)
+        blended = _blend(names, np.array([within[n] / total for n in names]), rules,
+                         self.taxonomy.rule_weight)
+        if not blended:
+            return None
+        best = max(blended, key=lambda name: blended[name])
+        reason = f"keywords {matched[best]}" if matched.get(best) else "classifier"
+        return Guess(best, round(blended[best], 3), reason)
+
+    def infer_type(self, title: str, description: str) -> Guess:
+        text = _text(title, description)
+        probs = self._type.predict_proba([text])[0]
+        labels = list(self._type.classes_)
+        rules, matched = rule_scores(self.taxonomy.type_rules, title, description)
+        blended = _blend(labels, probs, rules, self.taxonomy.rule_weight)
+        best = max(blended, key=lambda label: blended[label])
+        reason = f"classifier {dict(zip(labels, np.round(probs, 2).tolist(), strict=True))}"
+        if matched.get(best):
+            reason += f"; words {matched[best]}"
+        return Guess(best, round(blended[best], 3), reason)

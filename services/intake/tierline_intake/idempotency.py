@@ -1,0 +1,71 @@
+"""``Idempotency-Key`` for every POST: the key, its request's hash and the response are
+stored in the same transaction as the effect, so a retry gets the same answer and never a
+second effect; the same key with another body is refused."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tierline_intake.models import idempotency_keys
+from tierline_shared.runtime import Runtime
+
+Effect = Callable[[AsyncSession], Awaitable[tuple[int, dict[str, Any]]]]
+
+
+class KeyReused(Exception):
+    """The key was used before with a different request."""
+
+
+class _LostRace(Exception):
+    pass
+
+
+def request_hash(payload: Any) -> str:
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+async def _stored(session: AsyncSession, key: str, scope: str,
+                  digest: str) -> tuple[int, dict[str, Any]] | None:
+    row = (await session.execute(select(idempotency_keys).where(
+        idempotency_keys.c.key == key, idempotency_keys.c.scope == scope))).first()
+    if row is None:
+        return None
+    if row.request_hash != digest:
+        raise KeyReused(key)
+    return row.status_code, row.response
+
+
+async def run_once(runtime: Runtime, *, key: str | None, scope: str, payload: Any,
+                   effect: Effect) -> tuple[int, dict[str, Any], bool]:
+    """Run ``effect`` in a transaction, once per key; returns (status, body, replayed)."""
+    digest = request_hash(payload)
+    if key is not None:
+        async with runtime.sessions() as session:
+            stored = await _stored(session, key, scope, digest)
+        if stored is not None:
+            return stored[0], stored[1], True
+    try:
+        async with runtime.sessions() as session, session.begin():
+            status, body = await effect(session)
+            if key is not None:
+                inserted = await session.scalar(pg_insert(idempotency_keys).values(
+                    key=key, scope=scope, request_hash=digest, status_code=status,
+                    response=body, created_at=runtime.clock.now(),
+                ).on_conflict_do_nothing().returning(idempotency_keys.c.key))
+                if inserted is None:  # a concurrent request with this key committed first
+                    raise _LostRace
+    except _LostRace:
+        async with runtime.sessions() as session:
+            stored = await _stored(session, key or "", scope, digest)
+        assert stored is not None
+        return stored[0], stored[1], True
+    runtime.relay.notify()
+    return status, body, False

@@ -1,0 +1,80 @@
+"""The ticket lifecycle as a pure state machine.
+
+Agents move a ticket through acknowledged, in_progress and pending_customer to resolved.
+Closing is never unilateral: a resolved ticket closes only when the customer confirms the
+fix, or when the customer has not replied within the auto-close period. A customer who
+says it is not fixed reopens it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+STATUSES = ("new", "acknowledged", "in_progress", "pending_customer", "resolved", "closed",
+            "reopened")
+WORKING = ("acknowledged", "in_progress", "pending_customer", "resolved")
+
+# Transitions an agent (or an integration acting for one) may make with a status change.
+AGENT_TRANSITIONS: dict[str, tuple[str, ...]] = {
+    "new": WORKING,
+    "acknowledged": ("in_progress", "pending_customer", "resolved"),
+    "in_progress": ("pending_customer", "resolved"),
+    "pending_customer": ("in_progress", "resolved"),
+    "reopened": WORKING,
+    "resolved": ("reopened",),
+    "closed": (),
+}
+
+
+class TransitionRefused(Exception):
+    def __init__(self, current: str, requested: str, allowed: tuple[str, ...], why: str) -> None:
+        super().__init__(why)
+        self.current = current
+        self.requested = requested
+        self.allowed = allowed
+        self.why = why
+
+
+@dataclass(frozen=True)
+class Transition:
+    from_status: str
+    to_status: str
+    auto: bool = False
+    closed_by: str | None = None  # customer_confirmation or auto_close
+
+
+def change_status(current: str, requested: str) -> Transition:
+    allowed = AGENT_TRANSITIONS[current]
+    if requested == "closed":
+        raise TransitionRefused(current, requested, allowed,
+                                "a ticket closes only on the customer's confirmation or "
+                                "automatically when the customer does not reply")
+    if requested not in allowed:
+        raise TransitionRefused(current, requested, allowed,
+                                f"{current} cannot go to {requested}")
+    return Transition(current, requested)
+
+
+def customer_reply(current: str, fixed: bool) -> Transition:
+    if current != "resolved":
+        raise TransitionRefused(current, "closed" if fixed else "reopened",
+                                AGENT_TRANSITIONS[current],
+                                "the customer confirms or rejects only a resolved ticket")
+    if fixed:
+        return Transition(current, "closed", closed_by="customer_confirmation")
+    return Transition(current, "reopened")
+
+
+def auto_close(current: str) -> Transition:
+    if current != "resolved":
+        raise TransitionRefused(current, "closed", AGENT_TRANSITIONS[current],
+                                "only a resolved ticket closes automatically")
+    return Transition(current, "closed", auto=True, closed_by="auto_close")
+
+
+def can_answer_survey(current: str) -> bool:
+    return current in ("resolved", "closed")
+
+
+def can_request_reassignment(current: str) -> bool:
+    return current not in ("resolved", "closed")

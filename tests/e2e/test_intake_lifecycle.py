@@ -1,0 +1,251 @@
+"""Intake's ITIL workflow through the running services on the real broker and database."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import Stack, ticket
+from tests.helpers import eventually, header, read_topic
+
+pytestmark = [pytest.mark.db, pytest.mark.kafka, pytest.mark.e2e]
+
+
+async def post(client: httpx.AsyncClient, stack: Stack, body: dict[str, Any],
+               **headers: str) -> httpx.Response:
+    return await client.post(f"{stack.url('intake')}/v1/tickets", json=body, headers=headers)
+
+
+async def event(client: httpx.AsyncClient, stack: Stack, ticket_id: str, body: dict[str, Any],
+                **headers: str) -> httpx.Response:
+    return await client.post(f"{stack.url('intake')}/v1/tickets/{ticket_id}/events", json=body,
+                             headers=headers)
+
+
+def by_field(body: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = {}
+    for reason in body["reasons"]:
+        out.setdefault(reason["field"], []).append(reason)
+    return out
+
+
+async def test_full_context_is_logged_and_priority_inferred_with_reasons(stack: Stack) -> None:
+    body = ticket(
+        title="Payroll system down", impact=None, urgency=None,
+        description="Payroll is down for the whole company, no workaround",
+        requester={"id": "u-7", "name": "Kim", "email": "kim@example.com", "vip": True,
+                   "plan": "enterprise"},
+        affected={"scope": "organization", "count": 1200, "description": "everyone"},
+        service={"name": "Payroll", "configuration_item": "payroll-db-01",
+                 "business_critical": True},
+        started_at="2026-11-24T07:30:00Z", tried="Restarted the client",
+        attachments=[{"name": "error.png", "ref": "https://files.example.com/1"}],
+        external_system="servicenow", external_id="INC0012345")
+    async with httpx.AsyncClient() as client:
+        r = await post(client, stack, body)
+    assert r.status_code == 201, r.text
+    out = r.json()
+    assert (out["impact"], out["urgency"], out["priority"]) == ("high", "high", "P1")
+    assert out["type"] == "incident"
+    reasons = by_field(out)
+    assert reasons["impact"][0]["reason"] == \
+        "affects organization; 1200 users affected (at least 100)"
+    assert "down" in reasons["urgency"][0]["reason"]
+    assert reasons["priority"][-1]["reason"] == "matrix[impact=high][urgency=high]"
+    ctx = out["context"]
+    assert ctx["service"]["configuration_item"] == "payroll-db-01"
+    assert ctx["affected"]["count"] == 1200 and ctx["tried"] == "Restarted the client"
+    assert ctx["attachments"][0]["ref"] == "https://files.example.com/1"
+    assert (out["external_system"], out["external_id"]) == ("servicenow", "INC0012345")
+    assert out["requester"]["vip"] is True
+
+
+async def test_priority_override_is_recorded_with_who(stack: Stack) -> None:
+    async with httpx.AsyncClient() as client:
+        r = await post(client, stack, ticket(
+            impact="low", urgency="low",
+            priority_override={"priority": "P2", "by": "duty-manager", "reason": "board demo"}))
+    out = r.json()
+    assert out["priority"] == "P2"
+    override = by_field(out)["priority"][-1]
+    assert override["source"] == "override"
+    assert override["reason"] == "overridden by duty-manager (matrix gave P5): board demo"
+
+
+async def test_incidents_and_requests_travel_on_separate_topics(stack: Stack) -> None:
+    async with httpx.AsyncClient() as client:
+        incident = (await post(client, stack, ticket(title="Outlook crashes on start",
+                                                     description="It closes at once")))
+        request = (await post(client, stack, ticket(
+            title="Please install Visio", description="I would like Visio on my laptop",
+            impact=None, urgency=None)))
+    inc, req = incident.json(), request.json()
+    assert (inc["type"], req["type"]) == ("incident", "service_request")
+    incidents = await read_topic(stack.bootstrap, stack.topics.incidents, lambda recs: any(
+        header(r, "ce_subject") == inc["id"] for r in recs))
+    requests = await read_topic(stack.bootstrap, stack.topics.requests, lambda recs: any(
+        header(r, "ce_subject") == req["id"] for r in recs))
+    assert not any(header(r, "ce_subject") == req["id"] for r in incidents)
+    assert not any(header(r, "ce_subject") == inc["id"] for r in requests)
+    await eventually(lambda: _assigned(stack, req["id"]), what="the request assigned too")
+
+
+async def _assigned(stack: Stack, ticket_id: str) -> dict[str, Any] | None:
+    async with httpx.AsyncClient() as client:
+        r = await client.get(f"{stack.url('router')}/v1/assignments/{ticket_id}")
+    return r.json() if r.status_code == 200 else None
+
+
+async def test_low_confidence_goes_to_triage_not_a_guess(stack: Stack) -> None:
+    async with httpx.AsyncClient() as client:
+        r = await post(client, stack, ticket(title="Help", description="Please call me back"))
+        out = r.json()
+        assert out["needs_triage"] is True
+        assert by_field(out)["triage"][0]["value"] == "true"
+
+        async def queued() -> bool:
+            a = await client.get(f"{stack.url('router')}/v1/assignments/{out['id']}")
+            return a.status_code == 404 and a.json()["state"] == "queued"
+
+        await eventually(queued, what="triage ticket waits: no agent has the triage skill")
+        put = await client.put(f"{stack.url('router')}/v1/agents/triage-desk", json={
+            "name": "Triage Desk", "tier": 1, "skills": {"triage": 4},
+            "channels": {"portal": 5}})
+        assert put.status_code == 200
+    assigned = await eventually(lambda: _assigned(stack, out["id"]), what="triage assignment")
+    assert assigned["agent_id"] == "triage-desk"
+
+
+async def test_lifecycle_from_new_to_closed_with_a_reopen(stack: Stack) -> None:
+    async with httpx.AsyncClient() as client:
+        tid = (await post(client, stack, ticket())).json()["id"]
+        await eventually(lambda: _assigned(stack, tid), what="assignment")
+
+        refused = await event(client, stack, tid, {"type": "status_change", "status": "closed"})
+        assert refused.status_code == 409
+        assert refused.json()["allowed"] == ["acknowledged", "in_progress",
+                                             "pending_customer", "resolved"]
+        steps = ["acknowledged", "in_progress", "pending_customer", "in_progress"]
+        for status in steps:
+            r = await event(client, stack, tid, {"type": "status_change", "status": status,
+                                                 "actor": "agent-0"})
+            assert r.status_code == 200, r.text
+            assert r.json()["ticket"]["status"] == status
+        early = await event(client, stack, tid, {"type": "csat", "score": 5})
+        assert early.status_code == 409
+        no_notes = await event(client, stack, tid, {"type": "status_change",
+                                                    "status": "resolved"})
+        assert no_notes.status_code == 422
+        assert no_notes.json()["detail"][0]["field"] == "body.resolution_notes"
+        resolve = {"type": "status_change", "status": "resolved", "actor": "agent-0",
+                   "resolution_notes": "Reinstalled the VPN profile"}
+        resolved = await event(client, stack, tid, resolve)
+        assert resolved.json()["ticket"]["resolved_at"] is not None
+
+        async def released() -> bool:
+            return await stack.scalar("SELECT status FROM router.assignments "
+                                      "WHERE ticket_id = :t", t=uuid.UUID(tid)) == "released"
+
+        await eventually(released, what="the agent's capacity released on resolution")
+        reopened = await event(client, stack, tid, {"type": "customer_reply", "fixed": False,
+                                                    "text": "Dropped again"})
+        assert reopened.json()["ticket"]["status"] == "reopened"
+        assert reopened.json()["ticket"]["reopen_count"] == 1
+        await event(client, stack, tid, resolve)
+        closed = await event(client, stack, tid, {"type": "customer_reply", "fixed": True})
+        assert closed.json()["ticket"]["status"] == "closed"
+        assert closed.json()["ticket"]["closed_by"] == "customer_confirmation"
+        final = await event(client, stack, tid, {"type": "status_change",
+                                                 "status": "in_progress"})
+        assert final.status_code == 409 and final.json()["allowed"] == []
+        csat = await event(client, stack, tid, {"type": "csat", "score": 4})
+        nps = await event(client, stack, tid, {"type": "nps", "score": 9})
+        assert csat.json()["ticket"]["csat"] == 4 and nps.json()["ticket"]["nps"] == 9
+        comment = await event(client, stack, tid, {"type": "comment", "author": "agent-0",
+                                                   "text": "Closing notes", "public": False})
+        assert comment.status_code == 200
+        history = (await client.get(f"{stack.url('intake')}/v1/tickets/{tid}/history")).json()
+        assert [h["kind"] for h in history] == [
+            "created", *["status_changed"] * 8, "csat_answered", "nps_answered", "commented"]
+        assert history[-5]["detail"] == {"from": "reopened", "to": "resolved", "auto": False,
+                                         "resolution_notes": "Reinstalled the VPN profile"}
+
+    types = [header(r, "ce_type") for r in await read_topic(
+        stack.bootstrap, stack.topics.incidents,
+        lambda recs: sum(header(r, "ce_subject") == tid for r in recs) >= 14)
+        if header(r, "ce_subject") == tid]
+    assert types.count("tierline.ticket.status_changed.v1") == 8
+    assert types.count("tierline.ticket.survey_requested.v1") == 2
+    assert types[0] == "tierline.ticket.created.v1"
+
+    async def sla_stopped() -> bool:
+        async with httpx.AsyncClient() as client:
+            clocks = (await client.get(f"{stack.url('sla')}/v1/sla/{tid}")).json()["clocks"]
+        states = {c["clock"]: c["status"] for c in clocks}
+        return states == {"first_response": "met", "resolution": "met"}
+
+    await eventually(sla_stopped, what="SLA clocks stopped as met")
+
+
+async def test_lifecycle_posts_are_idempotent(stack: Stack) -> None:
+    async with httpx.AsyncClient() as client:
+        tid = (await post(client, stack, ticket())).json()["id"]
+        key = {"Idempotency-Key": f"ack-{tid}"}
+        body = {"type": "status_change", "status": "acknowledged", "actor": "agent-1"}
+        first = await event(client, stack, tid, body, **key)
+        again = await event(client, stack, tid, body, **key)
+        other = await event(client, stack, tid, {**body, "actor": "agent-2"}, **key)
+        assert first.status_code == again.status_code == 200
+        assert again.json() == first.json()
+        assert again.headers["idempotent-replayed"] == "true"
+        assert other.status_code == 422
+        assert other.json()["error"] == "idempotency_key_reused"
+        history = (await client.get(f"{stack.url('intake')}/v1/tickets/{tid}/history")).json()
+        assert [h["kind"] for h in history] == ["created", "status_changed"]
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    ({"type": "teleport"}, "body"),
+    ({"type": "csat", "score": 6}, "body.csat.score"),
+    ({"type": "nps", "score": -1}, "body.nps.score"),
+    ({"type": "status_change", "status": "done"}, "body.status_change.status"),
+    ({"type": "comment", "author": "a"}, "body.comment.text"),
+    ({"type": "customer_reply"}, "body.customer_reply.fixed"),
+])
+async def test_bad_events_name_the_field(stack: Stack, body: dict[str, Any], field: str) -> None:
+    async with httpx.AsyncClient() as client:
+        tid = (await post(client, stack, ticket())).json()["id"]
+        r = await event(client, stack, tid, body)
+    assert r.status_code == 422, r.text
+    assert field in [p["field"] for p in r.json()["detail"]]
+
+
+async def test_events_for_an_unknown_ticket_are_404(stack: Stack) -> None:
+    async with httpx.AsyncClient() as client:
+        r = await event(client, stack, str(uuid.uuid4()), {"type": "comment", "author": "a",
+                                                          "text": "hi"})
+    assert r.status_code == 404 and r.json()["error"] == "not_found"
+
+
+async def test_resolved_tickets_close_automatically_without_a_reply(own_stack: Stack) -> None:
+    stack = own_stack
+    stack.procs.env.update({"TIERLINE_AUTOCLOSE_AFTER_HOURS": "0.0003",
+                            "TIERLINE_AUTOCLOSE_CHECK_INTERVAL_S": "0.2"})
+    stack.start("intake")
+    async with httpx.AsyncClient() as client:
+        tid = (await post(client, stack, ticket())).json()["id"]
+        r = await event(client, stack, tid, {"type": "status_change", "status": "resolved",
+                                             "resolution_notes": "fixed"})
+        assert r.status_code == 200
+
+        async def closed() -> dict[str, Any] | None:
+            t = (await client.get(f"{stack.url('intake')}/v1/tickets/{tid}")).json()
+            return t if t["status"] == "closed" else None
+
+        done = await eventually(closed, what="auto-close")
+        assert done["closed_by"] == "auto_close"
+        history = (await client.get(f"{stack.url('intake')}/v1/tickets/{tid}/history")).json()
+        assert history[-1]["actor"] == "tierline" and history[-1]["detail"]["auto"] is True
