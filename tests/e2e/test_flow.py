@@ -158,8 +158,9 @@ async def test_the_same_event_delivered_twice_is_applied_once_everywhere(stack: 
 
     async def metrics_settled() -> bool:
         now = await metrics_text(stack)
-        return counter(now, "tierline_tickets_created_total", **labels) >= \
-            counter(before, "tierline_tickets_created_total", **labels) + 2
+        return all(counter(now, name, **labels) >= counter(before, name, **labels) + 2
+                   for name in ("tierline_tickets_created_total",
+                                "tierline_tickets_assigned_total"))
 
     await eventually(metrics_settled, what="metrics counted the ticket and the marker")
     now = await metrics_text(stack)

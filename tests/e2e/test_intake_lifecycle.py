@@ -189,6 +189,18 @@ async def test_lifecycle_from_new_to_closed_with_a_reopen(stack: Stack) -> None:
 
     await eventually(sla_stopped, what="SLA clocks stopped as met")
 
+    async def metrics_facts() -> bool:
+        async with stack.engine.connect() as conn:
+            from sqlalchemy import text
+
+            row = (await conn.execute(text(
+                "SELECT status, closed_by, reopen_count, csat, nps, resolved_at IS NOT NULL "
+                "FROM metrics.ticket_facts WHERE ticket_id = :t"), {"t": uuid.UUID(tid)})).first()
+        return row is not None and tuple(row) == ("closed", "customer_confirmation", 1, 4, 9,
+                                                  True)
+
+    await eventually(metrics_facts, what="metrics folded the lifecycle into its read model")
+
 
 async def test_lifecycle_posts_are_idempotent(stack: Stack) -> None:
     async with httpx.AsyncClient() as client:

@@ -75,7 +75,7 @@ def test_confidence_is_a_probability_and_low_confidence_goes_to_triage() -> None
     model = held_out_model()
     clear, _ = model.categorize("VPN keeps dropping", "AnyConnect disconnects every 5 minutes")
     assert clear.value == "network" and clear.confidence > TAXONOMY.triage_below_confidence
-    assert abs(sum(clear.scores.values()) - 1) < 1e-6
+    assert abs(sum(clear.scores.values()) - 1) < 0.01  # scores are rounded to 3 places
     vague = classify(title="Help", description="Something is wrong, please call me",
                      categorizer=model, priority_policy=POLICY, signals=Signals())
     assert vague.needs_triage

@@ -100,11 +100,13 @@ def rule_scores(rules: dict[str, Rule], title: str, description: str) -> tuple[
 
 def _blend(labels: list[str], model_probs: np.ndarray, rules: dict[str, float],
            weight: float) -> dict[str, float]:
+    """Mix the classifier's probabilities with the rules' share of hits. When no rule
+    matched, the rules' part is uniform: no evidence, so the confidence drops."""
     total = sum(rules.get(label, 0.0) for label in labels)
     blended = {}
     for label, prob in zip(labels, model_probs, strict=True):
-        share = rules.get(label, 0.0) / total if total else 0.0
-        blended[label] = (1 - weight) * float(prob) + weight * share if total else float(prob)
+        share = rules.get(label, 0.0) / total if total else 1 / len(labels)
+        blended[str(label)] = (1 - weight) * float(prob) + weight * share
     return blended
 
 
@@ -120,7 +122,7 @@ class Categorizer:
         """The category and, within it, the subcategory, each with a confidence."""
         text = _text(title, description)
         probs = self._category.predict_proba([text])[0]
-        labels = list(self._category.classes_)
+        labels = [str(label) for label in self._category.classes_]
         rules, matched = rule_scores(self.taxonomy.categories, title, description)
         blended = _blend(labels, probs, rules, self.taxonomy.rule_weight)
         best = max(blended, key=lambda label: blended[label])
@@ -137,7 +139,7 @@ class Categorizer:
         subs = self.taxonomy.categories[category].subcategories
         if not subs:
             return None
-        labels = list(self._sub.classes_)
+        labels = [str(label) for label in self._sub.classes_]
         probs = self._sub.predict_proba([text])[0]
         within = {label.split("/", 1)[1]: float(p) for label, p in zip(labels, probs, strict=True)
                   if label.startswith(f"{category}/")}
@@ -155,7 +157,7 @@ class Categorizer:
     def infer_type(self, title: str, description: str) -> Guess:
         text = _text(title, description)
         probs = self._type.predict_proba([text])[0]
-        labels = list(self._type.classes_)
+        labels = [str(label) for label in self._type.classes_]
         rules, matched = rule_scores(self.taxonomy.type_rules, title, description)
         blended = _blend(labels, probs, rules, self.taxonomy.rule_weight)
         best = max(blended, key=lambda label: blended[label])

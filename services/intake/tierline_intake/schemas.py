@@ -93,6 +93,36 @@ class TicketIn(BaseModel):
     external_id: Text200 | None = None
 
 
+TICKET_OUT_EXAMPLE: dict[str, Any] = {
+    "id": "0b8e1c2a-4f5d-4c1e-9a7b-2d3c4e5f6a7b", "type": "incident", "status": "new",
+    "title": TICKET_EXAMPLE["title"], "description": TICKET_EXAMPLE["description"],
+    "requester": {"id": "u-1001", "name": "Ada Park", "email": "ada@example.com",
+                  "vip": False},
+    "channel": "portal", "impact": "high", "urgency": "high", "priority": "P1",
+    "category": "network", "subcategory": "vpn", "category_confidence": 0.91,
+    "needs_triage": False,
+    "reasons": [
+        {"field": "type", "value": "incident", "source": "inferred",
+         "reason": "classifier {'incident': 0.93, 'service_request': 0.07}; words ['drops']",
+         "confidence": 0.95},
+        {"field": "category", "value": "network", "source": "inferred",
+         "reason": "classifier network (0.88); keywords/patterns ['vpn']", "confidence": 0.91},
+        {"field": "impact", "value": "medium", "source": "inferred",
+         "reason": "affects team; 12 users affected (at least 10)"},
+        {"field": "impact", "value": "high", "source": "inferred",
+         "reason": "service 'Remote access' is business-critical: raised from medium"},
+        {"field": "urgency", "value": "medium", "source": "default",
+         "reason": "no urgency words found; policy default"},
+        {"field": "priority", "value": "P2", "source": "inferred",
+         "reason": "matrix[impact=high][urgency=medium]"},
+    ],
+    "context": {"affected": {"scope": "team", "count": 12}},
+    "created_at": "2026-11-24T09:00:00Z", "updated_at": "2026-11-24T09:00:00Z",
+    "reopen_count": 0,
+}
+TICKET_OUT_EXAMPLE["priority"], TICKET_OUT_EXAMPLE["urgency"] = "P2", "medium"
+
+
 class Reason(BaseModel):
     field: str
     value: str
@@ -102,6 +132,7 @@ class Reason(BaseModel):
 
 
 class TicketOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [TICKET_OUT_EXAMPLE]})
     id: UUID
     type: TicketType
     status: Status
@@ -204,6 +235,9 @@ EVENT_EXAMPLES: dict[str, dict[str, Any]] = {
 
 
 class HistoryEntry(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "kind": "status_changed", "actor": "ana", "at": "2026-11-24T09:05:00Z",
+        "detail": {"from": "new", "to": "acknowledged", "auto": False}}]})
     kind: str
     actor: str | None
     at: datetime
@@ -211,5 +245,9 @@ class HistoryEntry(BaseModel):
 
 
 class TicketEventOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "ticket": {**TICKET_OUT_EXAMPLE, "status": "acknowledged"},
+        "entry": {"kind": "status_changed", "actor": "ana", "at": "2026-11-24T09:05:00Z",
+                  "detail": {"from": "new", "to": "acknowledged", "auto": False}}}]})
     ticket: TicketOut
     entry: HistoryEntry

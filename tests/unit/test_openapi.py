@@ -1,0 +1,31 @@
+"""Intake's OpenAPI: every operation documents an example of what it takes and answers."""
+
+from tierline_intake.app import create_app
+from tierline_shared.settings import Settings
+
+
+def _has_example(schema: dict, spec: dict) -> bool:
+    if "$ref" in schema:
+        name = schema["$ref"].rsplit("/", 1)[1]
+        schema = spec["components"]["schemas"][name]
+    if schema.get("examples") or schema.get("example"):
+        return True
+    items = schema.get("items")
+    return bool(items) and _has_example(items, spec)
+
+
+def test_every_intake_operation_has_examples() -> None:
+    spec = create_app(Settings()).openapi()
+    for path, operations in spec["paths"].items():
+        if not path.startswith("/v1/"):
+            continue
+        for method, op in operations.items():
+            body = op.get("requestBody")
+            if body is not None:
+                content = body["content"]["application/json"]
+                assert content.get("examples") or _has_example(content["schema"], spec), \
+                    f"{method} {path}: no request example"
+            ok = next(code for code in op["responses"] if code.startswith("2"))
+            schema = op["responses"][ok]["content"]["application/json"]["schema"]
+            assert _has_example(schema, spec), f"{method} {path}: no response example"
+            assert "422" in op["responses"], f"{method} {path}: 422 undocumented"
