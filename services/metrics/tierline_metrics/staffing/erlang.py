@@ -73,8 +73,9 @@ def erlang_c_figures(agents: int, load: float, aht_s: float,
     return QueueFigures(agents, load, c, service_level, c * aht_s / slack, load / agents)
 
 
-def _a(x: float, y: float) -> float:
-    """A(x, y) = x e^y y^-x gamma_lower(x, y) (Mandelbaum and Zeltyn, 2004).
+def _inverse_a(x: float, y: float) -> float:
+    """1 / A(x, y), where A(x, y) = x e^y y^-x gamma_lower(x, y) (Mandelbaum and Zeltyn,
+    2004). The inverse stays in range: A itself overflows when the system is overloaded.
 
     Below the mode (y < x) the regularized gamma underflows for large x, so sum the series
     A = 1 + y/(x+1) + y^2/((x+1)(x+2)) + ..., whose terms shrink from the start. Otherwise
@@ -86,9 +87,9 @@ def _a(x: float, y: float) -> float:
             term *= y / (x + k)
             total += term
             if term < total * 1e-17:
-                return total
-    return math.exp(math.log(x) + y - x * math.log(y) + float(gammaln(x))
-                    + math.log(float(gammainc(x, y))))
+                return 1 / total
+    return math.exp(-(math.log(x) + y - x * math.log(y) + float(gammaln(x))
+                      + math.log(float(gammainc(x, y)))))
 
 
 def erlang_a_figures(agents: int, load: float, aht_s: float,
@@ -106,11 +107,11 @@ def erlang_a_figures(agents: int, load: float, aht_s: float,
     mu, theta = 1 / aht_s, 1 / patience_s
     lam = load * mu
     x, y = agents * mu / theta, lam / theta
-    a = _a(x, y)
+    inv_a = _inverse_a(x, y)
     b = erlang_b(agents, load)
-    p_wait = b * a / (1 + (a - 1) * b)
+    p_wait = b / (inv_a * (1 - b) + b)  # = B A / (1 + (A - 1) B)
     rho = lam / (agents * mu)
-    p_ab_given_wait = 1 / (rho * a) + 1 - 1 / rho
+    p_ab_given_wait = inv_a / rho + 1 - 1 / rho
     p_ab = p_ab_given_wait * p_wait
     occupancy = load * (1 - p_ab) / agents
     return QueueFigures(agents, load, p_wait, 1 - p_ab, p_ab * patience_s, occupancy, p_ab)
