@@ -20,7 +20,19 @@ def main(argv: list[str] | None = None) -> int:
     roster = sub.add_parser("load-roster", help="PUT a roster YAML file of agents to router")
     roster.add_argument("path", nargs="?")
     sub.add_parser("asyncapi", help="print the AsyncAPI document of the topics")
+    staffing = sub.add_parser("staffing", help="workforce planning")
+    staffing_sub = staffing.add_subparsers(dest="staffing_command", required=True)
+    plan = staffing_sub.add_parser("plan", help="agents per interval for given volumes "
+                                   "(Erlang C), as CSV, with an optional PNG chart")
+    from tierline_metrics.staffing.cli import add_arguments
+
+    add_arguments(plan)
     args = parser.parse_args(argv)
+
+    if args.command == "staffing":
+        from tierline_metrics.staffing.cli import run
+
+        return run(args)
 
     if args.command == "asyncapi":
         from tierline_shared.bus.asyncapi import render

@@ -18,6 +18,7 @@ from tierline_metrics.service import (
     on_ticket_created,
     on_ticket_queued,
 )
+from tierline_metrics.staffing.api import router as staffing_router
 from tierline_shared.bus.consumer import Handler
 from tierline_shared.bus.events import (
     SlaClockStarted,
@@ -80,6 +81,7 @@ async def summary(runtime: RuntimeDep) -> dict[str, object]:
 
 def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     return create_service_app(
-        SPEC, settings, routers=[reports], clock=clock, title="Tierline metrics",
+        SPEC, settings, routers=[reports, staffing_router], clock=clock,
+        title="Tierline metrics",
         description="Read models of the event stream, served to Prometheus and as reports.",
     )
