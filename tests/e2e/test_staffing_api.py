@@ -36,3 +36,64 @@ async def test_bad_plans_name_the_field(stack: Stack, body: dict, field: str) ->
         r = await client.post("/v1/staffing/plan", json=body)
     assert r.status_code == 422
     assert field in [p["field"] for p in r.json()["detail"]]
+
+
+async def test_plan_forecasts_from_tickets_the_system_has_seen(own_stack: Stack) -> None:
+    """Three weeks of chat tickets flow through Kafka into metrics' read model; the plan
+    forecasts today from them and covers it with shifts."""
+    import math
+    import uuid
+    from datetime import UTC, datetime, timedelta
+
+    from tests.helpers import eventually, produce
+    from tierline_shared.bus.envelope import Envelope
+    from tierline_shared.bus.events import TicketCreated
+
+    stack = own_stack
+    stack.start("metrics")
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    messages = []
+    for day in range(21, 0, -1):
+        weekday_factor = 0.3 if (today - timedelta(days=day)).weekday() >= 5 else 1.0
+        for slot in range(48):
+            busy = max(math.sin(math.pi * (slot - 14) / 24), 0) if 14 <= slot < 38 else 0
+            for n in range(round(6 * busy * weekday_factor)):
+                at = today - timedelta(days=day) + timedelta(minutes=30 * slot + n)
+                event = TicketCreated(
+                    ticket_id=uuid.uuid4(), ticket_type="incident", title="chat", priority="P3",
+                    category="software", impact="medium", urgency="medium", channel="chat",
+                    requester_id="u", created_at=at)
+                env = Envelope.wrap(event, source="/tierline/intake", time=at)
+                messages.append((env.key, env.body(), env.headers()))
+    await produce(stack.bootstrap, stack.topics.incidents, messages)
+
+    async def folded() -> bool:
+        return await stack.scalar("SELECT count(*) FROM metrics.ticket_facts") == len(messages)
+
+    await eventually(folded, timeout=60, what="metrics folded the history")
+    async with httpx.AsyncClient(base_url=stack.url("metrics")) as client:
+        r = await client.post("/v1/staffing/plan", json={
+            "forecast": {"days": 1, "history_days": 21, "channel": "chat"},
+            "aht_s": 600, "service_level": 0.8, "answer_within_s": 30,
+            "shifts": [{"name": "day", "length_minutes": 480, "break_after_minutes": 240,
+                        "break_minutes": 30},
+                       {"name": "half", "length_minutes": 240}]}, timeout=60)
+        empty = await client.post("/v1/staffing/plan", json={
+            "forecast": {"history_days": 21, "channel": "phone"}})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["forecast"]["method"].startswith("holt-winters, weekly")
+    assert body["forecast"]["backtest_mae"] is not None
+    volumes = [i["volume"] for i in body["intervals"]]
+    assert len(volumes) == 48
+    assert max(volumes) > 2 and sum(volumes[:10]) < 2  # busy midday, quiet night
+    coverage = [0] * 48
+    for shift in body["shifts"]:
+        length = 16 if shift["template"] == "day" else 8
+        for k in range(length):
+            if shift["template"] == "day" and 8 <= k < 9:
+                continue
+            coverage[shift["start_minutes"] // 30 + k] += shift["agents"]
+    assert all(c >= i["scheduled"] for c, i in zip(coverage, body["intervals"], strict=True))
+    assert empty.status_code == 200
+    assert {i["agents"] for i in empty.json()["intervals"]} == {0}
