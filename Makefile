@@ -7,7 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test test-db lint compose-check lock clean
+.PHONY: install run test test-db lint bench lock clean
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -n "$(PYTHON)" || { echo "Python 3.11+ is required (python3.11 or python3 on PATH)"; exit 1; }
@@ -23,7 +23,7 @@ run: install
 	$(BIN)/tierline dev
 
 test: install
-	$(BIN)/ruff check shared services tests
+	$(BIN)/ruff check shared services tests bench
 	$(BIN)/python -m pytest
 
 # The database-backed tests only, e.g. against another PostgreSQL:
@@ -31,14 +31,20 @@ test: install
 test-db: install
 	$(BIN)/python -m pytest -m db
 
+# Benchmarks: side by side with their references, in one run; writes bench/results.json
+# and the tables in the README.
+bench: install
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[bench]'
+	$(BIN)/python bench/erlang_vs_pyworkforce.py
+
 lint: install
-	$(BIN)/ruff check shared services tests
+	$(BIN)/ruff check shared services tests bench
 
 # Regenerate the pinned versions after changing dependencies in pyproject.toml.
 lock:
 	rm -rf .lockenv && $(PYTHON) -m venv .lockenv
 	.lockenv/bin/python -m pip install --quiet --upgrade pip
-	.lockenv/bin/python -m pip install --quiet '.[embedded,dev]'
+	.lockenv/bin/python -m pip install --quiet '.[embedded,dev,bench]'
 	.lockenv/bin/python -m pip freeze --exclude tierline > requirements.lock
 	rm -rf .lockenv build
 
