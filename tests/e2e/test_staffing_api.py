@@ -97,3 +97,21 @@ async def test_plan_forecasts_from_tickets_the_system_has_seen(own_stack: Stack)
     assert all(c >= i["scheduled"] for c, i in zip(coverage, body["intervals"], strict=True))
     assert empty.status_code == 200
     assert {i["agents"] for i in empty.json()["intervals"]} == {0}
+
+    import asyncio
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    out = Path(stack.procs.log_dir) / "plan.csv"
+    chart = Path(stack.procs.log_dir) / "plan.png"
+    cli = await asyncio.to_thread(subprocess.run, [
+        sys.executable, "-m", "tierline_shared.cli", "staffing", "plan", "--from-metrics",
+        stack.url("metrics"), "--channel", "chat", "--history-days", "21", "--aht", "600",
+        "--within", "30", "--out", str(out), "--chart", str(chart)],
+        capture_output=True, text=True, timeout=120)
+    assert cli.returncode == 0, cli.stderr
+    assert "forecast: holt-winters, weekly" in cli.stderr
+    lines = out.read_text().splitlines()
+    assert len(lines) == 49 and lines[0].startswith("index,volume,load,agents")
+    assert chart.read_bytes()[:4] == b"\x89PNG"

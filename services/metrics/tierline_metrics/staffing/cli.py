@@ -11,8 +11,15 @@ from tierline_metrics.staffing.plan import IntervalPlan, Target, plan
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("volumes", type=Path, help="CSV with a 'volume' column (contacts per "
-                        "interval, in order), or one number per line")
+    parser.add_argument("volumes", type=Path, nargs="?", help="CSV with a 'volume' column "
+                        "(contacts per interval, in order), or one number per line")
+    parser.add_argument("--from-metrics", metavar="URL", help="instead of a file: forecast the "
+                        "volumes from what the metrics service at URL has seen, e.g. "
+                        "http://127.0.0.1:8004")
+    parser.add_argument("--channel", help="with --from-metrics: only this channel")
+    parser.add_argument("--days", type=int, default=1, help="with --from-metrics: days to plan")
+    parser.add_argument("--history-days", type=int, default=28,
+                        help="with --from-metrics: days of history to learn from")
     parser.add_argument("--interval", type=int, default=30, choices=(15, 30, 60),
                         help="interval length in minutes (default 30)")
     parser.add_argument("--aht", type=float, default=300, help="mean handle time, seconds")
@@ -85,9 +92,41 @@ def write_chart(rows: list[IntervalPlan], interval_minutes: int, path: Path) -> 
     plt.close(fig)
 
 
+def _from_metrics(args: argparse.Namespace) -> list[IntervalPlan]:
+    import httpx
+
+    body = {"forecast": {"days": args.days, "history_days": args.history_days,
+                         **({"channel": args.channel} if args.channel else {})},
+            "interval_minutes": args.interval, "aht_s": args.aht,
+            "answer_within_s": args.within, "max_occupancy": args.max_occupancy,
+            "shrinkage": args.shrinkage,
+            **({"asa_s": args.asa} if args.asa else
+               {"service_level": args.service_level or 0.8})}
+    response = httpx.post(f"{args.from_metrics.rstrip('/')}/v1/staffing/plan", json=body,
+                          timeout=120)
+    if response.status_code != 200:
+        raise ValueError(f"metrics answered {response.status_code}: {response.text[:500]}")
+    plan_body = response.json()
+    print(f"forecast: {plan_body['forecast']['method']}, backtest MAE "
+          f"{plan_body['forecast']['backtest_mae']}", file=sys.stderr)
+    return [IntervalPlan(**row) for row in plan_body["intervals"]]
+
+
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    if (args.volumes is None) == (args.from_metrics is None):
+        print("tierline: give a volumes file or --from-metrics URL", file=sys.stderr)
+        return 2
+    if args.from_metrics:
+        import httpx
+
+        try:
+            rows = _from_metrics(args)
+        except (httpx.HTTPError, ValueError) as exc:
+            print(f"tierline: {exc}", file=sys.stderr)
+            return 1
+        return _write(rows, args)
     try:
         volumes = read_volumes(args.volumes)
         target = Target(interval_minutes=args.interval, aht_s=args.aht,
@@ -103,6 +142,10 @@ def run(args: argparse.Namespace) -> int:
     with tqdm(total=len(volumes), unit="interval", file=sys.stderr,
               disable=len(volumes) < 200 or not sys.stderr.isatty()) as bar:
         rows = plan(volumes, target, progress=bar.update)
+    return _write(rows, args)
+
+
+def _write(rows: list[IntervalPlan], args: argparse.Namespace) -> int:
     if args.out:
         with args.out.open("w", newline="") as handle:
             write_csv(rows, handle)
