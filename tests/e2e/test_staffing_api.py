@@ -115,3 +115,47 @@ async def test_plan_forecasts_from_tickets_the_system_has_seen(own_stack: Stack)
     lines = out.read_text().splitlines()
     assert len(lines) == 49 and lines[0].startswith("index,volume,load,agents")
     assert chart.read_bytes()[:4] == b"\x89PNG"
+
+
+async def test_adherence_from_presence_router_publishes(own_stack: Stack) -> None:
+    import asyncio
+    from datetime import UTC, datetime, timedelta
+
+    from tests.helpers import eventually
+
+    stack = own_stack
+    stack.start("router", "metrics")
+    now = datetime.now(UTC)
+    async with httpx.AsyncClient() as client:
+        put = await client.put(f"{stack.url('router')}/v1/agents/shift-ana", json={
+            "name": "Ana", "tier": 1, "skills": {"general": 3}, "channels": {"chat": 2}})
+        assert put.status_code == 200
+        schedule = await client.put(f"{stack.url('metrics')}/v1/staffing/schedule", json={
+            "shifts": [{"agent_id": "shift-ana", "starts_at": (now - timedelta(hours=1))
+                        .isoformat(), "ends_at": (now + timedelta(hours=1)).isoformat()}]})
+        assert schedule.status_code == 200 and schedule.json() == {"stored": 1}
+        await asyncio.sleep(1.0)
+        away = await client.put(f"{stack.url('router')}/v1/agents/shift-ana/presence",
+                                json={"presence": "away"})
+        assert away.status_code == 200 and away.json()["presence"] == "away"
+        missing = await client.put(f"{stack.url('router')}/v1/agents/nobody/presence",
+                                   json={"presence": "away"})
+        assert missing.status_code == 404
+
+        async def logged() -> bool:
+            return await stack.scalar("SELECT count(*) FROM metrics.presence_log "
+                                      "WHERE agent_id = 'shift-ana'") == 2
+
+        await eventually(logged, what="both presence changes reached metrics over Kafka")
+        r = await client.get(f"{stack.url('metrics')}/v1/staffing/adherence", params={
+            "start": (now - timedelta(hours=1)).isoformat(),
+            "end": (now + timedelta(hours=1)).isoformat()})
+        bad = await client.get(f"{stack.url('metrics')}/v1/staffing/adherence", params={
+            "start": now.isoformat(), "end": (now - timedelta(hours=1)).isoformat()})
+    assert r.status_code == 200, r.text
+    [row] = r.json()
+    assert row["agent_id"] == "shift-ana"
+    assert 60 <= row["scheduled_minutes"] < 62  # the hour before now, and the seconds since
+    assert 0.01 < row["adherent_minutes"] < 1.5  # available for about a second, then away
+    assert 0 < row["adherence"] < 0.03
+    assert bad.status_code == 422 and bad.json()["detail"][0]["field"] == "query.end"

@@ -12,15 +12,18 @@ from tierline_metrics import models
 from tierline_metrics.exposition import TicketCounters, register
 from tierline_metrics.service import (
     on_clock_started,
+    on_presence_changed,
     on_status_changed,
     on_survey_answered,
     on_ticket_assigned,
     on_ticket_created,
     on_ticket_queued,
 )
+from tierline_metrics.staffing.adherence_api import router as adherence_router
 from tierline_metrics.staffing.api import router as staffing_router
 from tierline_shared.bus.consumer import Handler
 from tierline_shared.bus.events import (
+    AgentPresenceChanged,
     SlaClockStarted,
     SurveyAnswered,
     TicketAssigned,
@@ -44,6 +47,7 @@ def handlers(runtime: Runtime) -> Mapping[str, Handler]:
         SlaClockStarted.event_type: on_clock_started,
         TicketStatusChanged.event_type: on_status_changed,
         SurveyAnswered.event_type: on_survey_answered,
+        AgentPresenceChanged.event_type: on_presence_changed,
     }
 
 
@@ -60,7 +64,7 @@ async def _refresh(runtime: Runtime) -> None:
 
 
 SPEC = ServiceSpec(name="metrics", metadata=models.metadata, outbox=models.outbox,
-                   inbox=models.inbox, consumes=lambda t: [*t.tickets, t.routing, t.sla],
+                   inbox=models.inbox, consumes=lambda t: [*t.tickets, t.routing, t.sla, t.agents],
                    handlers=handlers, on_start=_start, after_commit=_refresh)
 
 reports = APIRouter(prefix="/v1", tags=["reports"])
@@ -81,7 +85,7 @@ async def summary(runtime: RuntimeDep) -> dict[str, object]:
 
 def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     return create_service_app(
-        SPEC, settings, routers=[reports, staffing_router], clock=clock,
+        SPEC, settings, routers=[reports, staffing_router, adherence_router], clock=clock,
         title="Tierline metrics",
         description="Read models of the event stream, served to Prometheus and as reports.",
     )

@@ -37,4 +37,22 @@ ticket_facts = Table(
     Column("nps", SmallInteger),
 )
 
+# Every presence change router publishes, for adherence to the schedule.
+presence_log = Table(
+    "presence_log",
+    metadata,
+    Column("agent_id", String(64), primary_key=True),
+    Column("at", DateTime(timezone=True), primary_key=True),
+    Column("presence", String(16), nullable=False),
+)
+
+# Scheduled shifts per agent (from the staffing plan or a workforce tool).
+schedule_shifts = Table(
+    "schedule_shifts",
+    metadata,
+    Column("agent_id", String(64), primary_key=True),
+    Column("starts_at", DateTime(timezone=True), primary_key=True),
+    Column("ends_at", DateTime(timezone=True), nullable=False),
+)
+
 outbox, inbox = bus_tables(metadata)

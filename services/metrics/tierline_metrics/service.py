@@ -7,9 +7,10 @@ from typing import Any
 from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from tierline_metrics.models import ticket_facts
+from tierline_metrics.models import presence_log, ticket_facts
 from tierline_shared.bus.consumer import HandlerContext
 from tierline_shared.bus.events import (
+    AgentPresenceChanged,
     SlaClockStarted,
     SurveyAnswered,
     TicketAssigned,
@@ -71,3 +72,10 @@ async def on_survey_answered(ctx: HandlerContext) -> None:
     e = ctx.envelope.event
     assert isinstance(e, SurveyAnswered)
     await _upsert(ctx, {e.kind: e.score})
+
+
+async def on_presence_changed(ctx: HandlerContext) -> None:
+    e = ctx.envelope.event
+    assert isinstance(e, AgentPresenceChanged)
+    await ctx.session.execute(pg_insert(presence_log).values(
+        agent_id=e.agent_id, at=e.changed_at, presence=e.presence).on_conflict_do_nothing())

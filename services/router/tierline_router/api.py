@@ -8,12 +8,14 @@ from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, Path, Query
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from tierline_router.models import agents
 from tierline_router.service import drain_queue, get_assignment, is_queued
-from tierline_shared.bus.events import Channel
+from tierline_shared.bus.events import AgentPresenceChanged, Channel
+from tierline_shared.runtime import Runtime
 from tierline_shared.web import RuntimeDep, SessionDep, error_body
 
 router = APIRouter(prefix="/v1", tags=["routing"])
@@ -58,16 +60,53 @@ class AssignmentOut(BaseModel):
     reasons: dict[str, Any]
 
 
+async def _presence_changed(runtime: Runtime, session: AsyncSession, agent_id: str,
+                            previous: str | None, presence: str) -> None:
+    if previous == presence:
+        return
+    await runtime.emit(session, runtime.topics.agents, runtime.envelope(AgentPresenceChanged(
+        agent_id=agent_id, presence=presence, previous=previous,
+        changed_at=runtime.clock.now())))
+
+
+class PresenceIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    presence: Presence
+
+
+@router.put("/agents/{agent_id}/presence", response_model=AgentOut,
+            responses={404: {"description": "No such agent"}})
+async def put_presence(agent_id: AgentId, body: PresenceIn, runtime: RuntimeDep) -> AgentOut:
+    """Set an agent's presence; coming available places waiting work at once."""
+    async with runtime.sessions() as session, session.begin():
+        previous = await session.scalar(select(agents.c.presence).where(agents.c.id == agent_id)
+                                        .with_for_update())
+        if previous is None:
+            raise HTTPException(404, error_body("not_found", f"no agent {agent_id}"))
+        row = (await session.execute(
+            update(agents).where(agents.c.id == agent_id)
+            .values(presence=body.presence, updated_at=runtime.clock.now())
+            .returning(agents))).one()
+        await _presence_changed(runtime, session, agent_id, previous, body.presence)
+        if body.presence == "available":
+            await drain_queue(runtime, session)
+    runtime.relay.notify()
+    return AgentOut.model_validate(dict(row._mapping))
+
+
 @router.put("/agents/{agent_id}", response_model=AgentOut)
 async def put_agent(agent_id: AgentId, body: AgentIn, runtime: RuntimeDep) -> AgentOut:
     """Create or replace an agent; waiting work is placed at once if the agent fits it."""
     values = body.model_dump() | {"id": agent_id, "updated_at": runtime.clock.now()}
     async with runtime.sessions() as session, session.begin():
+        previous = await session.scalar(select(agents.c.presence).where(agents.c.id == agent_id)
+                                        .with_for_update())
         row = (await session.execute(
             pg_insert(agents).values(**values)
             .on_conflict_do_update(index_elements=[agents.c.id],
                                    set_={k: v for k, v in values.items() if k != "id"})
             .returning(agents))).one()
+        await _presence_changed(runtime, session, agent_id, previous, body.presence)
         await drain_queue(runtime, session)
     runtime.relay.notify()
     return AgentOut.model_validate(dict(row._mapping))

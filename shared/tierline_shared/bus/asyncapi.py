@@ -7,6 +7,7 @@ from typing import Any
 import yaml
 
 from tierline_shared.bus.events import (
+    AgentPresenceChanged,
     Event,
     ReassignmentRequested,
     SlaClockStarted,
@@ -32,6 +33,7 @@ CHANNELS: dict[str, tuple[str, str, list[type[Event]]]] = {
     "routing": ("router", "Routing decisions, keyed by ticket id.",
                 [TicketAssigned, TicketQueued]),
     "sla": ("sla", "SLA clock events, keyed by ticket id.", [SlaClockStarted]),
+    "agents": ("router", "Agent presence changes, keyed by agent id.", [AgentPresenceChanged]),
 }
 
 CE_HEADERS: dict[str, Any] = {
@@ -44,7 +46,8 @@ CE_HEADERS: dict[str, Any] = {
         "ce_source": {"type": "string", "examples": ["/tierline/intake"]},
         "ce_type": {"type": "string", "description": "event type, versioned by name"},
         "ce_time": {"type": "string", "format": "date-time"},
-        "ce_subject": {"type": "string", "format": "uuid", "description": "the ticket id"},
+        "ce_subject": {"type": "string", "description": "the ticket id (or the agent id on "
+                       "the agents topic)"},
         "content-type": {"type": "string", "const": "application/json"},
     },
 }
@@ -97,8 +100,10 @@ def document(topics: Topics | None = None) -> dict[str, Any]:
                     **CE_HEADERS["properties"],
                     "ce_type": {"type": "string", "const": model.event_type}}},
                 "payload": schema,
-                "bindings": {"kafka": {"key": {"type": "string", "format": "uuid",
-                                               "description": "the ticket id"}}},
+                "bindings": {"kafka": {"key": (
+                    {"type": "string", "description": "the agent id"}
+                    if model is AgentPresenceChanged else
+                    {"type": "string", "format": "uuid", "description": "the ticket id"})}},
             }
     channels["deadletter"] = {
         "address": topics.deadletter,

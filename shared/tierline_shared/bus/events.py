@@ -15,11 +15,18 @@ Level = Literal["high", "medium", "low"]
 
 
 class Event(BaseModel):
-    """Base of every event body; ``event_type`` is the CloudEvents ``type`` attribute."""
+    """Base of every event body; ``event_type`` is the CloudEvents ``type`` attribute and
+    ``subject`` (the ticket or the agent) is its ``subject`` and the message key."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     event_type: ClassVar[str]
 
+    @property
+    def subject(self) -> str:
+        raise NotImplementedError
+
+
+class TicketEvent(Event):
     ticket_id: UUID
 
     @property
@@ -31,7 +38,7 @@ Status = Literal["new", "acknowledged", "in_progress", "pending_customer", "reso
                  "closed", "reopened"]
 
 
-class TicketCreated(Event):
+class TicketCreated(TicketEvent):
     """A ticket was logged by intake, categorized and prioritized."""
 
     event_type: ClassVar[str] = "tierline.ticket.created.v1"
@@ -52,7 +59,7 @@ class TicketCreated(Event):
     created_at: datetime
 
 
-class TicketStatusChanged(Event):
+class TicketStatusChanged(TicketEvent):
     """The ticket moved from one status to another (closing says how: by the customer's
     confirmation or automatically)."""
 
@@ -72,7 +79,7 @@ class TicketStatusChanged(Event):
     changed_at: datetime
 
 
-class TicketCommented(Event):
+class TicketCommented(TicketEvent):
     """Someone commented on the ticket."""
 
     event_type: ClassVar[str] = "tierline.ticket.commented.v1"
@@ -83,7 +90,7 @@ class TicketCommented(Event):
     commented_at: datetime
 
 
-class ReassignmentRequested(Event):
+class ReassignmentRequested(TicketEvent):
     """Someone asked for the ticket to go to another tier or skill."""
 
     event_type: ClassVar[str] = "tierline.ticket.reassignment_requested.v1"
@@ -95,7 +102,7 @@ class ReassignmentRequested(Event):
     requested_at: datetime
 
 
-class SurveyRequested(Event):
+class SurveyRequested(TicketEvent):
     """The ticket was resolved: ask the requester for CSAT (1-5) and NPS (0-10)."""
 
     event_type: ClassVar[str] = "tierline.ticket.survey_requested.v1"
@@ -105,7 +112,7 @@ class SurveyRequested(Event):
     requested_at: datetime
 
 
-class SurveyAnswered(Event):
+class SurveyAnswered(TicketEvent):
     """The requester answered the satisfaction survey."""
 
     event_type: ClassVar[str] = "tierline.ticket.survey_answered.v1"
@@ -116,7 +123,7 @@ class SurveyAnswered(Event):
     answered_at: datetime
 
 
-class TicketAssigned(Event):
+class TicketAssigned(TicketEvent):
     """Router assigned the ticket to an agent; ``reasons`` explains the choice."""
 
     event_type: ClassVar[str] = "tierline.ticket.assigned.v1"
@@ -130,7 +137,7 @@ class TicketAssigned(Event):
     reasons: dict[str, Any] = Field(default_factory=dict)
 
 
-class TicketQueued(Event):
+class TicketQueued(TicketEvent):
     """No agent could take the ticket; it waits in router's queue."""
 
     event_type: ClassVar[str] = "tierline.ticket.queued.v1"
@@ -141,7 +148,7 @@ class TicketQueued(Event):
     reason: str
 
 
-class SlaClockStarted(Event):
+class SlaClockStarted(TicketEvent):
     """An SLA clock started for the ticket, due at ``due_at``."""
 
     event_type: ClassVar[str] = "tierline.sla.clock_started.v1"
@@ -153,9 +160,24 @@ class SlaClockStarted(Event):
     target_seconds: int = Field(ge=0)
 
 
+class AgentPresenceChanged(Event):
+    """An agent's presence changed (available, busy, away, offline)."""
+
+    event_type: ClassVar[str] = "tierline.agent.presence_changed.v1"
+
+    agent_id: str
+    presence: Literal["available", "busy", "away", "offline"]
+    previous: Literal["available", "busy", "away", "offline"] | None = None
+    changed_at: datetime
+
+    @property
+    def subject(self) -> str:
+        return self.agent_id
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     model.event_type: model
     for model in (TicketCreated, TicketStatusChanged, TicketCommented, ReassignmentRequested,
                   SurveyRequested, SurveyAnswered, TicketAssigned, TicketQueued,
-                  SlaClockStarted)
+                  SlaClockStarted, AgentPresenceChanged)
 }

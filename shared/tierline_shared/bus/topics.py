@@ -38,9 +38,15 @@ class Topics:
         return f"{self.prefix}.sla"
 
     @property
+    def agents(self) -> str:
+        """Agent facts from router (presence), keyed by agent id."""
+        return f"{self.prefix}.agents"
+
+    @property
     def deadletter(self) -> str:
         """Messages a consumer could not validate or process, with the error in headers."""
         return f"{self.prefix}.deadletter"
 
     def all(self) -> list[str]:
-        return [self.incidents, self.requests, self.routing, self.sla, self.deadletter]
+        return [self.incidents, self.requests, self.routing, self.sla, self.agents,
+                self.deadletter]
