@@ -163,3 +163,29 @@ def test_erlang_a_is_stable_at_scale_and_overload(agents: int, load: float) -> N
         assert 0 <= value <= 1 and math.isfinite(value)
     if load > agents:  # overloaded: at least the excess must abandon
         assert figures.probability_abandon >= (load - agents) / load - 1e-9
+
+
+def reference_erlang_a(agents: int, load: float, aht: float,
+                       patience: float) -> tuple[mpmath.mpf, mpmath.mpf]:
+    """P(wait) and P(abandon) at 40 digits, with mpmath's own incomplete gamma."""
+    with mpmath.workdps(40):
+        a, mu, theta = mpmath.mpf(load), 1 / mpmath.mpf(aht), 1 / mpmath.mpf(patience)
+        b = mpmath.mpf(1)
+        for k in range(1, agents + 1):
+            b = a * b / (k + a * b)
+        x, y = agents * mu / theta, a * mu / theta
+        big_a = x * mpmath.exp(y) * y ** (-x) * mpmath.gammainc(x, 0, y)
+        p_wait = b * big_a / (1 + (big_a - 1) * b)
+        rho = a / agents
+        return p_wait, (1 / (rho * big_a) + 1 - 1 / rho) * p_wait
+
+
+@pytest.mark.parametrize(("agents", "load", "patience"), [
+    (5, 4.0, 120.0), (10, 11.0, 120.0), (100, 95.0, 300.0), (1000, 1050.0, 60.0),
+    (5000, 4900.0, 600.0), (50_000, 49_500.0, 180.0)])
+def test_erlang_a_agrees_with_a_high_precision_reference(agents: int, load: float,
+                                                         patience: float) -> None:
+    p_wait, p_ab = reference_erlang_a(agents, load, 300.0, patience)
+    got = erlang_a_figures(agents, load, 300.0, patience)
+    assert abs(got.probability_wait - p_wait) / p_wait < 1e-9
+    assert abs(got.probability_abandon - p_ab) / p_ab < 1e-9
