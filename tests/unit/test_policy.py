@@ -50,3 +50,29 @@ def test_invalid_yaml_names_the_line(tmp_path: Path) -> None:
 def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(PolicyError, match="cannot read policy file"):
         load_sla_policy(tmp_path)
+
+
+def test_sla_due_times_use_the_priority_calendar() -> None:
+    from datetime import UTC, datetime
+
+    policy = load_sla_policy(POLICY_DIR)
+    friday_evening = datetime(2026, 11, 27, 16, 45, tzinfo=UTC)
+    due, target = policy.due("P3", "first_response", friday_evening)  # office hours
+    assert (due, target) == (datetime(2026, 11, 30, 10, 15, tzinfo=UTC), 7200)
+    due, _ = policy.due("P2", "first_response", friday_evening)  # 24x7
+    assert due == datetime(2026, 11, 27, 17, 15, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ("calendar: office}", "calendar: nowhere}"),
+    ("timezone: UTC\n    hours", "timezone: Mars/Olympus\n    hours"),
+    ('mon: ["09:00-12:30"', 'mon: ["12:30-09:00"'),
+    ('mon: ["09:00-12:30"', 'funday: ["09:00-12:30"'),
+])
+def test_bad_calendars_are_refused_naming_the_field(tmp_path: Path, change: str,
+                                                    message: str) -> None:
+    text = (POLICY_DIR / "sla.yaml").read_text().replace(change, message, 1)
+    (tmp_path / "sla.yaml").write_text(text)
+    with pytest.raises(PolicyError) as err:
+        load_sla_policy(tmp_path)
+    assert "sla.yaml:" in str(err.value)
