@@ -261,3 +261,46 @@ async def test_resolved_tickets_close_automatically_without_a_reply(own_stack: S
         assert done["closed_by"] == "auto_close"
         history = (await client.get(f"{stack.url('intake')}/v1/tickets/{tid}/history")).json()
         assert history[-1]["actor"] == "tierline" and history[-1]["detail"]["auto"] is True
+
+
+async def test_waiting_on_the_customer_pauses_the_resolution_clock(stack: Stack) -> None:
+    import asyncio
+    from datetime import datetime
+
+    async with httpx.AsyncClient() as client:
+        tid = (await post(client, stack, ticket())).json()["id"]  # P2: 24x7
+
+        async def clocks() -> dict[str, Any] | None:
+            r = await client.get(f"{stack.url('sla')}/v1/sla/{tid}")
+            return {c["clock"]: c for c in r.json()["clocks"]} if r.status_code == 200 else None
+
+        first = await eventually(clocks, what="clocks started")
+        due_before = datetime.fromisoformat(first["resolution"]["due_at"])
+        await event(client, stack, tid, {"type": "status_change", "status": "pending_customer"})
+
+        async def paused() -> dict[str, Any] | None:
+            got = await clocks()
+            return got if got and got["resolution"]["status"] == "paused" else None
+
+        held = await eventually(paused, what="resolution clock paused")
+        assert held["resolution"]["due_at"] is None
+        assert held["first_response"]["status"] == "met"  # the update did not reset it
+        await asyncio.sleep(1.5)
+        await event(client, stack, tid, {"type": "status_change", "status": "in_progress"})
+
+        async def resumed() -> dict[str, Any] | None:
+            got = await clocks()
+            return got if got and got["resolution"]["status"] == "running" else None
+
+        running = await eventually(resumed, what="resolution clock resumed")
+    shift = datetime.fromisoformat(running["resolution"]["due_at"]) - due_before
+    assert 1.4 < shift.total_seconds() < 10  # the paused time moved the due time
+    details = [h["detail"] for h in await _sla_history(stack, tid)]
+    assert {"from": "new", "to": "pending_customer", "first_response": "met",
+            "resolution": "paused"} in details
+    assert {"from": "pending_customer", "to": "in_progress"} in details
+
+
+async def _sla_history(stack: Stack, tid: str) -> list[dict[str, Any]]:
+    async with httpx.AsyncClient() as client:
+        return (await client.get(f"{stack.url('sla')}/v1/sla/{tid}")).json()["history"]

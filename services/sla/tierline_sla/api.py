@@ -10,7 +10,8 @@ from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, Field
 
 from tierline_shared.web import RuntimeDep, SessionDep, error_body
-from tierline_sla.service import read_clocks
+from tierline_sla.clock import fold
+from tierline_sla.service import load_events, read_clocks
 
 router = APIRouter(prefix="/v1", tags=["sla"])
 
@@ -20,7 +21,7 @@ class ClockOut(BaseModel):
     priority: str
     status: str
     started_at: datetime
-    due_at: datetime
+    due_at: datetime | None = Field(description="none while paused")
     target_seconds: int
     calendar: str
     elapsed_seconds: float = Field(description="business time on the calendar")
@@ -52,16 +53,17 @@ async def ticket_sla(ticket_id: UUID, session: SessionDep, runtime: RuntimeDep) 
     policy = runtime.state["sla_policy"]
     out = []
     for row in rows:
-        end = row.stopped_at or now
-        calendar = policy.calendar_for(row.priority)
-        remaining = (calendar.business_seconds(end, row.due_at) if row.due_at >= end
-                     else -calendar.business_seconds(row.due_at, end))
-        out.append(ClockOut(**{k: getattr(row, k) for k in (
-            "clock", "priority", "status", "started_at", "due_at", "target_seconds",
-            "stopped_at")}, calendar=calendar.name,
-            elapsed_seconds=calendar.business_seconds(row.started_at, end),
+        state = fold(policy, row.clock, await load_events(session, ticket_id, row.clock), now)
+        end = state.stopped_at or now
+        calendar = policy.calendar_for(state.priority)
+        remaining = state.target_seconds - state.elapsed_seconds
+        out.append(ClockOut(
+            clock=row.clock, priority=state.priority, status=state.status,
+            started_at=state.started_at, due_at=state.due_at,
+            target_seconds=state.target_seconds, stopped_at=state.stopped_at,
+            calendar=calendar.name, elapsed_seconds=state.elapsed_seconds,
             remaining_seconds=remaining,
-            elapsed_wall_seconds=max((end - row.started_at).total_seconds(), 0.0)))
+            elapsed_wall_seconds=max((end - state.started_at).total_seconds(), 0.0)))
     return TicketSlaOut(ticket_id=ticket_id, clocks=out, history=[
         HistoryOut(event_id=e.event_id, event_type=e.event_type, at=e.at, detail=e.detail)
         for e in events])

@@ -6,6 +6,7 @@ from sqlalchemy import (
     BigInteger,
     Column,
     DateTime,
+    Float,
     Identity,
     Index,
     Integer,
@@ -28,10 +29,24 @@ clocks = Table(
     Column("priority", String(4), nullable=False),
     Column("status", String(16), nullable=False),
     Column("started_at", DateTime(timezone=True), nullable=False),
-    Column("due_at", DateTime(timezone=True), nullable=False),
+    Column("due_at", DateTime(timezone=True)),
     Column("target_seconds", Integer, nullable=False),
+    Column("elapsed_seconds", Float, nullable=False, server_default="0"),
     Column("stopped_at", DateTime(timezone=True)),
     Index("clocks_due_idx", "status", "due_at"),
+)
+
+# What each clock is folded from, in order.
+clock_events = Table(
+    "clock_events",
+    metadata,
+    Column("id", BigInteger, Identity(always=True), primary_key=True),
+    Column("ticket_id", UUID(as_uuid=True), nullable=False),
+    Column("clock", String(32), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("priority", String(4)),
+    Index("clock_events_ticket_idx", "ticket_id", "clock", "at"),
 )
 
 history = Table(
