@@ -304,3 +304,40 @@ async def test_waiting_on_the_customer_pauses_the_resolution_clock(stack: Stack)
 async def _sla_history(stack: Stack, tid: str) -> list[dict[str, Any]]:
     async with httpx.AsyncClient() as client:
         return (await client.get(f"{stack.url('sla')}/v1/sla/{tid}")).json()["history"]
+
+
+async def test_priority_change_is_recorded_and_retargets_the_sla(stack: Stack) -> None:
+    from datetime import datetime, timedelta
+
+    async with httpx.AsyncClient() as client:
+        created = (await post(client, stack, ticket())).json()  # P2: resolution in 480 min
+        tid = created["id"]
+
+        async def due(priority: str) -> datetime | None:
+            r = await client.get(f"{stack.url('sla')}/v1/sla/{tid}")
+            if r.status_code != 200:
+                return None
+            clock = {c["clock"]: c for c in r.json()["clocks"]}["resolution"]
+            return datetime.fromisoformat(clock["due_at"]) if clock["priority"] == priority \
+                else None
+
+        before = await eventually(lambda: due("P2"), what="P2 clock")
+        r = await event(client, stack, tid, {"type": "priority_change", "priority": "P1",
+                                             "by": "duty-manager", "reason": "trading floor"})
+        assert r.status_code == 200, r.text
+        assert r.json()["ticket"]["priority"] == "P1"
+        assert r.json()["ticket"]["reasons"][-1] == {
+            "field": "priority", "value": "P1", "source": "override",
+            "reason": "changed by duty-manager from P2: trading floor", "confidence": None}
+        same = await event(client, stack, tid, {"type": "priority_change", "priority": "P1",
+                                                "by": "x"})
+        assert same.status_code == 422 and same.json()["detail"][0]["field"] == "body.priority"
+        after = await eventually(lambda: due("P1"), what="clock re-targeted to P1")
+
+        async def router_knows() -> bool:
+            a = await client.get(f"{stack.url('router')}/v1/assignments/{tid}")
+            return a.status_code == 200 and a.json()["priority"] == "P1"
+
+        await eventually(router_knows, what="router's assignment re-prioritized")
+    # Same start, 240 instead of 480 minutes: the accrued time is kept.
+    assert before - after == timedelta(minutes=240)

@@ -210,7 +210,16 @@ class Nps(BaseModel):
     comment: Text5000 | None = None
 
 
-TicketEventIn = Annotated[StatusChange | Comment | ReassignmentRequest | CustomerReply | Csat | Nps,
+class PriorityChange(BaseModel):
+    model_config = Strict
+    type: Literal["priority_change"]
+    priority: Priority
+    by: Text200
+    reason: Text5000 | None = None
+
+
+TicketEventIn = Annotated[StatusChange | Comment | ReassignmentRequest | CustomerReply | Csat | Nps
+                          | PriorityChange,
                           Field(discriminator="type")]
 
 EVENT_EXAMPLES: dict[str, dict[str, Any]] = {
@@ -230,6 +239,9 @@ EVENT_EXAMPLES: dict[str, dict[str, Any]] = {
         "type": "reassignment_request", "requested_by": "ana",
         "reason": "Needs the network team", "to_tier": 2, "to_skill": "network"}},
     "csat": {"summary": "A CSAT answer", "value": {"type": "csat", "score": 5}},
+    "priority": {"summary": "A priority change, with who and why", "value": {
+        "type": "priority_change", "priority": "P1", "by": "duty-manager",
+        "reason": "Now affects the whole trading floor"}},
     "nps": {"summary": "An NPS answer", "value": {"type": "nps", "score": 9}},
 }
 

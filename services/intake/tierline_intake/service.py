@@ -19,6 +19,7 @@ from tierline_intake.schemas import (
     Csat,
     CustomerReply,
     Nps,
+    PriorityChange,
     ReassignmentRequest,
     StatusChange,
     TicketIn,
@@ -31,6 +32,7 @@ from tierline_shared.bus.events import (
     SurveyRequested,
     TicketCommented,
     TicketCreated,
+    TicketPriorityChanged,
     TicketStatusChanged,
 )
 from tierline_shared.runtime import Runtime
@@ -221,6 +223,25 @@ async def apply_event(runtime: Runtime, session: AsyncSession, ticket_id: UUID,
             await _emit(runtime, session, row["ticket_type"], ReassignmentRequested(
                 ticket_id=row["id"], requested_by=event.requested_by, reason=event.reason,
                 to_tier=event.to_tier, to_skill=event.to_skill, requested_at=now))
+        elif isinstance(event, PriorityChange):
+            if status == "closed":
+                raise EventRefused(status, "a closed ticket's priority cannot change")
+            if event.priority == row["priority"]:
+                raise InvalidInput("body.priority", f"the ticket is already {event.priority}")
+            reason = f"changed by {event.by} from {row['priority']}"
+            if event.reason:
+                reason += f": {event.reason}"
+            reasons = [*row["reasons"], {"field": "priority", "value": event.priority,
+                                         "source": "override", "reason": reason}]
+            await session.execute(update(tickets).where(tickets.c.id == row["id"]).values(
+                priority=event.priority, reasons=reasons, updated_at=now))
+            entry = await _record(runtime, session, row["id"], "priority_changed", event.by,
+                                  {"from": row["priority"], "to": event.priority,
+                                   "reason": event.reason})
+            await _emit(runtime, session, row["ticket_type"], TicketPriorityChanged(
+                ticket_id=row["id"], from_priority=row["priority"], to_priority=event.priority,
+                by=event.by, reason=event.reason, changed_at=now))
+            row.update(priority=event.priority, reasons=reasons)
         else:
             assert isinstance(event, Csat | Nps)
             if not lifecycle.can_answer_survey(status):

@@ -16,6 +16,7 @@ from tierline_shared.bus.consumer import HandlerContext
 from tierline_shared.bus.events import (
     TicketAssigned,
     TicketCreated,
+    TicketPriorityChanged,
     TicketQueued,
     TicketStatusChanged,
 )
@@ -118,6 +119,17 @@ async def on_status_changed(runtime: Runtime, ctx: HandlerContext) -> None:
         await session.execute(
             update(assignments).where(assignments.c.ticket_id == event.ticket_id)
             .values(status="active"))
+
+
+async def on_priority_changed(runtime: Runtime, ctx: HandlerContext) -> None:
+    """Waiting work moves to its new place in the queue; the assignment records it."""
+    event = ctx.envelope.event
+    assert isinstance(event, TicketPriorityChanged)
+    await ctx.session.execute(update(queue).where(queue.c.ticket_id == event.ticket_id)
+                              .values(priority=event.to_priority))
+    await ctx.session.execute(update(assignments)
+                              .where(assignments.c.ticket_id == event.ticket_id)
+                              .values(priority=event.to_priority))
 
 
 async def drain_queue(runtime: Runtime, session: AsyncSession, limit: int = 500) -> int:

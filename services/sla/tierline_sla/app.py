@@ -8,7 +8,12 @@ from functools import partial
 from fastapi import FastAPI
 
 from tierline_shared.bus.consumer import Handler
-from tierline_shared.bus.events import TicketAssigned, TicketCreated, TicketStatusChanged
+from tierline_shared.bus.events import (
+    TicketAssigned,
+    TicketCreated,
+    TicketPriorityChanged,
+    TicketStatusChanged,
+)
 from tierline_shared.clock import Clock
 from tierline_shared.runtime import Runtime, ServiceSpec
 from tierline_shared.settings import Settings
@@ -16,7 +21,12 @@ from tierline_shared.web import create_service_app
 from tierline_sla import models
 from tierline_sla.api import router
 from tierline_sla.policy import load_sla_policy
-from tierline_sla.service import on_status_changed, on_ticket_assigned, on_ticket_created
+from tierline_sla.service import (
+    on_priority_changed,
+    on_status_changed,
+    on_ticket_assigned,
+    on_ticket_created,
+)
 
 
 async def _load_policies(runtime: Runtime) -> None:
@@ -28,6 +38,7 @@ def handlers(runtime: Runtime) -> Mapping[str, Handler]:
         TicketCreated.event_type: partial(on_ticket_created, runtime),
         TicketAssigned.event_type: partial(on_ticket_assigned, runtime),
         TicketStatusChanged.event_type: partial(on_status_changed, runtime),
+        TicketPriorityChanged.event_type: partial(on_priority_changed, runtime),
     }
 
 

@@ -14,6 +14,7 @@ from tierline_shared.bus.events import (
     SlaClockStarted,
     TicketAssigned,
     TicketCreated,
+    TicketPriorityChanged,
     TicketStatusChanged,
 )
 from tierline_shared.runtime import Runtime
@@ -111,3 +112,16 @@ async def read_clocks(session: AsyncSession, ticket_id: UUID) -> tuple[list[Any]
     events = (await session.execute(select(history).where(history.c.ticket_id == ticket_id)
                                     .order_by(history.c.id))).all()
     return rows, events
+
+
+async def on_priority_changed(runtime: Runtime, ctx: HandlerContext) -> None:
+    """Re-target every clock to the new priority, keeping the time already accrued."""
+    event = ctx.envelope.event
+    assert isinstance(event, TicketPriorityChanged)
+    detail: dict[str, Any] = {"from": event.from_priority, "to": event.to_priority}
+    for clock in CLOCKS:
+        state = await _apply(runtime, ctx.session, event.ticket_id, clock, "priority",
+                             event.changed_at, event.to_priority)
+        if state is not None:
+            detail[clock] = state.due_at.isoformat() if state.due_at else state.status
+    await _record(ctx, detail)

@@ -16,13 +16,15 @@ from tierline_shared.bus.events import (
     TicketAssigned,
     TicketCommented,
     TicketCreated,
+    TicketPriorityChanged,
     TicketQueued,
     TicketStatusChanged,
 )
 from tierline_shared.bus.topics import Topics
 
 # Which events each topic carries, and who writes them.
-TICKET_EVENTS: list[type[Event]] = [TicketCreated, TicketStatusChanged, TicketCommented,
+TICKET_EVENTS: list[type[Event]] = [TicketCreated, TicketStatusChanged, TicketPriorityChanged,
+                                    TicketCommented,
                                     ReassignmentRequested, SurveyRequested, SurveyAnswered]
 CHANNELS: dict[str, tuple[str, str, list[type[Event]]]] = {
     "incidents": ("intake", "Incidents: creation and every lifecycle event, keyed by ticket "

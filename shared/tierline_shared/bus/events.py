@@ -79,6 +79,18 @@ class TicketStatusChanged(TicketEvent):
     changed_at: datetime
 
 
+class TicketPriorityChanged(TicketEvent):
+    """Someone changed the ticket's priority; SLA clocks re-target, keeping accrued time."""
+
+    event_type: ClassVar[str] = "tierline.ticket.priority_changed.v1"
+
+    from_priority: Priority
+    to_priority: Priority
+    by: str
+    reason: str | None = None
+    changed_at: datetime
+
+
 class TicketCommented(TicketEvent):
     """Someone commented on the ticket."""
 
@@ -177,7 +189,7 @@ class AgentPresenceChanged(Event):
 
 EVENT_TYPES: dict[str, type[Event]] = {
     model.event_type: model
-    for model in (TicketCreated, TicketStatusChanged, TicketCommented, ReassignmentRequested,
-                  SurveyRequested, SurveyAnswered, TicketAssigned, TicketQueued,
-                  SlaClockStarted, AgentPresenceChanged)
+    for model in (TicketCreated, TicketStatusChanged, TicketPriorityChanged, TicketCommented,
+                  ReassignmentRequested, SurveyRequested, SurveyAnswered, TicketAssigned,
+                  TicketQueued, SlaClockStarted, AgentPresenceChanged)
 }
