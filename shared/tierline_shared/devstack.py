@@ -88,7 +88,8 @@ class ServiceProcesses:
 
 
 def wait_ready(urls: dict[str, str], timeout_s: float = 90,
-               procs: ServiceProcesses | None = None) -> None:
+               procs: ServiceProcesses | None = None, path: str = "readyz") -> None:
+    """Wait until every service answers 200 on ``path`` (``healthz``: the process is up)."""
     deadline = time.monotonic() + timeout_s
     pending = dict(urls)
     with httpx.Client(timeout=3) as client:
@@ -97,7 +98,7 @@ def wait_ready(urls: dict[str, str], timeout_s: float = 90,
                 raise EmbeddedError(f"service exited during start-up: {procs.exited()}")
             for name, url in list(pending.items()):
                 with contextlib.suppress(httpx.HTTPError):
-                    if client.get(f"{url}/readyz").status_code == 200:
+                    if client.get(f"{url}/{path}").status_code == 200:
                         del pending[name]
             time.sleep(0.2)
     if pending:

@@ -37,7 +37,6 @@ class ServiceSpec:
     consumes: Callable[[Topics], list[str]] = lambda topics: []
     handlers: Callable[[Runtime], Mapping[str, Handler]] = lambda runtime: {}
     on_start: Callable[[Runtime], Awaitable[None]] | None = None
-    after_commit: Callable[[Runtime], Awaitable[None]] | None = None
     # Periodic jobs: (name, interval in seconds from settings, job); each run is retried
     # at the next interval if it fails.
     periodic: Callable[[Runtime], list[tuple[str, float, Callable[[Runtime], Awaitable[None]]]]] \
@@ -120,7 +119,7 @@ class Runtime:
                 registry=registry,
                 max_attempts=settings.consumer_max_attempts,
                 retry_backoff_s=settings.consumer_retry_backoff_s,
-                after_commit=runtime._after_consumer_commit,
+                after_commit=relay.notify,
             )
         runtime._tasks.append(asyncio.create_task(relay.run(), name=f"{spec.name}-relay"))
         if runtime.consumer is not None:
@@ -141,11 +140,6 @@ class Runtime:
                 log.warning("periodic job failed", extra={"job": name, "error": repr(exc)})
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.stopping.wait(), interval)
-
-    async def _after_consumer_commit(self) -> None:
-        self.relay.notify()
-        if self.spec.after_commit is not None:
-            await self.spec.after_commit(self)
 
     async def stop(self) -> None:
         """Finish in-flight work, commit, then close: consumer first, relay last."""

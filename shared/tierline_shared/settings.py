@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     autoclose_after_hours: float = Field(default=72.0, gt=0, description="a resolved ticket "
                                          "with no customer reply closes after this long")
     autoclose_check_interval_s: float = Field(default=30.0, gt=0)
+    metrics_refresh_interval_s: float = Field(
+        default=1.0, gt=0, description="how often metrics re-reads its ticket counters from "
+        "the read model (not once per consumed batch: that would scale with traffic)")
 
     host: str = "127.0.0.1"
     intake_port: int = Field(default=8001, ge=1, le=65535)

@@ -15,7 +15,6 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tierline_shared.bus.consumer import is_transient
@@ -87,14 +86,6 @@ def _too_large(limit: int) -> dict[str, Any]:
     return error_body("body_too_large", f"request body exceeds {limit} bytes", limit_bytes=limit)
 
 
-def _route_template(app: FastAPI, scope: Scope) -> str:
-    for route in app.router.routes:
-        match, _ = route.matches(scope)
-        if match == Match.FULL:
-            return getattr(route, "path", "other")
-    return "unmatched"
-
-
 def create_service_app(
     spec: ServiceSpec,
     settings: Settings,
@@ -126,7 +117,8 @@ def create_service_app(
             if "_http" not in runtime.state:
                 runtime.state["_http"] = _http_instruments(runtime)
             instruments = runtime.state["_http"]
-            route = _route_template(app, request.scope)
+            # The router left the matched route in the scope: no second matching pass.
+            route = getattr(request.scope.get("route"), "path", "unmatched")
             instruments[0].labels(request.method, route, str(response.status_code)).inc()
             instruments[1].labels(request.method, route).observe(time.perf_counter() - started)
         return response

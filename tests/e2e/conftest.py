@@ -54,22 +54,8 @@ class Stack:
         self.wait(path, *(services or SERVICES))
 
     def wait(self, path: str, *services: str) -> None:
-        if path == "readyz":
-            wait_ready({s: self.url(s) for s in services}, procs=self.procs)
-            return
-        import time
-
-        deadline = time.monotonic() + 60
-        pending = set(services)
-        while pending and time.monotonic() < deadline:
-            for s in list(pending):
-                try:
-                    if httpx.get(f"{self.url(s)}/{path}", timeout=2).status_code == 200:
-                        pending.discard(s)
-                except httpx.HTTPError:
-                    pass
-            time.sleep(0.1)
-        assert not pending, f"{pending} not healthy"
+        wait_ready({s: self.url(s) for s in services}, timeout_s=60, procs=self.procs,
+                   path=path)
 
     async def scalar(self, sql: str, **params: Any) -> Any:
         async with self.engine.connect() as conn:

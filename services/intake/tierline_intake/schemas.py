@@ -98,7 +98,7 @@ TICKET_OUT_EXAMPLE: dict[str, Any] = {
     "title": TICKET_EXAMPLE["title"], "description": TICKET_EXAMPLE["description"],
     "requester": {"id": "u-1001", "name": "Ada Park", "email": "ada@example.com",
                   "vip": False},
-    "channel": "portal", "impact": "high", "urgency": "high", "priority": "P1",
+    "channel": "portal", "impact": "high", "urgency": "medium", "priority": "P2",
     "category": "network", "subcategory": "vpn", "category_confidence": 0.91,
     "needs_triage": False,
     "reasons": [
@@ -120,7 +120,6 @@ TICKET_OUT_EXAMPLE: dict[str, Any] = {
     "created_at": "2026-11-24T09:00:00Z", "updated_at": "2026-11-24T09:00:00Z",
     "reopen_count": 0,
 }
-TICKET_OUT_EXAMPLE["priority"], TICKET_OUT_EXAMPLE["urgency"] = "P2", "medium"
 
 
 class Reason(BaseModel):

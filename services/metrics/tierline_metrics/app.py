@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import Mapping
 
@@ -52,9 +51,7 @@ def handlers(runtime: Runtime) -> Mapping[str, Handler]:
 
 
 async def _start(runtime: Runtime) -> None:
-    runtime.state["counters"] = register(runtime.registry)
-    with contextlib.suppress(Exception):  # the database may still be starting; refreshed later
-        await _refresh(runtime)
+    runtime.state["counters"] = register(runtime.registry)  # filled by the periodic refresh
 
 
 async def _refresh(runtime: Runtime) -> None:
@@ -65,7 +62,10 @@ async def _refresh(runtime: Runtime) -> None:
 
 SPEC = ServiceSpec(name="metrics", metadata=models.metadata, outbox=models.outbox,
                    inbox=models.inbox, consumes=lambda t: [*t.tickets, t.routing, t.sla, t.agents],
-                   handlers=handlers, on_start=_start, after_commit=_refresh)
+                   handlers=handlers, on_start=_start,
+                   periodic=lambda runtime: [
+                       ("refresh-counters", runtime.settings.metrics_refresh_interval_s,
+                        _refresh)])
 
 reports = APIRouter(prefix="/v1", tags=["reports"])
 

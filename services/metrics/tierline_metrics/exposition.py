@@ -1,5 +1,5 @@
 """Ticket counters for Prometheus, read from the read model so every replica agrees and a
-restart does not reset them. Refreshed at start and after each committed batch."""
+restart does not reset them. Refreshed at start and every metrics_refresh_interval_s."""
 
 from __future__ import annotations
 

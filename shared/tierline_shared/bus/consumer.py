@@ -62,7 +62,7 @@ class ConsumerLoop:
         registry: CollectorRegistry,
         max_attempts: int = 3,
         retry_backoff_s: float = 0.2,
-        after_commit: Callable[[], Awaitable[None] | None] | None = None,
+        after_commit: Callable[[], None] | None = None,
     ) -> None:
         self.name = name
         self._group_id = group_id
@@ -163,9 +163,7 @@ class ConsumerLoop:
                 log.warning("offset commit failed after rebalance",
                             extra={"consumer": self.name, "error": str(exc)})
             if self._after_commit is not None:
-                result = self._after_commit()
-                if result is not None:
-                    await result
+                self._after_commit()
 
     async def _process(self, record: ConsumerRecord[Any, Any]) -> None:
         headers = list(record.headers or ())

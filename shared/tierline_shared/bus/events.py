@@ -11,7 +11,6 @@ from pydantic import BaseModel, ConfigDict, Field
 TicketType = Literal["incident", "service_request"]
 Priority = Literal["P1", "P2", "P3", "P4", "P5"]
 Channel = Literal["phone", "email", "chat", "portal", "ivr", "api"]
-Level = Literal["high", "medium", "low"]
 
 
 class Event(BaseModel):

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from tierline_metrics.staffing.forecast import forecast
 from tierline_metrics.staffing.history import arrivals
-from tierline_metrics.staffing.plan import Target, plan
+from tierline_metrics.staffing.plan import IntervalPlan, Target, plan
 from tierline_metrics.staffing.shifts import Infeasible, ShiftTemplate, schedule
 from tierline_shared.bus.events import Channel
 from tierline_shared.web import RuntimeDep, error_body
@@ -71,18 +71,6 @@ class PlanIn(BaseModel):
         return self
 
 
-class IntervalOut(BaseModel):
-    index: int
-    volume: float
-    load: float
-    agents: int
-    scheduled: int
-    service_level: float
-    asa_s: float
-    occupancy: float
-    probability_wait: float
-
-
 class ShiftOut(BaseModel):
     template: str
     start_minutes: int
@@ -97,7 +85,7 @@ class ForecastOut(BaseModel):
 
 
 class PlanOut(BaseModel):
-    intervals: list[IntervalOut]
+    intervals: list[IntervalPlan]
     total_agent_hours: float
     total_scheduled_hours: float
     forecast: ForecastOut | None = None
@@ -169,7 +157,7 @@ async def staffing_plan(runtime: RuntimeDep, body: Annotated[PlanIn, Body(openap
         raise HTTPException(422, error_body("validation_error", [
             {"field": "body", "message": str(exc), "type": "value_error"}])) from None
     hours = body.interval_minutes / 60
-    return PlanOut(intervals=[IntervalOut(**r.as_dict()) for r in rows],
+    return PlanOut(intervals=rows,
                    total_agent_hours=sum(r.agents for r in rows) * hours,
                    total_scheduled_hours=sum(r.scheduled for r in rows) * hours,
                    forecast=forecast_out, shifts=shifts_out, shift_paid_hours=paid)
