@@ -50,6 +50,8 @@ def without(key: str) -> dict[str, Any]:
     (ticket(priority_override={"priority": "P1"}), "body.priority_override.by"),
     (ticket(attachments=[{"name": "log.txt"}]), "body.attachments.0.ref"),
     (ticket(started_at="yesterday"), "body.started_at"),
+    (ticket(started_at="2026-11-24T07:30:00"), "body.started_at"),  # no timezone
+    (ticket(workaround_available="maybe"), "body.workaround_available"),
     (ticket(unexpected="field"), "body.unexpected"),
     (ticket(title="x" * 201), "body.title"),
 ])

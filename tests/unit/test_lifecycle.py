@@ -42,8 +42,17 @@ def test_customer_confirmation_closes_and_rejection_reopens() -> None:
     closed = customer_reply("resolved", fixed=True)
     assert (closed.to_status, closed.closed_by) == ("closed", "customer_confirmation")
     assert customer_reply("resolved", fixed=False).to_status == "reopened"
+    with pytest.raises(ValueError, match="fixed is required"):
+        customer_reply("resolved", fixed=None)
     with pytest.raises(TransitionRefused):
-        customer_reply("in_progress", fixed=True)
+        customer_reply("closed", fixed=False)
+
+
+def test_a_customer_reply_hands_pending_work_back_and_is_otherwise_a_message() -> None:
+    move = customer_reply("pending_customer", fixed=None)
+    assert move is not None and move.to_status == "in_progress"
+    assert customer_reply("in_progress", fixed=None) is None
+    assert customer_reply("new", fixed=True) is None
 
 
 def test_auto_close_only_from_resolved() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 
 from fastapi import FastAPI
 
@@ -10,7 +11,8 @@ from tierline_intake import models
 from tierline_intake.api import router
 from tierline_intake.categorizer import CORPUS, Categorizer, load_corpus
 from tierline_intake.policies import load_priority_policy, load_taxonomy
-from tierline_intake.service import auto_close_due
+from tierline_intake.service import auto_close_due, on_escalated
+from tierline_shared.bus.events import TicketEscalated
 from tierline_shared.clock import Clock
 from tierline_shared.runtime import Runtime, ServiceSpec
 from tierline_shared.settings import Settings
@@ -32,6 +34,8 @@ async def _auto_close(runtime: Runtime) -> None:
 SPEC = ServiceSpec(
     name="intake", metadata=models.metadata, outbox=models.outbox, inbox=models.inbox,
     on_start=_start,
+    consumes=lambda topics: [topics.sla],
+    handlers=lambda runtime: {TicketEscalated.event_type: partial(on_escalated, runtime)},
     periodic=lambda runtime: [("auto-close", runtime.settings.autoclose_check_interval_s,
                                _auto_close)])
 

@@ -55,14 +55,23 @@ def change_status(current: str, requested: str) -> Transition:
     return Transition(current, requested)
 
 
-def customer_reply(current: str, fixed: bool) -> Transition:
-    if current != "resolved":
-        raise TransitionRefused(current, "closed" if fixed else "reopened",
-                                AGENT_TRANSITIONS[current],
-                                "the customer confirms or rejects only a resolved ticket")
-    if fixed:
-        return Transition(current, "closed", closed_by="customer_confirmation")
-    return Transition(current, "reopened")
+def customer_reply(current: str, fixed: bool | None) -> Transition | None:
+    """What a customer's message does: on a resolved ticket it confirms (closes) or rejects
+    (reopens) the resolution; on a ticket pending the customer it hands the work back
+    (in_progress, which resumes the SLA clock); otherwise it is only a message."""
+    if current == "resolved":
+        if fixed is None:
+            raise ValueError("fixed is required on a resolved ticket: true confirms the "
+                             "resolution, false reopens it")
+        if fixed:
+            return Transition(current, "closed", closed_by="customer_confirmation")
+        return Transition(current, "reopened")
+    if current == "closed":
+        raise TransitionRefused(current, "reopened", AGENT_TRANSITIONS[current],
+                                "a closed ticket takes no more replies; log a new ticket")
+    if current == "pending_customer":
+        return Transition(current, "in_progress")
+    return None
 
 
 def auto_close(current: str) -> Transition:

@@ -6,7 +6,14 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 from tierline_shared.bus.events import Channel, Priority, Status, TicketType
 
@@ -86,8 +93,15 @@ class TicketIn(BaseModel):
     priority_override: PriorityOverrideIn | None = None
     affected: Affected | None = None
     service: Service | None = None
-    started_at: datetime | None = None
+    started_at: AwareDatetime | None = Field(
+        default=None, description="when the problem started, if earlier than reporting; an SLA "
+        "policy may start its clocks from it")
     tried: Text5000 | None = None
+    workaround_available: bool | None = Field(
+        default=None, description="whether the requester can work around the problem")
+    compliance_exposure: bool = Field(
+        default=False, description="regulatory or compliance exposure (counts toward a major "
+        "incident)")
     attachments: list[Attachment] = Field(default_factory=list, max_length=20)
     external_system: Name64 | None = None
     external_id: Text200 | None = None
@@ -190,9 +204,16 @@ class ReassignmentRequest(BaseModel):
 class CustomerReply(BaseModel):
     model_config = Strict
     type: Literal["customer_reply"]
-    fixed: bool = Field(description="true confirms the resolution (closes the ticket); "
-                        "false says it is not fixed (reopens it)")
+    fixed: bool | None = Field(
+        default=None, description="on a resolved ticket (required there): true confirms the "
+        "resolution (closes the ticket), false says it is not fixed (reopens it)")
     text: Text5000 | None = None
+
+    @model_validator(mode="after")
+    def _says_something(self) -> CustomerReply:
+        if self.fixed is None and self.text is None:
+            raise ValueError("a customer reply needs text, or fixed on a resolved ticket")
+        return self
 
 
 class Csat(BaseModel):

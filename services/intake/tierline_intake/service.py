@@ -25,6 +25,7 @@ from tierline_intake.schemas import (
     TicketIn,
     TicketOut,
 )
+from tierline_shared.bus.consumer import HandlerContext
 from tierline_shared.bus.events import (
     Event,
     ReassignmentRequested,
@@ -32,6 +33,7 @@ from tierline_shared.bus.events import (
     SurveyRequested,
     TicketCommented,
     TicketCreated,
+    TicketEscalated,
     TicketPriorityChanged,
     TicketStatusChanged,
 )
@@ -118,7 +120,9 @@ async def log_ticket(runtime: Runtime, session: AsyncSession,
         impact=body.impact, urgency=body.urgency, override=override)
     now = runtime.clock.now()
     context = body.model_dump(mode="json", include={"affected", "service", "started_at", "tried",
-                                                    "attachments", "priority_override"},
+                                                    "attachments", "priority_override",
+                                                    "workaround_available",
+                                                    "compliance_exposure"},
                               exclude_none=True)
     row: dict[str, Any] = {
         "id": uuid4(), "ticket_type": result.ticket_type, "status": "new",
@@ -141,7 +145,13 @@ async def log_ticket(runtime: Runtime, session: AsyncSession,
         category=result.category, subcategory=result.subcategory,
         needs_triage=result.needs_triage, priority=result.priority, impact=result.impact,
         urgency=result.urgency, channel=body.channel, requester_id=body.requester.id,
-        vip=body.requester.vip, plan=body.requester.plan, created_at=now))
+        vip=body.requester.vip, plan=body.requester.plan,
+        service=body.service.name if body.service else None,
+        configuration_item=body.service.configuration_item if body.service else None,
+        business_critical=signals.business_critical, affected_scope=signals.scope,
+        workaround_available=body.workaround_available,
+        compliance_exposure=body.compliance_exposure, reported_start=body.started_at,
+        created_at=now))
     return 201, ticket_out(row)
 
 
@@ -189,6 +199,41 @@ async def _transition(runtime: Runtime, session: AsyncSession, row: dict[str, An
     return entry
 
 
+async def change_priority(runtime: Runtime, session: AsyncSession, row: dict[str, Any],
+                          priority: str, by: str, why: str | None) -> dict[str, Any]:
+    """Set a new priority, with who and why in the reasons and the history, and publish it
+    (sla re-targets its clocks, router re-orders its queue)."""
+    now = runtime.clock.now()
+    reason = f"changed by {by} from {row['priority']}"
+    if why:
+        reason += f": {why}"
+    reasons = [*row["reasons"], {"field": "priority", "value": priority, "source": "override",
+                                 "reason": reason}]
+    await session.execute(update(tickets).where(tickets.c.id == row["id"]).values(
+        priority=priority, reasons=reasons, updated_at=now))
+    entry = await _record(runtime, session, row["id"], "priority_changed", by,
+                          {"from": row["priority"], "to": priority, "reason": why})
+    await _emit(runtime, session, row["ticket_type"], TicketPriorityChanged(
+        ticket_id=row["id"], from_priority=row["priority"], to_priority=priority, by=by,
+        reason=why, changed_at=now))
+    row.update(priority=priority, reasons=reasons)
+    return entry
+
+
+async def on_escalated(runtime: Runtime, ctx: HandlerContext) -> None:
+    """A hierarchical escalation that raises the priority: intake owns the ticket, so it
+    makes the change (only upward, never on a closed ticket)."""
+    event = ctx.envelope.event
+    assert isinstance(event, TicketEscalated)
+    if event.raise_priority_to is None:
+        return
+    row = await get_ticket(ctx.session, event.ticket_id, for_update=True)
+    if row is None or row["status"] == "closed" or event.raise_priority_to >= row["priority"]:
+        return
+    await change_priority(runtime, ctx.session, row, event.raise_priority_to, "tierline-sla",
+                          f"escalation {event.rule} (level {event.level}): {event.reason}")
+
+
 async def apply_event(runtime: Runtime, session: AsyncSession, ticket_id: UUID,
                       event: Any) -> tuple[int, dict[str, Any]]:
     row = await get_ticket(session, ticket_id, for_update=True)
@@ -205,9 +250,21 @@ async def apply_event(runtime: Runtime, session: AsyncSession, ticket_id: UUID,
             entry = await _transition(runtime, session, row, move, actor=event.actor,
                                       note=event.note, resolution_notes=event.resolution_notes)
         elif isinstance(event, CustomerReply):
-            move = lifecycle.customer_reply(status, event.fixed)
-            entry = await _transition(runtime, session, row, move,
-                                      actor=row["requester"]["id"], note=event.text)
+            try:
+                move = lifecycle.customer_reply(status, event.fixed)
+            except ValueError as exc:
+                raise InvalidInput("body.fixed", str(exc)) from None
+            requester = row["requester"]["id"]
+            if move is not None:
+                entry = await _transition(runtime, session, row, move, actor=requester,
+                                          note=event.text)
+            else:
+                entry = await _record(runtime, session, row["id"], "customer_replied",
+                                      requester, {"text": event.text})
+            if event.text:  # the customer's words: sla reads their sentiment
+                await _emit(runtime, session, row["ticket_type"], TicketCommented(
+                    ticket_id=row["id"], author=requester, public=True, from_requester=True,
+                    text=event.text, commented_at=now))
         elif isinstance(event, Comment):
             entry = await _record(runtime, session, row["id"], "commented", event.author,
                                   {"text": event.text, "public": event.public})
@@ -228,20 +285,8 @@ async def apply_event(runtime: Runtime, session: AsyncSession, ticket_id: UUID,
                 raise EventRefused(status, "a closed ticket's priority cannot change")
             if event.priority == row["priority"]:
                 raise InvalidInput("body.priority", f"the ticket is already {event.priority}")
-            reason = f"changed by {event.by} from {row['priority']}"
-            if event.reason:
-                reason += f": {event.reason}"
-            reasons = [*row["reasons"], {"field": "priority", "value": event.priority,
-                                         "source": "override", "reason": reason}]
-            await session.execute(update(tickets).where(tickets.c.id == row["id"]).values(
-                priority=event.priority, reasons=reasons, updated_at=now))
-            entry = await _record(runtime, session, row["id"], "priority_changed", event.by,
-                                  {"from": row["priority"], "to": event.priority,
-                                   "reason": event.reason})
-            await _emit(runtime, session, row["ticket_type"], TicketPriorityChanged(
-                ticket_id=row["id"], from_priority=row["priority"], to_priority=event.priority,
-                by=event.by, reason=event.reason, changed_at=now))
-            row.update(priority=event.priority, reasons=reasons)
+            entry = await change_priority(runtime, session, row, event.priority, event.by,
+                                          event.reason)
         else:
             assert isinstance(event, Csat | Nps)
             if not lifecycle.can_answer_survey(status):
