@@ -65,3 +65,58 @@ def header(record: ConsumerRecord[bytes, bytes], name: str) -> str | None:
         if key == name:
             return value.decode()
     return None
+
+
+def offline_runtime(spec: Any, database_url: str, clock: Any) -> Any:
+    """A service's Runtime on a real database, with its relay built but not running and no
+    consumer: tests call its handlers and jobs directly, in virtual time, and read what it
+    would publish from its outbox."""
+    from prometheus_client import CollectorRegistry
+
+    from tierline_shared.bus.outbox import OutboxRelay
+    from tierline_shared.bus.topics import Topics
+    from tierline_shared.db import make_engine, make_sessionmaker
+    from tierline_shared.runtime import Runtime
+    from tierline_shared.settings import Settings
+
+    settings = Settings(database_url=database_url)
+    engine = make_engine(database_url)
+    sessions = make_sessionmaker(engine)
+    topics = Topics(settings.topic_prefix)
+    relay = OutboxRelay(sessions=sessions, outbox=spec.outbox, bootstrap_servers="unused:9",
+                        topics=topics.all(), partitions=1, replication_factor=1,
+                        poll_interval_s=1.0, batch_size=100)
+    return Runtime(spec=spec, settings=settings, clock=clock, engine=engine, sessions=sessions,
+                   topics=topics, registry=CollectorRegistry(), relay=relay)
+
+
+async def deliver(runtime: Any, event: Any) -> None:
+    """Run the runtime's handler for ``event`` in one transaction, as its consumer would."""
+    from tierline_shared.bus.consumer import HandlerContext
+    from tierline_shared.bus.envelope import Envelope
+
+    envelope = Envelope.wrap(event, source="/test", time=runtime.clock.now())
+    handler = runtime.spec.handlers(runtime)[envelope.type]
+    async with runtime.sessions.begin() as session:
+        await handler(HandlerContext(
+            session=session, envelope=envelope,
+            emit=lambda topic, env: runtime.emit(session, topic, env)))
+
+
+async def outbox_events(runtime: Any, subject: str | None = None) -> list[tuple[str, dict]]:
+    """(type, body) of what the service has written to its outbox, oldest first."""
+    import json
+
+    from sqlalchemy import select
+
+    outbox = runtime.spec.outbox
+    query = select(outbox.c.headers, outbox.c.value, outbox.c.key).order_by(outbox.c.id)
+    async with runtime.sessions() as session:
+        rows = (await session.execute(query)).all()
+    out = []
+    for headers, value, key in rows:
+        if subject is not None and key != subject.encode():
+            continue
+        kind = dict(headers)["ce_type"]
+        out.append((kind, json.loads(value)))
+    return out

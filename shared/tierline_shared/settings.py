@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     metrics_refresh_interval_s: float = Field(
         default=1.0, gt=0, description="how often metrics re-reads its ticket counters from "
         "the read model (not once per consumed batch: that would scale with traffic)")
+    sla_timer_interval_s: float = Field(
+        default=0.25, gt=0, le=1.0, description="how often sla looks for due SLA timers and "
+        "major incident update reminders; each fires within this long of its due time")
 
     host: str = "127.0.0.1"
     intake_port: int = Field(default=8001, ge=1, le=65535)

@@ -1,4 +1,4 @@
-"""Bootstrap: build sla's FastAPI app and its event handlers."""
+"""Bootstrap: build sla's FastAPI app, its event handlers and its timer job."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ from fastapi import FastAPI
 
 from tierline_shared.bus.consumer import Handler
 from tierline_shared.bus.events import (
+    ReassignmentRequested,
     TicketAssigned,
+    TicketCommented,
     TicketCreated,
     TicketPriorityChanged,
     TicketStatusChanged,
@@ -20,9 +22,14 @@ from tierline_shared.settings import Settings
 from tierline_shared.web import create_service_app
 from tierline_sla import models
 from tierline_sla.api import router
+from tierline_sla.escalation import load_escalation_policy
+from tierline_sla.incidents_api import router as incidents_router
 from tierline_sla.policy import load_sla_policy
 from tierline_sla.service import (
+    fire_due,
+    on_commented,
     on_priority_changed,
+    on_reassignment_requested,
     on_status_changed,
     on_ticket_assigned,
     on_ticket_created,
@@ -31,6 +38,7 @@ from tierline_sla.service import (
 
 async def _load_policies(runtime: Runtime) -> None:
     runtime.state["sla_policy"] = load_sla_policy(runtime.settings.policy_dir)
+    runtime.state["escalation_policy"] = load_escalation_policy(runtime.settings.policy_dir)
 
 
 def handlers(runtime: Runtime) -> Mapping[str, Handler]:
@@ -39,16 +47,25 @@ def handlers(runtime: Runtime) -> Mapping[str, Handler]:
         TicketAssigned.event_type: partial(on_ticket_assigned, runtime),
         TicketStatusChanged.event_type: partial(on_status_changed, runtime),
         TicketPriorityChanged.event_type: partial(on_priority_changed, runtime),
+        TicketCommented.event_type: partial(on_commented, runtime),
+        ReassignmentRequested.event_type: partial(on_reassignment_requested, runtime),
     }
+
+
+async def _fire(runtime: Runtime) -> None:
+    await fire_due(runtime)
 
 
 SPEC = ServiceSpec(name="sla", metadata=models.metadata, outbox=models.outbox,
                    inbox=models.inbox, consumes=lambda t: [*t.tickets, t.routing],
-                   handlers=handlers, on_start=_load_policies)
+                   handlers=handlers, on_start=_load_policies,
+                   periodic=lambda runtime: [
+                       ("timers", runtime.settings.sla_timer_interval_s, _fire)])
 
 
 def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     return create_service_app(
-        SPEC, settings, routers=[router], clock=clock, title="Tierline SLA",
-        description="Runs SLA clocks per ticket from the ticket and routing events.",
+        SPEC, settings, routers=[router, incidents_router], clock=clock, title="Tierline SLA",
+        description="Runs SLA clocks on business calendars, fires warnings, breaches and "
+        "escalations, and keeps major incidents and problems.",
     )

@@ -1,33 +1,83 @@
 """SLA's handlers: each ticket event becomes clock events; each clock is re-folded from
-its events and the result stored, so it can always be recomputed exactly."""
+its events, the result stored and its timers re-armed, so it can always be recomputed
+exactly. Timers live in PostgreSQL and fire once, whichever replica locks them first."""
 
 from __future__ import annotations
 
+import logging
+from datetime import datetime, timedelta
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tierline_shared.bus.consumer import HandlerContext
+from tierline_shared.bus.envelope import Envelope
 from tierline_shared.bus.events import (
+    Event,
+    ReassignmentRequested,
+    SlaBreached,
     SlaClockStarted,
+    SlaWarning,
     TicketAssigned,
+    TicketCommented,
     TicketCreated,
+    TicketEscalated,
     TicketPriorityChanged,
     TicketStatusChanged,
 )
 from tierline_shared.runtime import Runtime
-from tierline_sla.clock import ClockEvent, ClockState, Kind, fold
-from tierline_sla.models import clock_events, clocks, history
-from tierline_sla.policy import CLOCKS, SlaPolicy
+from tierline_sla import incidents
+from tierline_sla.clock import ClockEvent, ClockState, Kind, fold, threshold_due
+from tierline_sla.escalation import (
+    Escalation,
+    EscalationPolicy,
+    Signals,
+    TicketView,
+    act,
+    matching_rules,
+    predictive,
+    sentiment,
+    time_reason,
+)
+from tierline_sla.models import clock_events, clocks, escalations, history, tickets, timers
+from tierline_sla.policy import DEFAULT_PROFILE, SlaPolicy
+
+log = logging.getLogger(__name__)
+
+
+def sla_policy(runtime: Runtime) -> SlaPolicy:
+    return runtime.state["sla_policy"]  # type: ignore[no-any-return]
+
+
+def escalation_policy(runtime: Runtime) -> EscalationPolicy:
+    return runtime.state["escalation_policy"]  # type: ignore[no-any-return]
+
+
+async def add_history(session: AsyncSession, ticket_id: UUID, envelope: Envelope,
+                      detail: dict[str, Any]) -> None:
+    await session.execute(insert(history).values(
+        ticket_id=ticket_id, event_id=envelope.id, event_type=envelope.type, at=envelope.time,
+        detail=detail))
+
+
+async def emit(runtime: Runtime, session: AsyncSession, event: Event,
+               ticket_id: UUID | None = None, detail: dict[str, Any] | None = None) -> Envelope:
+    """Publish an event on the sla topic (through the outbox) and, for a ticket, keep it in
+    the ticket's SLA history."""
+    envelope = runtime.envelope(event)
+    await runtime.emit(session, runtime.topics.sla, envelope)
+    if ticket_id is not None:
+        await add_history(session, ticket_id, envelope, detail or {})
+    return envelope
 
 
 async def _record(ctx: HandlerContext, detail: dict[str, Any]) -> None:
-    env = ctx.envelope
-    await ctx.session.execute(insert(history).values(
-        ticket_id=env.event.ticket_id, event_id=env.id, event_type=env.type, at=env.time,
-        detail=detail))
+    event = ctx.envelope.event
+    assert hasattr(event, "ticket_id")
+    await add_history(ctx.session, event.ticket_id, ctx.envelope, detail)
 
 
 async def load_events(session: AsyncSession, ticket_id: UUID, clock: str) -> list[ClockEvent]:
@@ -38,72 +88,229 @@ async def load_events(session: AsyncSession, ticket_id: UUID, clock: str) -> lis
     return [ClockEvent(at, kind, priority) for at, kind, priority in rows]
 
 
-async def _apply(runtime: Runtime, session: AsyncSession, ticket_id: UUID, clock: str,
-                 kind: Kind, at: Any, priority: str | None = None) -> ClockState | None:
-    """Append a clock event and store the re-folded clock; None if the clock never started."""
+async def clock_profile(session: AsyncSession, ticket_id: UUID) -> str:
+    profile = await session.scalar(select(clocks.c.profile).where(clocks.c.ticket_id == ticket_id)
+                                   .limit(1))
+    return profile or DEFAULT_PROFILE
+
+
+def thresholds(runtime: Runtime, clock: str, profile: str) -> list[int]:
+    esc = escalation_policy(runtime)
+    found = set(sla_policy(runtime).warnings_for(profile)) | {100} | esc.thresholds(clock)
+    if clock == "resolution":
+        found.add(esc.major_incidents.breach_imminent_percent)
+    return sorted(found)
+
+
+async def _arm(runtime: Runtime, session: AsyncSession, ticket_id: UUID,
+               state: ClockState) -> None:
+    """Replace the clock's unfired timers by ones for its state now; a threshold that
+    already fired for the same cycle and target never fires again."""
+    await session.execute(delete(timers).where(
+        timers.c.ticket_id == ticket_id, timers.c.clock == state.clock,
+        timers.c.fired_at.is_(None)))
+    rows = []
+    for percent in thresholds(runtime, state.clock, state.profile):
+        due = threshold_due(sla_policy(runtime), state, percent)
+        if due is not None:
+            rows.append({"ticket_id": ticket_id, "clock": state.clock, "cycle": state.cycle,
+                         "threshold": percent, "target_seconds": state.target_seconds,
+                         "priority": state.priority, "due_at": due})
+    if rows:
+        await session.execute(pg_insert(timers).values(rows)
+                              .on_conflict_do_nothing(constraint="timers_once"))
+
+
+async def apply(runtime: Runtime, session: AsyncSession, ticket_id: UUID, clock: str,
+                kind: Kind, at: datetime, priority: str | None = None,
+                profile: str | None = None) -> ClockState | None:
+    """Append a clock event, store the re-folded clock and re-arm its timers; None if the
+    clock never started (or a start came twice)."""
     events = await load_events(session, ticket_id, clock)
     if not events and kind != "start":
         return None
     if events and kind == "start":
-        return None  # already started: a duplicate creation
+        return None  # already started: a duplicate
+    if profile is None:
+        profile = await clock_profile(session, ticket_id)
     await session.execute(insert(clock_events).values(ticket_id=ticket_id, clock=clock, at=at,
                                                       kind=kind, priority=priority))
-    state = fold(runtime.state["sla_policy"], clock,
-                 [*events, ClockEvent(at, kind, priority)])
+    state = fold(sla_policy(runtime), clock, [*events, ClockEvent(at, kind, priority)],
+                 profile=profile)
     values = {"priority": state.priority, "status": state.status, "due_at": state.due_at,
               "target_seconds": state.target_seconds, "elapsed_seconds": state.elapsed_seconds,
-              "stopped_at": state.stopped_at}
+              "stopped_at": state.stopped_at, "cycle": state.cycle}
     if kind == "start":
         await session.execute(insert(clocks).values(ticket_id=ticket_id, clock=clock,
-                                                    started_at=at, **values))
+                                                    started_at=at, profile=profile, **values))
     else:
         await session.execute(update(clocks).where(clocks.c.ticket_id == ticket_id,
                                                    clocks.c.clock == clock).values(**values))
+    await _arm(runtime, session, ticket_id, state)
+    return state
+
+
+async def _start_clock(runtime: Runtime, ctx: HandlerContext, ticket_id: UUID, clock: str,
+                       at: datetime, priority: str, profile: str) -> ClockState | None:
+    state = await apply(runtime, ctx.session, ticket_id, clock, "start", at, priority, profile)
+    if state is not None and state.due_at is not None:
+        await ctx.emit(runtime.topics.sla, runtime.envelope(SlaClockStarted(
+            ticket_id=ticket_id, clock=clock, priority=priority, started_at=at,
+            due_at=state.due_at, target_seconds=state.target_seconds)))
     return state
 
 
 async def on_ticket_created(runtime: Runtime, ctx: HandlerContext) -> None:
     event = ctx.envelope.event
     assert isinstance(event, TicketCreated)
-    policy: SlaPolicy = runtime.state["sla_policy"]
-    for clock in CLOCKS:
-        state = await _apply(runtime, ctx.session, event.ticket_id, clock, "start",
-                             event.created_at, event.priority)
-        if state is not None and state.due_at is not None:
-            await ctx.emit(runtime.topics.sla, runtime.envelope(SlaClockStarted(
-                ticket_id=event.ticket_id, clock=clock, priority=event.priority,
-                started_at=event.created_at, due_at=state.due_at,
-                target_seconds=state.target_seconds)))
-    calendar = policy.calendar_for(event.priority).name
-    await _record(ctx, {"priority": event.priority, "clocks_started": list(CLOCKS),
-                        "calendar": calendar})
+    session = ctx.session
+    inserted = await session.scalar(pg_insert(tickets).values(
+        ticket_id=event.ticket_id, ticket_type=event.ticket_type, title=event.title,
+        category=event.category, priority=event.priority, channel=event.channel,
+        requester_id=event.requester_id, plan=event.plan, service=event.service,
+        configuration_item=event.configuration_item, business_critical=event.business_critical,
+        affected_scope=event.affected_scope, workaround_available=event.workaround_available,
+        compliance_exposure=event.compliance_exposure, status="new",
+        created_at=event.created_at,
+    ).on_conflict_do_nothing().returning(tickets.c.ticket_id))
+    if inserted is None:
+        return  # the same ticket created twice: its clocks already run
+    policy = sla_policy(runtime)
+    profile = policy.profile_for(event.ticket_type, event.channel, event.plan)
+    resolution_start = event.created_at
+    detail: dict[str, Any] = {"priority": event.priority, "profile": profile,
+                              "calendar": policy.calendar_for(event.priority, profile).name}
+    if (policy.start_for(profile) == "reported" and event.reported_start is not None
+            and event.reported_start < event.created_at):
+        resolution_start = event.reported_start
+        detail["resolution_started_at"] = resolution_start.isoformat()
+    await _start_clock(runtime, ctx, event.ticket_id, "first_response", event.created_at,
+                       event.priority, profile)
+    await _start_clock(runtime, ctx, event.ticket_id, "resolution", resolution_start,
+                       event.priority, profile)
+    detail["clocks_started"] = ["first_response", "resolution"]
+    await _record(ctx, detail)
+    await _repeat_contacts(runtime, ctx, event)
+    await incidents.on_ticket_logged(runtime, session, event)
+
+
+async def _repeat_contacts(runtime: Runtime, ctx: HandlerContext, event: TicketCreated) -> None:
+    rule = escalation_policy(runtime).predictive.repeat_contacts
+    if rule is None:
+        return
+    since = event.created_at - timedelta(days=rule.window_days)
+    contacts = await ctx.session.scalar(
+        select(func.count()).select_from(tickets).where(
+            tickets.c.requester_id == event.requester_id, tickets.c.category == event.category,
+            tickets.c.created_at >= since, tickets.c.created_at <= event.created_at))
+    await _predict(runtime, ctx.session, event.ticket_id, event.created_at,
+                   repeat_contacts=int(contacts or 1))
 
 
 async def on_ticket_assigned(runtime: Runtime, ctx: HandlerContext) -> None:
     event = ctx.envelope.event
     assert isinstance(event, TicketAssigned)
-    await _record(ctx, {"agent_id": event.agent_id, "assigned_at": event.assigned_at.isoformat()})
+    await ctx.session.execute(update(tickets).where(tickets.c.ticket_id == event.ticket_id)
+                              .values(tier=event.agent_tier, agent_id=event.agent_id))
+    await _record(ctx, {"agent_id": event.agent_id, "agent_tier": event.agent_tier,
+                        "assigned_at": event.assigned_at.isoformat()})
 
 
 async def on_status_changed(runtime: Runtime, ctx: HandlerContext) -> None:
-    """The first move out of new is the first response (later updates do not reset it);
-    pending_customer pauses the resolution clock and leaving it resumes; resolution stops
-    it; a reopen resumes it."""
+    """The first move out of new is the first response (later updates do not reset it) and
+    starts the update clock; entering a pause status pauses the resolution and update clocks
+    and leaving it resumes them; an agent's status change is a public update (restarts the
+    update clock); resolution stops them; a reopen resumes them."""
     event = ctx.envelope.event
     assert isinstance(event, TicketStatusChanged)
     session, tid, at = ctx.session, event.ticket_id, event.changed_at
+    row = (await session.execute(select(tickets).where(tickets.c.ticket_id == tid))).first()
+    profile = await clock_profile(session, tid)
+    pauses = set(sla_policy(runtime).pauses_for(profile))
     detail: dict[str, Any] = {"from": event.from_status, "to": event.to_status}
+    by_requester = row is not None and event.actor == row.requester_id
+    values: dict[str, Any] = {"status": event.to_status}
+    if event.to_status == "reopened":
+        values["reopens"] = tickets.c.reopens + 1
+    await session.execute(update(tickets).where(tickets.c.ticket_id == tid).values(**values))
     if event.from_status == "new":
-        state = await _apply(runtime, session, tid, "first_response", "stop", at)
+        state = await apply(runtime, session, tid, "first_response", "stop", at)
         detail["first_response"] = state.status if state else None
-    if event.from_status == "pending_customer":
-        await _apply(runtime, session, tid, "resolution", "resume", at)
-    steps: dict[str, Kind] = {"pending_customer": "pause", "resolved": "stop",
-                              "reopened": "reopen"}
-    if event.to_status in steps:
-        state = await _apply(runtime, session, tid, "resolution", steps[event.to_status], at)
-        detail["resolution"] = state.status if state else None
+        if event.to_status not in ("resolved", "closed"):
+            priority = event.priority
+            await _start_clock(runtime, ctx, tid, "update", at, priority, profile)
+            if event.to_status in pauses:
+                await apply(runtime, session, tid, "update", "pause", at)
+    else:
+        entering = event.to_status in pauses and event.from_status not in pauses
+        leaving = event.from_status in pauses and event.to_status not in pauses
+        steps: list[tuple[str, Kind]] = []
+        if leaving and event.to_status not in ("resolved", "closed"):
+            steps += [("resolution", "resume"), ("update", "resume")]
+        if entering:
+            steps += [("resolution", "pause"), ("update", "pause")]
+        if event.to_status == "resolved":
+            steps += [("resolution", "stop"), ("update", "stop")]
+        elif event.to_status == "reopened":
+            steps += [("resolution", "reopen"), ("update", "reopen")]
+        elif not by_requester and not entering and not leaving and event.to_status != "closed":
+            steps.append(("update", "restart"))
+        for clock, kind in steps:
+            state = await apply(runtime, session, tid, clock, kind, at)
+            if state is not None:
+                detail[clock] = state.status
     await _record(ctx, {k: v for k, v in detail.items() if v is not None})
+    if event.to_status == "reopened":
+        await _predict(runtime, session, tid, at)
+
+
+async def on_commented(runtime: Runtime, ctx: HandlerContext) -> None:
+    """A customer's message is scored for sentiment; an agent's public comment is an update
+    (restarts the update clock); every message counts as an interaction."""
+    event = ctx.envelope.event
+    assert isinstance(event, TicketCommented)
+    session, tid = ctx.session, event.ticket_id
+    values: dict[str, Any] = {"interactions": tickets.c.interactions + 1}
+    detail: dict[str, Any] = {"author": event.author, "from_requester": event.from_requester}
+    if event.from_requester:
+        score = sentiment(event.text)
+        detail["sentiment"] = round(score, 3)
+        threshold = escalation_policy(runtime).predictive.sentiment
+        if threshold is not None and score <= threshold.threshold:
+            values["negative_messages"] = tickets.c.negative_messages + 1
+        values["worst_sentiment"] = func.least(tickets.c.worst_sentiment, score)
+    elif event.public:
+        state = await apply(runtime, session, tid, "update", "restart", event.commented_at)
+        if state is not None:
+            detail["update"] = "restarted"
+    await session.execute(update(tickets).where(tickets.c.ticket_id == tid).values(**values))
+    await _record(ctx, detail)
+    await _predict(runtime, session, tid, event.commented_at)
+
+
+async def on_reassignment_requested(runtime: Runtime, ctx: HandlerContext) -> None:
+    event = ctx.envelope.event
+    assert isinstance(event, ReassignmentRequested)
+    await ctx.session.execute(update(tickets).where(tickets.c.ticket_id == event.ticket_id)
+                              .values(reassignments=tickets.c.reassignments + 1))
+    await _record(ctx, {"reassignment_requested_by": event.requested_by,
+                        "reason": event.reason})
+    await _predict(runtime, ctx.session, event.ticket_id, event.requested_at)
+
+
+async def on_priority_changed(runtime: Runtime, ctx: HandlerContext) -> None:
+    """Re-target every clock to the new priority, keeping the time already accrued."""
+    event = ctx.envelope.event
+    assert isinstance(event, TicketPriorityChanged)
+    await ctx.session.execute(update(tickets).where(tickets.c.ticket_id == event.ticket_id)
+                              .values(priority=event.to_priority))
+    detail: dict[str, Any] = {"from": event.from_priority, "to": event.to_priority}
+    for clock in ("first_response", "resolution", "update"):
+        state = await apply(runtime, ctx.session, event.ticket_id, clock, "priority",
+                            event.changed_at, event.to_priority)
+        if state is not None:
+            detail[clock] = state.due_at.isoformat() if state.due_at else state.status
+    await _record(ctx, detail)
 
 
 async def read_clocks(session: AsyncSession, ticket_id: UUID) -> tuple[list[Any], list[Any]]:
@@ -114,14 +321,114 @@ async def read_clocks(session: AsyncSession, ticket_id: UUID) -> tuple[list[Any]
     return rows, events
 
 
-async def on_priority_changed(runtime: Runtime, ctx: HandlerContext) -> None:
-    """Re-target every clock to the new priority, keeping the time already accrued."""
-    event = ctx.envelope.event
-    assert isinstance(event, TicketPriorityChanged)
-    detail: dict[str, Any] = {"from": event.from_priority, "to": event.to_priority}
-    for clock in CLOCKS:
-        state = await _apply(runtime, ctx.session, event.ticket_id, clock, "priority",
-                             event.changed_at, event.to_priority)
-        if state is not None:
-            detail[clock] = state.due_at.isoformat() if state.due_at else state.status
-    await _record(ctx, detail)
+# --- escalation -----------------------------------------------------------------------
+
+async def escalate(runtime: Runtime, session: AsyncSession, ticket_id: UUID,
+                   escalation: Escalation, trigger: str, at: datetime,
+                   clock: str | None = None) -> bool:
+    """Record and publish an escalation at its level; False once the kind is at its
+    maximum level (kept in the history, not published)."""
+    level = 1 + int(await session.scalar(
+        select(func.count()).select_from(escalations)
+        .where(escalations.c.ticket_id == ticket_id, escalations.c.kind == escalation.kind))
+        or 0)
+    if level > escalation_policy(runtime).max_level:
+        await session.execute(insert(history).values(
+            ticket_id=ticket_id, event_id=uuid4(), event_type="tierline.sla.escalation_capped",
+            at=at, detail={"rule": escalation.rule, "kind": escalation.kind,
+                           "reason": f"{escalation.reason}; not escalated: the "
+                                     f"{escalation.kind} maximum level "
+                                     f"{escalation_policy(runtime).max_level} is reached"}))
+        return False
+    await session.execute(insert(escalations).values(
+        ticket_id=ticket_id, kind=escalation.kind, level=level, trigger=trigger,
+        rule=escalation.rule, reason=escalation.reason, at=at))
+    event = TicketEscalated(
+        ticket_id=ticket_id, kind=escalation.kind, level=level, trigger=trigger,  # type: ignore[arg-type]
+        rule=escalation.rule, reason=escalation.reason, clock=clock,  # type: ignore[arg-type]
+        to_tier=escalation.to_tier, to_skill=escalation.to_skill,
+        notify=list(escalation.notify),  # type: ignore[arg-type]
+        raise_priority_to=escalation.raise_priority_to,  # type: ignore[arg-type]
+        escalated_at=at)
+    await emit(runtime, session, event, ticket_id, {
+        "escalation": escalation.kind, "level": level, "trigger": trigger,
+        "rule": escalation.rule, "reason": escalation.reason})
+    log.info("ticket escalated", extra={"ticket_id": str(ticket_id), "kind": escalation.kind,
+                                        "level": level, "rule": escalation.rule})
+    return True
+
+
+async def _view(session: AsyncSession, ticket_id: UUID) -> Any:
+    return (await session.execute(select(tickets).where(tickets.c.ticket_id == ticket_id))).first()
+
+
+async def _predict(runtime: Runtime, session: AsyncSession, ticket_id: UUID, at: datetime,
+                   repeat_contacts: int = 1) -> None:
+    """Escalate on the ticket's signals, before any breach; each signal once per ticket."""
+    row = await _view(session, ticket_id)
+    if row is None or row.status in ("resolved", "closed"):
+        return
+    signals = Signals(negative_messages=row.negative_messages,
+                      worst_sentiment=row.worst_sentiment, reassignments=row.reassignments,
+                      interactions=row.interactions, reopens=row.reopens,
+                      repeat_contacts=repeat_contacts)
+    fired = (await session.scalars(select(escalations.c.trigger).where(
+        escalations.c.ticket_id == ticket_id))).all()
+    view = TicketView(priority=row.priority, category=row.category, tier=row.tier)
+    for trigger, action, reason in predictive(escalation_policy(runtime).predictive, signals,
+                                              fired):
+        escalation = act(action, trigger, reason, view)
+        if escalation is not None:
+            await escalate(runtime, session, ticket_id, escalation, trigger, at)
+
+
+# --- timers ---------------------------------------------------------------------------
+
+async def fire_due(runtime: Runtime, limit: int = 500) -> int:
+    """Fire the timers that are due, once each: rows are locked with SKIP LOCKED, marked
+    fired and their events written to the outbox in one transaction."""
+    now = runtime.clock.now()
+    async with runtime.sessions.begin() as session:
+        due = (await session.execute(
+            select(timers).where(timers.c.fired_at.is_(None), timers.c.due_at <= now)
+            .order_by(timers.c.due_at).limit(limit).with_for_update(skip_locked=True))).all()
+        # Lock the tickets in one order, so a replica firing another of their timers (or a
+        # handler escalating them) waits instead of taking the same escalation level.
+        await session.execute(select(tickets.c.ticket_id)
+                              .where(tickets.c.ticket_id.in_({t.ticket_id for t in due}))
+                              .order_by(tickets.c.ticket_id).with_for_update())
+        for timer in sorted(due, key=lambda t: (t.ticket_id, t.due_at, t.threshold)):
+            await session.execute(update(timers).where(timers.c.id == timer.id)
+                                  .values(fired_at=now))
+            await _fire(runtime, session, timer, now)
+        fired_updates = await incidents.remind_updates(runtime, session, now, limit)
+    if due or fired_updates:
+        runtime.relay.notify()
+    return len(due) + fired_updates
+
+
+async def _fire(runtime: Runtime, session: AsyncSession, timer: Any, now: datetime) -> None:
+    clock, percent, tid = timer.clock, timer.threshold, timer.ticket_id
+    row = await _view(session, tid)
+    profile = await clock_profile(session, tid)
+    if percent == 100:
+        await emit(runtime, session, SlaBreached(
+            ticket_id=tid, clock=clock, priority=timer.priority, due_at=timer.due_at,
+            target_seconds=timer.target_seconds, at=now), tid,
+            {"clock": clock, "due_at": timer.due_at.isoformat()})
+    elif percent in sla_policy(runtime).warnings_for(profile):
+        state = fold(sla_policy(runtime), clock, await load_events(session, tid, clock),
+                     profile=profile)
+        await emit(runtime, session, SlaWarning(
+            ticket_id=tid, clock=clock, priority=timer.priority, threshold_percent=percent,
+            due_at=state.due_at or timer.due_at, target_seconds=timer.target_seconds, at=now), tid,
+            {"clock": clock, "warning_percent": percent})
+    if row is None:
+        return
+    view = TicketView(priority=timer.priority, category=row.category, tier=row.tier)
+    for rule in matching_rules(escalation_policy(runtime), clock, percent, view):
+        escalation = act(rule, rule.name, time_reason(rule, clock, percent, timer.priority), view)
+        if escalation is not None:
+            await escalate(runtime, session, tid, escalation, "time", now, clock)
+    if clock == "resolution":
+        await incidents.on_clock_threshold(runtime, session, row, timer, now)

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 TicketType = Literal["incident", "service_request"]
 Priority = Literal["P1", "P2", "P3", "P4", "P5"]
 Channel = Literal["phone", "email", "chat", "portal", "ivr", "api"]
+ClockName = Literal["first_response", "resolution", "update"]
 
 
 class Event(BaseModel):
@@ -55,6 +56,14 @@ class TicketCreated(TicketEvent):
     vip: bool = False
     plan: str | None = None
     language: str = "en"
+    service: str | None = None
+    configuration_item: str | None = None
+    business_critical: bool = False
+    affected_scope: Literal["individual", "team", "business_unit", "organization"] | None = None
+    workaround_available: bool | None = None
+    compliance_exposure: bool = False
+    reported_start: datetime | None = Field(
+        default=None, description="when the requester says the problem started")
     created_at: datetime
 
 
@@ -97,6 +106,7 @@ class TicketCommented(TicketEvent):
 
     author: str
     public: bool
+    from_requester: bool = Field(default=False, description="the customer's own words")
     text: str
     commented_at: datetime
 
@@ -164,11 +174,147 @@ class SlaClockStarted(TicketEvent):
 
     event_type: ClassVar[str] = "tierline.sla.clock_started.v1"
 
-    clock: Literal["first_response", "resolution"]
+    clock: ClockName
     priority: Priority
     started_at: datetime
     due_at: datetime
     target_seconds: int = Field(ge=0)
+
+
+class SlaWarning(TicketEvent):
+    """A running SLA clock passed a warning threshold (a share of its target)."""
+
+    event_type: ClassVar[str] = "tierline.sla.warning.v1"
+
+    clock: ClockName
+    priority: Priority
+    threshold_percent: int = Field(gt=0, lt=100)
+    due_at: datetime
+    target_seconds: int = Field(ge=0)
+    at: datetime
+
+
+class SlaBreached(TicketEvent):
+    """A running SLA clock reached its target without being met."""
+
+    event_type: ClassVar[str] = "tierline.sla.breached.v1"
+
+    clock: ClockName
+    priority: Priority
+    due_at: datetime
+    target_seconds: int = Field(ge=0)
+    at: datetime
+
+
+class TicketEscalated(TicketEvent):
+    """An escalation: functional (to a higher tier or another skill; router moves the
+    ticket) or hierarchical (notify a manager, raise the priority). ``trigger`` says what
+    set it off, ``reason`` why, ``level`` how many times this rule has escalated it."""
+
+    event_type: ClassVar[str] = "tierline.ticket.escalated.v1"
+
+    kind: Literal["functional", "hierarchical"]
+    level: int = Field(ge=1)
+    trigger: Literal["time", "sentiment", "complexity", "repeat_contact", "major_incident",
+                     "agent"]
+    rule: str
+    reason: str
+    clock: ClockName | None = None
+    to_tier: int | None = Field(default=None, ge=1, le=3)
+    to_skill: str | None = None
+    notify: list[Literal["team_manager", "duty_manager", "incident_manager"]] = Field(
+        default_factory=list)
+    raise_priority_to: Priority | None = None
+    escalated_at: datetime
+
+
+class MajorIncidentEvent(Event):
+    major_incident_id: UUID
+
+    @property
+    def subject(self) -> str:
+        return str(self.major_incident_id)
+
+
+class MajorIncidentDeclared(MajorIncidentEvent):
+    """A major incident was declared, by a detection rule or by someone through the API."""
+
+    event_type: ClassVar[str] = "tierline.major_incident.declared.v1"
+
+    title: str
+    service: str | None = None
+    trigger: Literal["rule", "api"]
+    rule: str | None = None
+    reason: str
+    declared_by: str
+    incident_manager: str | None = None
+    ticket_ids: list[UUID] = Field(default_factory=list)
+    declared_at: datetime
+
+
+class MajorIncidentTicketLinked(MajorIncidentEvent):
+    """A ticket was linked to a major incident as its child."""
+
+    event_type: ClassVar[str] = "tierline.major_incident.ticket_linked.v1"
+
+    ticket_id: UUID
+    linked_at: datetime
+
+
+class MajorIncidentUpdateDue(MajorIncidentEvent):
+    """Stakeholders are due an update on a major incident not yet restored."""
+
+    event_type: ClassVar[str] = "tierline.major_incident.update_due.v1"
+
+    incident_manager: str | None = None
+    sequence: int = Field(ge=1)
+    last_update_at: datetime
+    due_at: datetime
+
+
+class MajorIncidentChanged(MajorIncidentEvent):
+    """A major incident moved on: a stakeholder update was posted, service was restored,
+    it was resolved, its review closed it."""
+
+    event_type: ClassVar[str] = "tierline.major_incident.changed.v1"
+
+    status: Literal["declared", "restored", "resolved", "closed"]
+    change: Literal["update_posted", "manager_assigned", "restored", "root_cause_recorded",
+                    "action_item_added", "action_item_completed", "resolved", "closed"]
+    by: str
+    note: str | None = None
+    changed_at: datetime
+
+
+class ProblemEvent(Event):
+    problem_id: UUID
+
+    @property
+    def subject(self) -> str:
+        return str(self.problem_id)
+
+
+class ProblemIdentified(ProblemEvent):
+    """Recurring incidents became a problem candidate linking them."""
+
+    event_type: ClassVar[str] = "tierline.problem.identified.v1"
+
+    reason: str
+    service: str | None = None
+    category: str | None = None
+    ticket_ids: list[UUID]
+    identified_at: datetime
+
+
+class ProblemWorkaroundRecorded(ProblemEvent):
+    """A workaround was recorded on a problem: knowledge for the knowledge base."""
+
+    event_type: ClassVar[str] = "tierline.problem.workaround_recorded.v1"
+
+    title: str
+    workaround: str
+    by: str
+    recorded_at: datetime
 
 
 class AgentPresenceChanged(Event):
@@ -190,5 +336,8 @@ EVENT_TYPES: dict[str, type[Event]] = {
     model.event_type: model
     for model in (TicketCreated, TicketStatusChanged, TicketPriorityChanged, TicketCommented,
                   ReassignmentRequested, SurveyRequested, SurveyAnswered, TicketAssigned,
-                  TicketQueued, SlaClockStarted, AgentPresenceChanged)
+                  TicketQueued, SlaClockStarted, SlaWarning, SlaBreached, TicketEscalated,
+                  MajorIncidentDeclared, MajorIncidentTicketLinked, MajorIncidentUpdateDue,
+                  MajorIncidentChanged, ProblemIdentified, ProblemWorkaroundRecorded,
+                  AgentPresenceChanged)
 }
