@@ -185,7 +185,7 @@ async def test_lifecycle_from_new_to_closed_with_a_reopen(stack: Stack) -> None:
         async with httpx.AsyncClient() as client:
             clocks = (await client.get(f"{stack.url('sla')}/v1/sla/{tid}")).json()["clocks"]
         states = {c["clock"]: c["status"] for c in clocks}
-        return states == {"first_response": "met", "resolution": "met"}
+        return states == {"first_response": "met", "resolution": "met", "update": "met"}
 
     await eventually(sla_stopped, what="SLA clocks stopped as met")
 
@@ -297,8 +297,9 @@ async def test_waiting_on_the_customer_pauses_the_resolution_clock(stack: Stack)
     assert 1.4 < shift.total_seconds() < 10  # the paused time moved the due time
     details = [h["detail"] for h in await _sla_history(stack, tid)]
     assert {"from": "new", "to": "pending_customer", "first_response": "met",
-            "resolution": "paused"} in details
-    assert {"from": "pending_customer", "to": "in_progress"} in details
+            "resolution": "paused", "update": "paused"} in details
+    assert {"from": "pending_customer", "to": "in_progress", "resolution": "running",
+            "update": "running"} in details
 
 
 async def _sla_history(stack: Stack, tid: str) -> list[dict[str, Any]]:

@@ -237,28 +237,25 @@ async def on_status_changed(runtime: Runtime, ctx: HandlerContext) -> None:
         state = await apply(runtime, session, tid, "first_response", "stop", at)
         detail["first_response"] = state.status if state else None
         if event.to_status not in ("resolved", "closed"):
-            priority = event.priority
-            await _start_clock(runtime, ctx, tid, "update", at, priority, profile)
-            if event.to_status in pauses:
-                await apply(runtime, session, tid, "update", "pause", at)
-    else:
-        entering = event.to_status in pauses and event.from_status not in pauses
-        leaving = event.from_status in pauses and event.to_status not in pauses
-        steps: list[tuple[str, Kind]] = []
-        if leaving and event.to_status not in ("resolved", "closed"):
-            steps += [("resolution", "resume"), ("update", "resume")]
-        if entering:
-            steps += [("resolution", "pause"), ("update", "pause")]
-        if event.to_status == "resolved":
-            steps += [("resolution", "stop"), ("update", "stop")]
-        elif event.to_status == "reopened":
-            steps += [("resolution", "reopen"), ("update", "reopen")]
-        elif not by_requester and not entering and not leaving and event.to_status != "closed":
-            steps.append(("update", "restart"))
-        for clock, kind in steps:
-            state = await apply(runtime, session, tid, clock, kind, at)
-            if state is not None:
-                detail[clock] = state.status
+            await _start_clock(runtime, ctx, tid, "update", at, event.priority, profile)
+    entering = event.to_status in pauses and event.from_status not in pauses
+    leaving = event.from_status in pauses and event.to_status not in pauses
+    steps: list[tuple[str, Kind]] = []
+    if leaving and event.to_status not in ("resolved", "closed"):
+        steps += [("resolution", "resume"), ("update", "resume")]
+    if entering:
+        steps += [("resolution", "pause"), ("update", "pause")]
+    if event.to_status == "resolved":
+        steps += [("resolution", "stop"), ("update", "stop")]
+    elif event.to_status == "reopened":
+        steps += [("resolution", "reopen"), ("update", "reopen")]
+    elif (event.from_status != "new" and not by_requester and not entering and not leaving
+          and event.to_status != "closed"):
+        steps.append(("update", "restart"))  # an agent's status change is a public update
+    for clock, kind in steps:
+        state = await apply(runtime, session, tid, clock, kind, at)
+        if state is not None:
+            detail[clock] = state.status
     await _record(ctx, {k: v for k, v in detail.items() if v is not None})
     if event.to_status == "reopened":
         await _predict(runtime, session, tid, at)
