@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Mapping
 
 from fastapi import APIRouter, FastAPI
 
 from tierline_metrics import models
-from tierline_metrics.exposition import TicketCounters, register
+from tierline_metrics.exposition import Counters, register
 from tierline_metrics.service import (
     on_clock_started,
     on_presence_changed,
@@ -18,15 +19,35 @@ from tierline_metrics.service import (
     on_ticket_created,
     on_ticket_queued,
 )
+from tierline_metrics.sla_facts import (
+    on_major_incident_changed,
+    on_major_incident_declared,
+    on_major_incident_ticket_linked,
+    on_major_incident_update_due,
+    on_problem_identified,
+    on_problem_workaround_recorded,
+    on_sla_breached,
+    on_sla_warning,
+    on_ticket_escalated,
+)
 from tierline_metrics.staffing.adherence_api import router as adherence_router
 from tierline_metrics.staffing.api import router as staffing_router
 from tierline_shared.bus.consumer import Handler
 from tierline_shared.bus.events import (
     AgentPresenceChanged,
+    MajorIncidentChanged,
+    MajorIncidentDeclared,
+    MajorIncidentTicketLinked,
+    MajorIncidentUpdateDue,
+    ProblemIdentified,
+    ProblemWorkaroundRecorded,
+    SlaBreached,
     SlaClockStarted,
+    SlaWarning,
     SurveyAnswered,
     TicketAssigned,
     TicketCreated,
+    TicketEscalated,
     TicketQueued,
     TicketStatusChanged,
 )
@@ -47,6 +68,15 @@ def handlers(runtime: Runtime) -> Mapping[str, Handler]:
         TicketStatusChanged.event_type: on_status_changed,
         SurveyAnswered.event_type: on_survey_answered,
         AgentPresenceChanged.event_type: on_presence_changed,
+        SlaWarning.event_type: on_sla_warning,
+        SlaBreached.event_type: on_sla_breached,
+        TicketEscalated.event_type: on_ticket_escalated,
+        MajorIncidentDeclared.event_type: on_major_incident_declared,
+        MajorIncidentTicketLinked.event_type: on_major_incident_ticket_linked,
+        MajorIncidentChanged.event_type: on_major_incident_changed,
+        MajorIncidentUpdateDue.event_type: on_major_incident_update_due,
+        ProblemIdentified.event_type: on_problem_identified,
+        ProblemWorkaroundRecorded.event_type: on_problem_workaround_recorded,
     }
 
 
@@ -55,7 +85,7 @@ async def _start(runtime: Runtime) -> None:
 
 
 async def _refresh(runtime: Runtime) -> None:
-    counters: TicketCounters = runtime.state["counters"]
+    counters: Counters = runtime.state["counters"]
     async with runtime.sessions() as session:
         await counters.refresh(session)
 
@@ -72,14 +102,25 @@ reports = APIRouter(prefix="/v1", tags=["reports"])
 
 @reports.get("/reports/summary")
 async def summary(runtime: RuntimeDep) -> dict[str, object]:
-    """Ticket counts by priority and category, as created and as assigned."""
+    """Ticket counts by priority and category, as created and as assigned; escalations by
+    kind and trigger; SLA breaches by priority (all clocks); major incidents open (not yet
+    closed) and in all."""
     await _refresh(runtime)
-    counters: TicketCounters = runtime.state["counters"]
+    counters: Counters = runtime.state["counters"]
+    tickets, sla = counters.tickets, counters.sla
+    breaches: Counter[str] = Counter()
+    for (_, priority), n in sla.breaches.items():
+        breaches[priority] += n
     return {
         "created": [{"priority": p, "category": c, "count": n}
-                    for (p, c), n in sorted(counters.created.items())],
+                    for (p, c), n in sorted(tickets.created.items())],
         "assigned": [{"priority": p, "category": c, "count": n}
-                     for (p, c), n in sorted(counters.assigned.items())],
+                     for (p, c), n in sorted(tickets.assigned.items())],
+        "escalations": [{"kind": k, "trigger": t, "count": n}
+                        for (k, t), n in sorted(sla.escalations.items())],
+        "breaches": [{"priority": p, "count": n} for p, n in sorted(breaches.items())],
+        "major_incidents": {"open": sum(sla.major_incidents_open.values()),
+                            "total": sla.major_incidents},
     }
 
 

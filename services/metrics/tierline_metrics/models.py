@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Column, DateTime, Integer, MetaData, SmallInteger, String, Table
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+)
 from sqlalchemy.dialects.postgresql import UUID
 
 from tierline_shared.db import bus_tables
@@ -35,6 +46,74 @@ ticket_facts = Table(
     Column("reopen_count", Integer, nullable=False, server_default="0"),
     Column("csat", SmallInteger),
     Column("nps", SmallInteger),
+    # From sla's events, for escalation-rate and SLA-attainment KPIs.
+    Column("update_due_at", DateTime(timezone=True)),
+    Column("escalations", Integer, nullable=False, server_default="0"),
+    Column("functional_escalations", Integer, nullable=False, server_default="0"),
+    Column("first_response_breached", Boolean, nullable=False, server_default="false"),
+    Column("resolution_breached", Boolean, nullable=False, server_default="false"),
+    Column("update_breached", Boolean, nullable=False, server_default="false"),
+    Column("major_incident_id", UUID(as_uuid=True)),
+    Index("ix_ticket_facts_major_incident_id", "major_incident_id"),
+)
+
+# One row per SLA warning or breach sla published (a clock can breach again after a
+# priority change re-targets it, so the event id is the key, not the clock).
+sla_events = Table(
+    "sla_events",
+    metadata,
+    Column("event_id", UUID(as_uuid=True), primary_key=True),
+    Column("ticket_id", UUID(as_uuid=True), nullable=False),
+    Column("kind", String(16), nullable=False),  # warning | breach
+    Column("clock", String(16), nullable=False),
+    Column("priority", String(4), nullable=False),
+    Column("threshold_percent", SmallInteger),  # warnings only
+    Column("at", DateTime(timezone=True), nullable=False),
+)
+
+escalations = Table(
+    "escalations",
+    metadata,
+    Column("event_id", UUID(as_uuid=True), primary_key=True),
+    Column("ticket_id", UUID(as_uuid=True), nullable=False),
+    Column("kind", String(16), nullable=False),  # functional | hierarchical
+    Column("trigger", String(32), nullable=False),
+    Column("level", SmallInteger, nullable=False),
+    Column("rule", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("clock", String(16)),
+    Column("to_tier", SmallInteger),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Index("ix_escalations_ticket_id_kind", "ticket_id", "kind"),
+)
+
+# ticket_count is recounted from ticket_facts.major_incident_id, so a ticket moved to
+# another major incident leaves the first one's count.
+major_incidents = Table(
+    "major_incidents",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("title", Text),
+    Column("service", Text),
+    Column("trigger", String(8)),
+    Column("declared_at", DateTime(timezone=True)),
+    Column("restored_at", DateTime(timezone=True)),
+    Column("resolved_at", DateTime(timezone=True)),
+    Column("closed_at", DateTime(timezone=True)),
+    Column("ticket_count", Integer, nullable=False, server_default="0"),
+    Column("updates_due", Integer, nullable=False, server_default="0"),
+)
+
+problems = Table(
+    "problems",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("reason", Text),
+    Column("service", Text),
+    Column("category", Text),
+    Column("ticket_count", Integer, nullable=False, server_default="0"),
+    Column("identified_at", DateTime(timezone=True)),
+    Column("workaround_at", DateTime(timezone=True)),
 )
 
 # Every presence change router publishes, for adherence to the schedule.
