@@ -25,6 +25,7 @@ from tierline_shared.bus.events import (
     TicketCommented,
     TicketCreated,
     TicketEscalated,
+    TicketOfferAnswered,
     TicketPriorityChanged,
     TicketQueued,
     TicketStatusChanged,
@@ -42,7 +43,7 @@ CHANNELS: dict[str, tuple[str, str, list[type[Event]]]] = {
                  "other: creation and every lifecycle event, keyed by ticket id.",
                  TICKET_EVENTS),
     "routing": ("router", "Routing decisions, keyed by ticket id.",
-                [TicketAssigned, TicketQueued]),
+                [TicketAssigned, TicketOfferAnswered, TicketQueued]),
     "sla": ("sla", "SLA clocks, warnings, breaches and escalations keyed by ticket id; major "
                    "incidents keyed by their id; problems keyed by their id.",
             [SlaClockStarted, SlaWarning, SlaBreached, TicketEscalated, MajorIncidentDeclared,

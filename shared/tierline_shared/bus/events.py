@@ -64,6 +64,8 @@ class TicketCreated(TicketEvent):
     compliance_exposure: bool = False
     reported_start: datetime | None = Field(
         default=None, description="when the requester says the problem started")
+    deflected: bool = Field(
+        default=False, description="resolved by self-service (Tier 0): never routed to an agent")
     created_at: datetime
 
 
@@ -145,7 +147,9 @@ class SurveyAnswered(TicketEvent):
 
 
 class TicketAssigned(TicketEvent):
-    """Router assigned the ticket to an agent; ``reasons`` explains the choice."""
+    """Router offered the ticket to an agent, holding a place in the agent's capacity until
+    the agent accepts, declines or lets ``offer_expires_at`` pass; ``reasons`` explains the
+    choice. ``attempt`` counts the assignments of this ticket (2 or more is a reassignment)."""
 
     event_type: ClassVar[str] = "tierline.ticket.assigned.v1"
 
@@ -156,6 +160,21 @@ class TicketAssigned(TicketEvent):
     channel: Channel
     assigned_at: datetime
     reasons: dict[str, Any] = Field(default_factory=dict)
+    attempt: int = Field(default=1, ge=1)
+    previous_agent_id: str | None = None
+    offer_expires_at: datetime | None = None
+
+
+class TicketOfferAnswered(TicketEvent):
+    """The agent answered an offer: accepted it (the work is theirs), or it went back to
+    routing because they declined, did not answer in time, or went away or offline."""
+
+    event_type: ClassVar[str] = "tierline.ticket.offer_answered.v1"
+
+    agent_id: str
+    outcome: Literal["accepted", "declined", "timed_out", "agent_unavailable", "withdrawn"]
+    reason: str | None = None
+    answered_at: datetime
 
 
 class TicketQueued(TicketEvent):
@@ -336,7 +355,8 @@ EVENT_TYPES: dict[str, type[Event]] = {
     model.event_type: model
     for model in (TicketCreated, TicketStatusChanged, TicketPriorityChanged, TicketCommented,
                   ReassignmentRequested, SurveyRequested, SurveyAnswered, TicketAssigned,
-                  TicketQueued, SlaClockStarted, SlaWarning, SlaBreached, TicketEscalated,
+                  TicketOfferAnswered, TicketQueued, SlaClockStarted, SlaWarning, SlaBreached,
+                  TicketEscalated,
                   MajorIncidentDeclared, MajorIncidentTicketLinked, MajorIncidentUpdateDue,
                   MajorIncidentChanged, ProblemIdentified, ProblemWorkaroundRecorded,
                   AgentPresenceChanged)
