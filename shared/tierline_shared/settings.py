@@ -47,6 +47,15 @@ class Settings(BaseSettings):
     sla_timer_interval_s: float = Field(
         default=0.25, gt=0, le=1.0, description="how often sla looks for due SLA timers and "
         "major incident update reminders; each fires within this long of its due time")
+    router_offer_timeout_s: float | None = Field(
+        default=None, gt=0, description="how long an agent has to accept an offer; overrides "
+        "offer_timeout_s in routing.yaml when set")
+    router_job_interval_s: float = Field(
+        default=0.5, gt=0, le=5.0, description="how often router expires unanswered offers "
+        "and reviews waiting work whose aging or skill expansion step is due")
+    router_sweep_interval_s: float = Field(
+        default=5.0, gt=0, description="how often router retries the head of each queue, "
+        "in case capacity freed while a ticket was being queued")
 
     host: str = "127.0.0.1"
     intake_port: int = Field(default=8001, ge=1, le=65535)

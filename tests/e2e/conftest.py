@@ -41,7 +41,11 @@ class Stack:
             topic_prefix=self.topics.prefix, environment="test",
             outbox_poll_interval_s=0.2, consumer_retry_backoff_s=0.05,
             **{f"{s}_port": free_port() for s in SERVICES})
-        self.procs = ServiceProcesses(env=service_env(self.settings), log_dir=log_dir)
+        # Nobody answers offers in most of these tests, which run for minutes: an hour keeps
+        # the router from re-offering their work (the offer tests set their own timeout).
+        self.procs = ServiceProcesses(
+            env=service_env(self.settings, TIERLINE_ROUTER_OFFER_TIMEOUT_S="3600"),
+            log_dir=log_dir)
         self.engine: AsyncEngine = make_engine(self.database_url, pool_size=2)
 
     def url(self, service: str) -> str:

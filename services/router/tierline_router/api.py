@@ -1,40 +1,77 @@
-"""Router's REST endpoints: agents and assignments."""
+"""Router's REST endpoints for agents: the roster, bulk import and presence."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
-from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, Path, Query
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
-from sqlalchemy import func, select, update
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tierline_router.models import agents
-from tierline_router.service import drain_queue, get_assignment, is_queued
+from tierline_router.work import set_presence
 from tierline_shared.bus.events import AgentPresenceChanged, Channel
 from tierline_shared.runtime import Runtime
 from tierline_shared.web import RuntimeDep, SessionDep, error_body
 
-router = APIRouter(prefix="/v1", tags=["routing"])
+router = APIRouter(prefix="/v1", tags=["agents"])
 
 SkillName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_.-]{1,64}$")]
+AgentIdStr = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,64}$")]
 AgentId = Annotated[str, Path(pattern=r"^[A-Za-z0-9._-]{1,64}$")]
 Presence = Literal["available", "busy", "away", "offline"]
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+PERIOD = re.compile(r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-4]):[0-5]\d$")
 
 
 class AgentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
     tier: int = Field(ge=1, le=3)
-    skills: dict[SkillName, Annotated[int, Field(ge=1, le=5)]] = Field(min_length=1)
-    channels: dict[Channel, Annotated[int, Field(ge=1, le=50)]] = Field(min_length=1)
-    max_total: int | None = Field(default=None, ge=1, le=200)
+    skills: dict[SkillName, Annotated[int, Field(ge=1, le=5)]] = Field(min_length=1,
+                                                                       max_length=100)
+    channels: dict[Channel, Annotated[int, Field(ge=1, le=50)]] = Field(
+        min_length=1, description="concurrent capacity per channel")
+    max_total: int | None = Field(default=None, ge=1, le=200,
+                                  description="cap across channels; default their sum")
     presence: Presence = "available"
-    languages: list[Annotated[str, StringConstraints(pattern=r"^[a-z]{2}$")]] = ["en"]
+    languages: list[Annotated[str, StringConstraints(pattern=r"^[a-z]{2}$")]] = Field(
+        default_factory=lambda: ["en"], min_length=1, max_length=20)
     team: Annotated[str, StringConstraints(max_length=200)] | None = None
+    manager: Annotated[str, StringConstraints(max_length=200)] | None = None
+    timezone: Annotated[str, StringConstraints(max_length=64)] = "UTC"
+    working_hours: dict[Weekday, list[str]] | None = Field(
+        default=None, description='e.g. {"mon": ["09:00-17:00"]}, in the agent\'s timezone')
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown timezone {value!r}") from None
+        return value
+
+    @field_validator("working_hours")
+    @classmethod
+    def _hours(cls, value: dict[str, list[str]] | None) -> dict[str, list[str]] | None:
+        for day, periods in (value or {}).items():
+            for period in periods:
+                if not PERIOD.match(period) or period[:5] >= period[6:]:
+                    raise ValueError(f"{day}: {period!r} is not HH:MM-HH:MM, start first")
+        return value
 
     @model_validator(mode="after")
     def _total(self) -> AgentIn:
@@ -43,30 +80,29 @@ class AgentIn(BaseModel):
         return self
 
 
+class AgentImportItem(AgentIn):
+    id: AgentIdStr
+
+
+class AgentImport(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    agents: list[AgentImportItem] = Field(min_length=1, max_length=1000)
+
+    @model_validator(mode="after")
+    def _unique(self) -> AgentImport:
+        ids = [a.id for a in self.agents]
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicates:
+            raise ValueError(f"agent ids appear twice: {', '.join(duplicates)}")
+        return self
+
+
 class AgentOut(AgentIn):
     id: str
     updated_at: datetime
     last_assigned_at: datetime | None = None
-
-
-class AssignmentOut(BaseModel):
-    ticket_id: UUID
-    agent_id: str
-    status: str
-    channel: str
-    priority: str
-    category: str
-    assigned_at: datetime
-    reasons: dict[str, Any]
-
-
-async def _presence_changed(runtime: Runtime, session: AsyncSession, agent_id: str,
-                            previous: str | None, presence: str) -> None:
-    if previous == presence:
-        return
-    await runtime.emit(session, runtime.topics.agents, runtime.envelope(AgentPresenceChanged(
-        agent_id=agent_id, presence=presence, previous=previous,
-        changed_at=runtime.clock.now())))
+    active_by_channel: dict[str, int] = Field(description="offered and accepted work")
+    active_total: int
 
 
 class PresenceIn(BaseModel):
@@ -74,68 +110,79 @@ class PresenceIn(BaseModel):
     presence: Presence
 
 
-@router.put("/agents/{agent_id}/presence", response_model=AgentOut,
-            responses={404: {"description": "No such agent"}})
-async def put_presence(agent_id: AgentId, body: PresenceIn, runtime: RuntimeDep) -> AgentOut:
-    """Set an agent's presence; coming available places waiting work at once."""
-    async with runtime.sessions() as session, session.begin():
-        previous = await session.scalar(select(agents.c.presence).where(agents.c.id == agent_id)
-                                        .with_for_update())
-        if previous is None:
-            raise HTTPException(404, error_body("not_found", f"no agent {agent_id}"))
-        row = (await session.execute(
-            update(agents).where(agents.c.id == agent_id)
-            .values(presence=body.presence, updated_at=runtime.clock.now())
-            .returning(agents))).one()
-        await _presence_changed(runtime, session, agent_id, previous, body.presence)
-        if body.presence == "available":
-            await drain_queue(runtime, session)
-    runtime.relay.notify()
+async def upsert_agent(runtime: Runtime, session: AsyncSession, agent_id: str,
+                       body: AgentIn) -> AgentOut:
+    """Create or replace an agent (their live load stays); skill, tier and capacity changes
+    take effect at once, and a presence change is applied as by the presence endpoint."""
+    now = runtime.clock.now()
+    values = body.model_dump() | {"id": agent_id, "updated_at": now}
+    previous = await session.scalar(select(agents.c.presence).where(agents.c.id == agent_id)
+                                    .with_for_update())
+    await session.execute(pg_insert(agents).values(**values).on_conflict_do_update(
+        index_elements=[agents.c.id],
+        set_={k: v for k, v in values.items() if k not in ("id", "presence")}))
+    if previous is None:
+        await runtime.emit(session, runtime.topics.agents, runtime.envelope(AgentPresenceChanged(
+            agent_id=agent_id, presence=body.presence, previous=None, changed_at=now)))
+    row = await set_presence(runtime, session, agent_id, body.presence, now)
+    assert row is not None
     return AgentOut.model_validate(dict(row._mapping))
 
 
 @router.put("/agents/{agent_id}", response_model=AgentOut)
 async def put_agent(agent_id: AgentId, body: AgentIn, runtime: RuntimeDep) -> AgentOut:
-    """Create or replace an agent; waiting work is placed at once if the agent fits it."""
-    values = body.model_dump() | {"id": agent_id, "updated_at": runtime.clock.now()}
+    """Create or replace an agent; waiting work they can take is offered at once."""
     async with runtime.sessions() as session, session.begin():
-        previous = await session.scalar(select(agents.c.presence).where(agents.c.id == agent_id)
-                                        .with_for_update())
-        row = (await session.execute(
-            pg_insert(agents).values(**values)
-            .on_conflict_do_update(index_elements=[agents.c.id],
-                                   set_={k: v for k, v in values.items() if k != "id"})
-            .returning(agents))).one()
-        await _presence_changed(runtime, session, agent_id, previous, body.presence)
-        await drain_queue(runtime, session)
+        out = await upsert_agent(runtime, session, agent_id, body)
+    runtime.relay.notify()
+    return out
+
+
+@router.post("/agents/import", response_model=dict[str, Any])
+async def import_agents(body: AgentImport, runtime: RuntimeDep) -> dict[str, Any]:
+    """Create or replace up to 1,000 agents in one transaction: all or none."""
+    async with runtime.sessions() as session, session.begin():
+        for item in sorted(body.agents, key=lambda a: a.id):
+            await upsert_agent(runtime, session, item.id,
+                               AgentIn.model_validate(item.model_dump(exclude={"id"})))
+    runtime.relay.notify()
+    return {"imported": len(body.agents), "ids": sorted(a.id for a in body.agents)}
+
+
+@router.put("/agents/{agent_id}/presence", response_model=AgentOut,
+            responses={404: {"description": "No such agent"}})
+async def put_presence(agent_id: AgentId, body: PresenceIn, runtime: RuntimeDep) -> AgentOut:
+    """Set an agent's presence. Coming available offers them waiting work at once; going
+    away or offline sends the work they have not accepted to others."""
+    async with runtime.sessions() as session, session.begin():
+        row = await set_presence(runtime, session, agent_id, body.presence, runtime.clock.now())
+        if row is None:
+            raise HTTPException(404, error_body("not_found", f"no agent {agent_id}"))
     runtime.relay.notify()
     return AgentOut.model_validate(dict(row._mapping))
 
 
 @router.get("/agents", response_model=dict[str, Any])
 async def list_agents(session: SessionDep, limit: int = Query(100, ge=1, le=500),
-                      offset: int = Query(0, ge=0)) -> dict[str, Any]:
-    total = await session.scalar(select(func.count()).select_from(agents))
-    rows = (await session.execute(select(agents).order_by(agents.c.id)
-                                  .limit(limit).offset(offset))).all()
+                      offset: int = Query(0, ge=0),
+                      team: str | None = Query(None, max_length=200),
+                      presence: Presence | None = None) -> dict[str, Any]:
+    query = select(agents)
+    if team is not None:
+        query = query.where(agents.c.team == team)
+    if presence is not None:
+        query = query.where(agents.c.presence == presence)
+    total = await session.scalar(select(func.count()).select_from(query.subquery()))
+    rows = (await session.execute(query.order_by(agents.c.id).limit(limit)
+                                  .offset(offset))).all()
     return {"items": [AgentOut.model_validate(dict(r._mapping)).model_dump(mode="json")
                       for r in rows], "total": total, "limit": limit, "offset": offset}
 
 
-@router.get("/agents/{agent_id}", response_model=AgentOut)
+@router.get("/agents/{agent_id}", response_model=AgentOut,
+            responses={404: {"description": "No such agent"}})
 async def read_agent(agent_id: AgentId, session: SessionDep) -> AgentOut:
     row = (await session.execute(select(agents).where(agents.c.id == agent_id))).first()
     if row is None:
         raise HTTPException(404, error_body("not_found", f"no agent {agent_id}"))
     return AgentOut.model_validate(dict(row._mapping))
-
-
-@router.get("/assignments/{ticket_id}", response_model=AssignmentOut,
-            responses={404: {"description": "Not assigned (yet): queued or unknown"}})
-async def read_assignment(ticket_id: UUID, session: SessionDep) -> AssignmentOut:
-    row = await get_assignment(session, ticket_id)
-    if row is None:
-        state = "queued" if await is_queued(session, ticket_id) else "unknown"
-        raise HTTPException(404, error_body("not_assigned", f"ticket {ticket_id} is not assigned",
-                                            state=state))
-    return AssignmentOut.model_validate(row)

@@ -1,4 +1,4 @@
-"""Bootstrap: build router's FastAPI app and its event handlers."""
+"""Bootstrap: build router's FastAPI app, its event handlers and its jobs."""
 
 from __future__ import annotations
 
@@ -8,32 +8,68 @@ from functools import partial
 from fastapi import FastAPI
 
 from tierline_router import models
-from tierline_router.api import router
-from tierline_router.service import (
+from tierline_router.api import router as agents_router
+from tierline_router.handlers import (
+    on_clock_started,
+    on_escalated,
+    on_presence_reported,
     on_priority_changed,
+    on_reassignment_requested,
     on_status_changed,
     on_ticket_created,
 )
+from tierline_router.jobs import expire_offers, queue_gauges, refresh_gauges, review_queue, sweep
+from tierline_router.rules import load_routing_policy
+from tierline_router.work_api import router as work_router
 from tierline_shared.bus.consumer import Handler
-from tierline_shared.bus.events import TicketCreated, TicketPriorityChanged, TicketStatusChanged
+from tierline_shared.bus.events import (
+    AgentPresenceChanged,
+    ReassignmentRequested,
+    SlaClockStarted,
+    TicketCreated,
+    TicketEscalated,
+    TicketPriorityChanged,
+    TicketStatusChanged,
+)
 from tierline_shared.clock import Clock
 from tierline_shared.runtime import Runtime, ServiceSpec
 from tierline_shared.settings import Settings
 from tierline_shared.web import create_service_app
 
 
+async def _start(runtime: Runtime) -> None:
+    runtime.state["routing_policy"] = load_routing_policy(runtime.settings.policy_dir)
+    runtime.state["gauges"] = queue_gauges(runtime.registry)
+
+
 def handlers(runtime: Runtime) -> Mapping[str, Handler]:
     return {TicketCreated.event_type: partial(on_ticket_created, runtime),
             TicketStatusChanged.event_type: partial(on_status_changed, runtime),
-            TicketPriorityChanged.event_type: partial(on_priority_changed, runtime)}
+            TicketPriorityChanged.event_type: partial(on_priority_changed, runtime),
+            ReassignmentRequested.event_type: partial(on_reassignment_requested, runtime),
+            TicketEscalated.event_type: partial(on_escalated, runtime),
+            SlaClockStarted.event_type: partial(on_clock_started, runtime),
+            AgentPresenceChanged.event_type: partial(on_presence_reported, runtime)}
 
 
-SPEC = ServiceSpec(name="router", metadata=models.metadata, outbox=models.outbox,
-                   inbox=models.inbox, consumes=lambda t: t.tickets, handlers=handlers)
+async def _offers_and_reviews(runtime: Runtime) -> None:
+    await expire_offers(runtime)
+    await review_queue(runtime)
+
+
+SPEC = ServiceSpec(
+    name="router", metadata=models.metadata, outbox=models.outbox, inbox=models.inbox,
+    consumes=lambda t: [*t.tickets, t.sla, t.agents], handlers=handlers, on_start=_start,
+    periodic=lambda runtime: [
+        ("offers", runtime.settings.router_job_interval_s, _offers_and_reviews),
+        ("sweep", runtime.settings.router_sweep_interval_s, sweep),
+        ("gauges", 2.0, refresh_gauges)])
 
 
 def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     return create_service_app(
-        SPEC, settings, routers=[router], clock=clock, title="Tierline router",
-        description="Owns agents and assignments; places each ticket with the best-fit agent.",
+        SPEC, settings, routers=[agents_router, work_router], clock=clock,
+        title="Tierline router",
+        description="Owns agents and assignments; offers each ticket to the best-fit agent "
+        "and queues what nobody can take yet.",
     )

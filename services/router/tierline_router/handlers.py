@@ -1,0 +1,132 @@
+"""Router's event handlers: one per event type it consumes, each in the consumer's
+transaction."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from tierline_router.models import assignments, queue, tickets
+from tierline_router.placement import (
+    locked_ticket,
+    offer_waiting_to,
+    policy,
+    record,
+    release,
+    route,
+)
+from tierline_router.rules import effective_rank
+from tierline_router.work import move, reopen, set_presence
+from tierline_shared.bus.consumer import HandlerContext
+from tierline_shared.bus.events import (
+    AgentPresenceChanged,
+    ReassignmentRequested,
+    SlaClockStarted,
+    TicketCreated,
+    TicketEscalated,
+    TicketPriorityChanged,
+    TicketStatusChanged,
+)
+from tierline_shared.runtime import Runtime
+
+
+async def on_ticket_created(runtime: Runtime, ctx: HandlerContext) -> None:
+    e = ctx.envelope.event
+    assert isinstance(e, TicketCreated)
+    session, now = ctx.session, runtime.clock.now()
+    inserted = await session.scalar(pg_insert(tickets).values(
+        ticket_id=e.ticket_id, ticket_type=e.ticket_type, priority=e.priority,
+        category=e.category, subcategory=e.subcategory, channel=e.channel,
+        language=e.language, plan=e.plan, vip=e.vip, triage=e.needs_triage,
+        deflected=e.deflected, status="new", declined_by=[], attempts=0,
+        created_at=e.created_at,
+    ).on_conflict_do_nothing().returning(tickets.c.ticket_id))
+    if inserted is None:
+        return
+    if e.deflected:
+        await record(session, e.ticket_id, now, "deflected", None,
+                     reason="resolved by self-service (tier 0); never routed to an agent")
+        return
+    await route(runtime, session, e.ticket_id, now, trigger="ticket created")
+
+
+async def on_status_changed(runtime: Runtime, ctx: HandlerContext) -> None:
+    """Resolved or closed work frees the agent's capacity and offers them waiting work at
+    once; a reopened ticket goes back to its agent, or elsewhere if they cannot take it."""
+    e = ctx.envelope.event
+    assert isinstance(e, TicketStatusChanged)
+    session, now = ctx.session, runtime.clock.now()
+    if await locked_ticket(session, e.ticket_id) is None:
+        return
+    await session.execute(update(tickets).where(tickets.c.ticket_id == e.ticket_id)
+                          .values(status=e.to_status))
+    if e.to_status in ("resolved", "closed"):
+        await session.execute(delete(queue).where(queue.c.ticket_id == e.ticket_id))
+        released = await release(runtime, session, e.ticket_id, now, None)
+        if released is not None:
+            await offer_waiting_to(runtime, session, released.agent_id, now,
+                                   "capacity freed by a resolution")
+    elif e.to_status == "reopened":
+        await reopen(runtime, session, e.ticket_id, now)
+
+
+async def on_priority_changed(runtime: Runtime, ctx: HandlerContext) -> None:
+    """Waiting work moves to its new place in the queue; the assignment records it."""
+    e = ctx.envelope.event
+    assert isinstance(e, TicketPriorityChanged)
+    session, now = ctx.session, runtime.clock.now()
+    if await locked_ticket(session, e.ticket_id) is None:
+        return
+    await session.execute(update(tickets).where(tickets.c.ticket_id == e.ticket_id)
+                          .values(priority=e.to_priority))
+    queued_at = await session.scalar(select(queue.c.queued_at)
+                                     .where(queue.c.ticket_id == e.ticket_id))
+    if queued_at is not None:
+        rank = effective_rank(policy(runtime), e.to_priority, (now - queued_at).total_seconds())
+        await session.execute(update(queue).where(queue.c.ticket_id == e.ticket_id)
+                              .values(priority=e.to_priority, eff_rank=rank))
+    await session.execute(update(assignments).where(assignments.c.ticket_id == e.ticket_id)
+                          .values(priority=e.to_priority))
+
+
+async def on_escalated(runtime: Runtime, ctx: HandlerContext) -> None:
+    e = ctx.envelope.event
+    assert isinstance(e, TicketEscalated)
+    if e.kind != "functional":
+        return
+    await move(runtime, ctx.session, e.ticket_id, runtime.clock.now(), to_tier=e.to_tier,
+               to_skill=e.to_skill, trigger=f"sla escalation ({e.trigger}, {e.rule})",
+               reason=e.reason)
+
+
+async def on_reassignment_requested(runtime: Runtime, ctx: HandlerContext) -> None:
+    e = ctx.envelope.event
+    assert isinstance(e, ReassignmentRequested)
+    await move(runtime, ctx.session, e.ticket_id, runtime.clock.now(), to_tier=e.to_tier,
+               to_skill=e.to_skill, trigger=f"reassignment requested by {e.requested_by}",
+               reason=e.reason)
+
+
+async def on_clock_started(runtime: Runtime, ctx: HandlerContext) -> None:
+    """The resolution clock's due time orders waiting work of equal earned priority."""
+    e = ctx.envelope.event
+    assert isinstance(e, SlaClockStarted)
+    if e.clock != "resolution":
+        return
+    session = ctx.session
+    if await locked_ticket(session, e.ticket_id) is None:
+        return
+    await session.execute(update(tickets).where(tickets.c.ticket_id == e.ticket_id)
+                          .values(sla_due_at=e.due_at))
+    await session.execute(update(queue).where(queue.c.ticket_id == e.ticket_id)
+                          .values(sla_due_at=e.due_at))
+
+
+async def on_presence_reported(runtime: Runtime, ctx: HandlerContext) -> None:
+    """Presence pushed onto the agents topic by a telephony or chat platform; router's own
+    presence events on that topic are its record, not news."""
+    e = ctx.envelope.event
+    assert isinstance(e, AgentPresenceChanged)
+    if ctx.envelope.source == runtime.source:
+        return
+    await set_presence(runtime, ctx.session, e.agent_id, e.presence, runtime.clock.now())
