@@ -36,6 +36,7 @@ test-db: install
 bench: install
 	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[bench]'
 	$(BIN)/python bench/erlang_vs_pyworkforce.py
+	$(BIN)/python bench/router_decisions.py
 
 lint: install
 	$(BIN)/ruff check shared services tests bench
