@@ -37,6 +37,7 @@ bench: install
 	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[bench]'
 	$(BIN)/python bench/erlang_vs_pyworkforce.py
 	$(BIN)/python bench/router_decisions.py
+	$(BIN)/python bench/e2e_latency.py
 
 lint: install
 	$(BIN)/ruff check shared services tests bench

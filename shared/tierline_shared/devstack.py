@@ -106,13 +106,15 @@ def wait_ready(urls: dict[str, str], timeout_s: float = 90,
 
 
 def load_roster(router_url: str, path: Path = DEMO_ROSTER) -> int:
+    """Import a roster file's agents into router in one all-or-none request."""
     roster = yaml.safe_load(path.read_text())
-    with httpx.Client(timeout=10) as client:
-        for agent in roster["agents"]:
-            agent_id = agent.pop("id")
-            response = client.put(f"{router_url}/v1/agents/{agent_id}", json=agent)
-            response.raise_for_status()
-    return len(roster["agents"])
+    with httpx.Client(timeout=30) as client:
+        response = client.post(f"{router_url}/v1/agents/import",
+                               json={"agents": roster["agents"]})
+        if response.status_code == 422:
+            raise SystemExit(f"{path}: router refused the roster: {response.text}")
+        response.raise_for_status()
+    return int(response.json()["imported"])
 
 
 def service_env(settings: Settings, **extra: str) -> dict[str, str]:

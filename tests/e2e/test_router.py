@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import uuid
 from collections import Counter
 from typing import Any
 
@@ -216,3 +217,36 @@ async def test_three_router_replicas_never_overfill_or_double_assign(own_stack: 
 async def assignment_at(client: httpx.AsyncClient, port: int, tid: str) -> dict[str, Any]:
     r = await client.get(f"http://127.0.0.1:{port}/v1/assignments/{tid}")
     return r.json() if r.status_code == 200 else {}
+
+
+async def test_agent_import_is_all_or_none_and_bad_input_names_the_field(stack: Stack) -> None:
+    router = stack.url("router")
+    good = {"id": "imp-1", "name": "Imp", "tier": 2, "skills": {"network": 4},
+            "channels": {"chat": 3, "email": 5}, "max_total": 6, "languages": ["en", "pt"],
+            "team": "network-ops", "manager": "mia", "timezone": "Europe/Lisbon",
+            "working_hours": {"mon": ["09:00-13:00", "14:00-18:00"]}}
+    async with httpx.AsyncClient() as client:
+        bad = await client.post(f"{router}/v1/agents/import", json={"agents": [
+            good, dict(good, id="imp-2", skills={"network": 9})]})
+        assert bad.status_code == 422, bad.text
+        assert "agents.1.skills.network" in bad.text
+        assert (await client.get(f"{router}/v1/agents/imp-1")).status_code == 404  # none
+        r = await client.post(f"{router}/v1/agents/import", json={"agents": [
+            good, dict(good, id="imp-2", tier=3)]})
+        assert r.status_code == 200 and r.json()["imported"] == 2
+        agent = (await client.get(f"{router}/v1/agents/imp-1")).json()
+        assert (agent["timezone"], agent["manager"], agent["max_total"]) == (
+            "Europe/Lisbon", "mia", 6)
+        assert agent["active_total"] == 0
+        for body, field in [
+                (dict(good, timezone="Mars/Olympus"), "timezone"),
+                (dict(good, working_hours={"mon": ["18:00-09:00"]}), "working_hours"),
+                (dict(good, channels={"fax": 1}), "channels")]:
+            body.pop("id")
+            r = await client.put(f"{router}/v1/agents/imp-3", json=body)
+            assert r.status_code == 422 and field in r.text, (field, r.text)
+        r = await client.post(f"{router}/v1/assignments/{uuid.uuid4()}/accept",
+                              json={"agent_id": "imp-1"})
+        assert r.status_code == 409 and r.json()["error"] == "no_open_offer"
+        r = await client.put(f"{router}/v1/agents/nobody/presence", json={"presence": "away"})
+        assert r.status_code == 404 and r.json()["error"] == "not_found"

@@ -1,6 +1,6 @@
 """SLA timers, escalations and major incidents through the running services: an
 escalation moves the ticket in router and is counted by metrics; a burst of incidents on one
-service raises one major incident that metrics counts."""
+service raises one major incident that router records and metrics counts."""
 
 from __future__ import annotations
 
@@ -108,6 +108,14 @@ async def test_a_burst_on_one_service_is_one_major_incident_everywhere(stack: St
         assert len([m for m in found if m["service"] == service]) == 1
         assert sorted(incident["ticket_ids"]) == sorted(ids)
         mi = incident["id"]
+
+        async def router_knows() -> list | None:  # the link reached router over Kafka
+            got = (await client.get(f"{stack.url('router')}/v1/assignments/{ids[-1]}/history"
+                                    )).json()["items"]
+            return [h for h in got if h["action"] == "major_incident"] or None
+
+        linked = await eventually(router_knows, what="router recording the major incident")
+        assert [h["detail"]["major_incident_id"] for h in linked] == [mi]
 
         async def mi_event(body: dict) -> httpx.Response:
             return await client.post(f"{stack.url('sla')}/v1/major-incidents/{mi}/events",

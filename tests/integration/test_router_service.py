@@ -283,3 +283,72 @@ async def test_deflected_work_never_reaches_an_agent(router: Any) -> None:
     ticket = await create(router, deflected=True)
     assert await holder(router, ticket) is None and await queued(router) == []
     assert not [k for k, _ in await outbox_events(router, str(ticket))]
+
+
+async def test_equal_priorities_wait_in_sla_due_order_and_low_ones_age(router: Any) -> None:
+    from tierline_shared.bus.events import SlaClockStarted
+
+    await put_agent(router, "ana", channels={"portal": 1})
+    busy = await create(router)
+    later, sooner = await create(router), await create(router)
+    for ticket, hours in ((later, 8), (sooner, 2)):
+        await deliver(router, SlaClockStarted(
+            ticket_id=ticket, clock="resolution", priority="P3", started_at=router.clock.now(),
+            due_at=router.clock.now() + timedelta(hours=hours), target_seconds=hours * 3600))
+    assert await queued(router) == [sooner, later]  # same priority: nearest deadline first
+    old_p4 = await create(router, priority="P4")
+    tick(router, 3600)  # two aging steps of 30 minutes: P4 has earned the rank of a P2
+    await review_queue(router)
+    fresh_p3 = await create(router)
+    # the old P4 now waits ahead of a fresh P3; the P3s that aged alongside it have earned
+    # the same rank and go first on their SLA due times
+    assert await queued(router) == [sooner, later, old_p4, fresh_p3]
+    p1 = await create(router, priority="P1")
+    assert (await queued(router))[0] == p1  # aging never overtakes a P1
+    await status(router, busy, "in_progress", "resolved")
+    assert await holder(router, p1) == ("ana", "offered")
+
+
+async def test_presence_from_a_platform_event_applies_but_routers_own_echo_does_not(
+        router: Any) -> None:
+    from tierline_shared.bus.consumer import HandlerContext
+    from tierline_shared.bus.envelope import Envelope
+    from tierline_shared.bus.events import AgentPresenceChanged
+
+    await put_agent(router, "ana")
+    await put_agent(router, "ben", presence="offline")
+    ticket = await create(router)
+    assert await holder(router, ticket) == ("ana", "offered")
+    # the telephony platform says ben is back and ana stepped away
+    for agent_id, value in (("ben", "available"), ("ana", "away")):
+        await deliver(router, AgentPresenceChanged(agent_id=agent_id, presence=value,
+                                                   changed_at=router.clock.now()))
+    assert await holder(router, ticket) == ("ben", "offered")
+    # router reading its own old event back from the topic changes nothing
+    echo = Envelope.wrap(AgentPresenceChanged(agent_id="ana", presence="available",
+                                              changed_at=router.clock.now()),
+                         source=router.source, time=router.clock.now())
+    handler = router.spec.handlers(router)[echo.type]
+    async with router.sessions.begin() as session:
+        await handler(HandlerContext(session=session, envelope=echo,
+                                     emit=lambda topic, env: router.emit(session, topic, env)))
+    async with router.sessions() as session:
+        assert await session.scalar(select(agents.c.presence).where(agents.c.id == "ana")) \
+            == "away"
+
+
+async def test_a_rule_can_move_accepted_work_when_its_agent_goes_offline(router: Any) -> None:
+    await put_agent(router, "ana")
+    await put_agent(router, "ben")
+    ticket = await create(router)
+    await answer(router, ticket, "ana", accepted=True)
+    await presence(router, "ana", "away")
+    assert await holder(router, ticket) == ("ana", "accepted")  # default: accepted stays
+    await presence(router, "ana", "available")
+    router.state["routing_policy"] = router.state["routing_policy"].model_copy(
+        update={"reroute_accepted_when": ["offline"]})
+    await presence(router, "ana", "offline")
+    assert await holder(router, ticket) == ("ben", "offered")
+    assigned = [b for k, b in await outbox_events(router, str(ticket))
+                if k == TicketAssigned.event_type][-1]
+    assert assigned["reasons"]["trigger"] == "ana went offline"

@@ -12,6 +12,7 @@ from tierline_router.api import router as agents_router
 from tierline_router.handlers import (
     on_clock_started,
     on_escalated,
+    on_major_incident,
     on_presence_reported,
     on_priority_changed,
     on_reassignment_requested,
@@ -24,6 +25,8 @@ from tierline_router.work_api import router as work_router
 from tierline_shared.bus.consumer import Handler
 from tierline_shared.bus.events import (
     AgentPresenceChanged,
+    MajorIncidentDeclared,
+    MajorIncidentTicketLinked,
     ReassignmentRequested,
     SlaClockStarted,
     TicketCreated,
@@ -49,7 +52,9 @@ def handlers(runtime: Runtime) -> Mapping[str, Handler]:
             ReassignmentRequested.event_type: partial(on_reassignment_requested, runtime),
             TicketEscalated.event_type: partial(on_escalated, runtime),
             SlaClockStarted.event_type: partial(on_clock_started, runtime),
-            AgentPresenceChanged.event_type: partial(on_presence_reported, runtime)}
+            AgentPresenceChanged.event_type: partial(on_presence_reported, runtime),
+            MajorIncidentDeclared.event_type: partial(on_major_incident, runtime),
+            MajorIncidentTicketLinked.event_type: partial(on_major_incident, runtime)}
 
 
 async def _offers_and_reviews(runtime: Runtime) -> None:

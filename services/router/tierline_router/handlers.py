@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from tierline_router.models import assignments, queue, tickets
+from tierline_router.models import assignments, history, queue, tickets
 from tierline_router.placement import (
     locked_ticket,
     offer_waiting_to,
@@ -20,6 +20,8 @@ from tierline_router.work import move, reopen, set_presence
 from tierline_shared.bus.consumer import HandlerContext
 from tierline_shared.bus.events import (
     AgentPresenceChanged,
+    MajorIncidentDeclared,
+    MajorIncidentTicketLinked,
     ReassignmentRequested,
     SlaClockStarted,
     TicketCreated,
@@ -130,3 +132,21 @@ async def on_presence_reported(runtime: Runtime, ctx: HandlerContext) -> None:
     if ctx.envelope.source == runtime.source:
         return
     await set_presence(runtime, ctx.session, e.agent_id, e.presence, runtime.clock.now())
+
+
+async def on_major_incident(runtime: Runtime, ctx: HandlerContext) -> None:
+    """A ticket became the child of a major incident: its routing history says so, so
+    whoever holds it knows the incident manager now leads the restoration."""
+    e = ctx.envelope.event
+    assert isinstance(e, MajorIncidentDeclared | MajorIncidentTicketLinked)
+    ticket_ids = e.ticket_ids if isinstance(e, MajorIncidentDeclared) else [e.ticket_id]
+    mi = str(e.major_incident_id)
+    for ticket_id in ticket_ids:
+        if await locked_ticket(ctx.session, ticket_id) is None:
+            continue
+        known = await ctx.session.scalar(select(history.c.id).where(
+            history.c.ticket_id == ticket_id, history.c.action == "major_incident",
+            history.c.detail["major_incident_id"].astext == mi))
+        if known is None:
+            await record(ctx.session, ticket_id, runtime.clock.now(), "major_incident", None,
+                         major_incident_id=mi)

@@ -5,13 +5,14 @@ locks taken with SKIP LOCKED share the work out so nothing is done twice."""
 from __future__ import annotations
 
 import logging
-from typing import Any
+from uuid import UUID
 
 from prometheus_client import CollectorRegistry, Gauge
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from tierline_router.models import agents, assignments, queue, tickets
-from tierline_router.placement import policy, release, route
+from tierline_router.models import agents, assignments, queue
+from tierline_router.placement import locked_ticket, policy, release, route
 from tierline_router.work import reroute_unavailable, set_presence
 from tierline_shared.runtime import Runtime
 
@@ -20,10 +21,8 @@ log = logging.getLogger(__name__)
 BATCH = 200
 
 
-async def _lock_ticket(session: Any, ticket_id: Any) -> bool:
-    return (await session.execute(select(tickets.c.ticket_id)
-                                  .where(tickets.c.ticket_id == ticket_id)
-                                  .with_for_update(skip_locked=True))).first() is not None
+async def _lock_ticket(session: AsyncSession, ticket_id: UUID) -> bool:
+    return await locked_ticket(session, ticket_id, wait=False) is not None
 
 
 async def expire_offers(runtime: Runtime) -> None:

@@ -171,9 +171,11 @@ async def release(runtime: Runtime, session: AsyncSession, ticket_id: UUID, now:
     return row
 
 
-async def locked_ticket(session: AsyncSession, ticket_id: UUID) -> Row[Any] | None:
+async def locked_ticket(session: AsyncSession, ticket_id: UUID,
+                        wait: bool = True) -> Row[Any] | None:
+    """The ticket's row, locked; with ``wait=False`` None if another transaction holds it."""
     return (await session.execute(select(tickets).where(tickets.c.ticket_id == ticket_id)
-                                  .with_for_update())).first()
+                                  .with_for_update(skip_locked=not wait))).first()
 
 
 async def route(runtime: Runtime, session: AsyncSession, ticket_id: UUID, now: datetime,
@@ -267,7 +269,8 @@ async def _best_waiting_for(runtime: Runtime, session: AsyncSession, agent: Agen
     for page in range(4):
         rows = (await session.execute(base.limit(25).offset(page * 25))).all()
         for queued in rows:
-            ticket = await locked_ticket(session, queued.ticket_id)
+            # this path holds the agent's row: take the ticket only if nobody holds it
+            ticket = await locked_ticket(session, queued.ticket_id, wait=False)
             if ticket is None:
                 continue
             need = need_for(pol, facts(ticket),

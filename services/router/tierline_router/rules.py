@@ -72,6 +72,7 @@ class RoutingPolicy(BaseModel):
     version: Literal[1]
     offer_timeout_s: float = Field(default=120, gt=0)
     missed_offer_presence: Literal["away", "offline", "available"] = "away"
+    reroute_accepted_when: list[Literal["away", "offline"]] = Field(default_factory=list)
     aging_s: float = Field(default=1800, ge=0)
     aging_max_steps: int = Field(default=2, ge=0, le=4)
     default: NeedSpec = Field(default_factory=lambda: NeedSpec(

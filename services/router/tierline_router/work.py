@@ -78,14 +78,18 @@ async def answer_offer(runtime: Runtime, session: AsyncSession, ticket_id: UUID,
 async def set_presence(runtime: Runtime, session: AsyncSession, agent_id: str,
                        presence: str, now: datetime) -> Row[Any] | None:
     """Set an agent's presence. Work they have not accepted goes elsewhere at once when they
-    go away or offline (accepted work stays); coming available offers them waiting work."""
-    offered = [] if presence not in ("away", "offline") else (await session.execute(
+    go away or offline; accepted work stays unless the policy's ``reroute_accepted_when``
+    names that presence. Coming available offers them waiting work."""
+    moving = ["offered"] if presence in ("away", "offline") else []
+    if presence in policy(runtime).reroute_accepted_when:
+        moving.append("accepted")
+    offered = (await session.execute(
         select(assignments.c.ticket_id).where(assignments.c.agent_id == agent_id,
-                                              assignments.c.status == "offered")
-        .order_by(assignments.c.ticket_id))).scalars().all()
-    taken = [tid for tid in offered if (await session.execute(
-        select(tickets.c.ticket_id).where(tickets.c.ticket_id == tid)
-        .with_for_update(skip_locked=True))).first() is not None]
+                                              assignments.c.status.in_(moving))
+        .order_by(assignments.c.ticket_id))).scalars().all() if moving else []
+    # tickets before the agent's row; one held elsewhere is left to the offer job
+    taken = [tid for tid in offered
+             if await locked_ticket(session, tid, wait=False) is not None]
     previous = await session.scalar(select(agents.c.presence).where(agents.c.id == agent_id)
                                     .with_for_update())
     if previous is None:
@@ -106,11 +110,12 @@ async def set_presence(runtime: Runtime, session: AsyncSession, agent_id: str,
 
 async def reroute_unavailable(runtime: Runtime, session: AsyncSession, ticket_id: UUID,
                               agent_id: str, presence: str, now: datetime) -> None:
-    released = await release(runtime, session, ticket_id, now, "agent_unavailable",
-                             f"{agent_id} went {presence} before accepting")
+    held = await holding(session, ticket_id)
+    why = f"{agent_id} went {presence}" + (
+        " before accepting" if held is not None and held.status == "offered" else "")
+    released = await release(runtime, session, ticket_id, now, "agent_unavailable", why)
     if released is not None:
-        await route(runtime, session, ticket_id, now,
-                    trigger=f"{agent_id} went {presence} before accepting")
+        await route(runtime, session, ticket_id, now, trigger=why)
 
 
 async def reopen(runtime: Runtime, session: AsyncSession, ticket_id: UUID,

@@ -49,7 +49,10 @@ CHANNELS: dict[str, tuple[str, str, list[type[Event]]]] = {
             [SlaClockStarted, SlaWarning, SlaBreached, TicketEscalated, MajorIncidentDeclared,
              MajorIncidentTicketLinked, MajorIncidentUpdateDue, MajorIncidentChanged,
              ProblemIdentified, ProblemWorkaroundRecorded]),
-    "agents": ("router", "Agent presence changes, keyed by agent id.", [AgentPresenceChanged]),
+    "agents": ("router", "Agent presence changes, keyed by agent id. A telephony or chat "
+               "platform may produce presence changes here too (with its own ce_source): "
+               "router applies them as it applies PUT /v1/agents/{id}/presence.",
+               [AgentPresenceChanged]),
 }
 
 CE_HEADERS: dict[str, Any] = {

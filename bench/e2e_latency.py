@@ -1,0 +1,168 @@
+"""End-to-end assignment latency through Kafka: from the moment a client POSTs a ticket to
+intake until the router's assignment event for it arrives on the routing topic, at fixed
+offered loads, with PostgreSQL, the broker, intake and router running on this machine.
+
+Side by side in the same run: the same clients' round trip to intake's /healthz (the
+ceiling of one HTTP exchange). Offered loads are open-loop (sends are scheduled, not paced by
+answers), ten seconds each. Writes bench/results.json and the README table."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import platform
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+from aiokafka import AIOKafkaConsumer
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tierline_shared.bus.topics import Topics  # noqa: E402
+from tierline_shared.devstack import (  # noqa: E402
+    ServiceProcesses,
+    create_database,
+    service_env,
+    wait_ready,
+)
+from tierline_shared.embedded import EmbeddedKafka, EmbeddedPostgres, free_port  # noqa: E402
+from tierline_shared.migrate import upgrade  # noqa: E402
+from tierline_shared.settings import Settings  # noqa: E402
+
+LOADS = [20, 50, 100]  # tickets per second
+SECONDS = 10
+ROSTER = {"agents": [{"id": f"agent-{n}", "name": f"Agent {n}", "tier": 1,
+                      "skills": {"general": 3}, "channels": {"portal": 50, "api": 50},
+                      "max_total": 100} for n in range(40)]}
+
+
+def body(n: int) -> dict:
+    return {"title": f"VPN keeps disconnecting ({n})",
+            "description": "The VPN drops every few minutes since this morning",
+            "requester": {"id": f"u-{n % 500}", "name": "Ada"}, "channel": "portal",
+            "impact": "low", "urgency": "low"}
+
+
+async def offered_load(intake: str, topic: str, bootstrap: str, rate: int) -> dict:
+    sent: dict[str, float] = {}
+    arrived: dict[str, float] = {}
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None,
+                                auto_offset_reset="latest")
+    await consumer.start()
+    await asyncio.sleep(1.0)  # partitions assigned before the first send
+    failures = 0
+    all_sent, all_arrived = asyncio.Event(), asyncio.Event()
+
+    async def read() -> None:
+        while True:
+            batch = await consumer.getmany(timeout_ms=100)
+            now = time.perf_counter()
+            for records in batch.values():
+                for r in records:
+                    kind = dict(r.headers).get("ce_type", b"").decode()
+                    if kind == "tierline.ticket.assigned.v1" and r.key:
+                        arrived.setdefault(r.key.decode(), now)
+            if all_sent.is_set() and set(sent) <= set(arrived):
+                all_arrived.set()
+
+    reader = asyncio.create_task(read())
+    async with httpx.AsyncClient(base_url=intake, timeout=30,
+                                 limits=httpx.Limits(max_connections=64)) as client:
+        async def post(n: int) -> None:
+            nonlocal failures
+            start = time.perf_counter()
+            r = await client.post("/v1/tickets", json=body(n),
+                                  headers={"Idempotency-Key": str(uuid.uuid4())})
+            if r.status_code == 201:
+                sent[r.json()["id"]] = start
+            else:
+                failures += 1
+
+        t0, tasks = time.perf_counter(), []
+        for n in range(rate * SECONDS):
+            delay = t0 + n / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(post(n)))
+        await asyncio.gather(*tasks)
+        all_sent.set()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(all_arrived.wait(), 30)
+        health = []
+        for _ in range(200):
+            start = time.perf_counter()
+            await client.get("/healthz")
+            health.append(time.perf_counter() - start)
+    reader.cancel()
+    await consumer.stop()
+    latencies = [arrived[t] - s for t, s in sent.items() if t in arrived]
+    q = statistics.quantiles(latencies, n=100)
+    hq = statistics.quantiles(health, n=100)
+    return {"offered_per_s": rate, "tickets": len(sent), "assigned": len(latencies),
+            "rejected": failures, "p50_ms": round(q[49] * 1e3, 1), "p99_ms": round(q[98] * 1e3, 1),
+            "healthz_p50_ms": round(hq[49] * 1e3, 2)}
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory(prefix="tierline-latency-") as tmp:
+        pg = EmbeddedPostgres(Path(tmp) / "pg", free_port(), fast_unsafe=True)
+        kafka = EmbeddedKafka(free_port(), log_path=Path(tmp) / "broker.log")
+        pg.start()
+        kafka.start()
+        procs = None
+        try:
+            asyncio.run(create_database(pg.url(), "latency"))
+            url = pg.url().rsplit("/", 1)[0] + "/latency"
+            upgrade(url)
+            settings = Settings(database_url=url, kafka_bootstrap_servers=kafka.bootstrap_servers,
+                                topic_prefix="bench", intake_port=free_port(),
+                                router_port=free_port(), log_level="WARNING")
+            procs = ServiceProcesses(env=service_env(settings), services=("intake", "router"),
+                                     log_dir=Path(tmp))
+            procs.start_all()
+            urls = {s: settings.url_for(s) for s in ("intake", "router")}
+            wait_ready(urls, procs=procs)
+            httpx.post(f"{urls['router']}/v1/agents/import", json=ROSTER,
+                       timeout=30).raise_for_status()
+            topic = Topics("bench").routing
+            results = [asyncio.run(offered_load(urls["intake"], topic,
+                                                kafka.bootstrap_servers, rate))
+                       for rate in LOADS]
+        finally:
+            if procs is not None:
+                procs.stop_all()
+            kafka.stop()
+            pg.remove()
+    lines = [f"Measured on {platform.machine()}, CPython {platform.python_version()}, one intake "
+             "and one router process, embedded PostgreSQL 18 and the tansu broker on the same "
+             f"machine, {SECONDS} s per offered load (`make bench`):", "",
+             "| offered load | tickets | assigned | p50 POST to assignment event | p99 | "
+             "ceiling: p50 of one HTTP round trip (/healthz) |",
+             "| ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for r in results:
+        lines.append(f"| {r['offered_per_s']}/s | {r['tickets']} | {r['assigned']} | "
+                     f"{r['p50_ms']} ms | {r['p99_ms']} ms | {r['healthz_p50_ms']} ms |")
+    table = "\n".join(lines)
+    print(table)
+    out = ROOT / "bench" / "results.json"
+    data = json.loads(out.read_text()) if out.exists() else {}
+    data["e2e_assignment_latency"] = results
+    out.write_text(json.dumps(data, indent=2) + "\n")
+    readme = ROOT / "README.md"
+    start, end = "<!-- bench:latency:start -->", "<!-- bench:latency:end -->"
+    text = readme.read_text()
+    if start in text and end in text:
+        head, rest = text.split(start, 1)
+        _, tail = rest.split(end, 1)
+        readme.write_text(f"{head}{start}\n{table}\n{end}{tail}")
+
+
+if __name__ == "__main__":
+    main()
