@@ -41,7 +41,8 @@ _LOAD = text(f"""
       active_by_channel = jsonb_set(active_by_channel, ARRAY[CAST(:channel AS text)],
           to_jsonb(greatest(0, coalesce((active_by_channel->>CAST(:channel AS text))::int, 0)
                                + :delta))),
-      active_total = greatest(0, active_total + :delta)
+      active_total = greatest(0, active_total + :delta),
+      last_assigned_at = coalesce(CAST(:at AS timestamptz), last_assigned_at)
     WHERE id = :agent_id""")
 
 
@@ -76,8 +77,11 @@ async def record(session: AsyncSession, ticket_id: UUID, at: datetime, action: s
                                                   agent_id=agent_id, detail=detail))
 
 
-async def change_load(session: AsyncSession, agent_id: str, channel: str, delta: int) -> None:
-    await session.execute(_LOAD, {"agent_id": agent_id, "channel": channel, "delta": delta})
+async def change_load(session: AsyncSession, agent_id: str, channel: str, delta: int,
+                      assigned_at: datetime | None = None) -> None:
+    """Change the agent's live load (their row must be locked by the caller)."""
+    await session.execute(_LOAD, {"agent_id": agent_id, "channel": channel, "delta": delta,
+                                  "at": assigned_at})
 
 
 def _candidates_query(need: Need) -> Any:
@@ -117,7 +121,7 @@ async def decide(session: AsyncSession, need: Need) -> Decision:
 
 
 async def offer(runtime: Runtime, session: AsyncSession, ticket: Row[Any], decision: Decision,
-                now: datetime, trigger: str) -> str:
+                now: datetime, trigger: str, queued: bool = True) -> str:
     """Offer the ticket to the decision's agent; their capacity is held until they answer."""
     agent = decision.agent
     assert agent is not None
@@ -131,12 +135,11 @@ async def offer(runtime: Runtime, session: AsyncSession, ticket: Row[Any], decis
     await session.execute(pg_insert(assignments).values(ticket_id=ticket.ticket_id, **values)
                           .on_conflict_do_update(index_elements=[assignments.c.ticket_id],
                                                  set_=values))
-    await change_load(session, agent.id, ticket.channel, +1)
-    await session.execute(update(agents).where(agents.c.id == agent.id)
-                          .values(last_assigned_at=now))
+    await change_load(session, agent.id, ticket.channel, +1, assigned_at=now)
     await session.execute(update(tickets).where(tickets.c.ticket_id == ticket.ticket_id)
                           .values(attempts=attempt, last_agent_id=agent.id))
-    await session.execute(delete(queue).where(queue.c.ticket_id == ticket.ticket_id))
+    if queued:
+        await session.execute(delete(queue).where(queue.c.ticket_id == ticket.ticket_id))
     await record(session, ticket.ticket_id, now, "offered", agent.id, attempt=attempt,
                  trigger=trigger, rule=reasons["rule"])
     await runtime.emit(session, runtime.topics.routing, runtime.envelope(TicketAssigned(
@@ -185,18 +188,21 @@ async def route(runtime: Runtime, session: AsyncSession, ticket_id: UUID, now: d
     ticket = await locked_ticket(session, ticket_id)
     if ticket is None or ticket.deflected or ticket.status in ("resolved", "closed"):
         return None
-    held = await session.scalar(select(assignments.c.agent_id).where(
-        assignments.c.ticket_id == ticket_id, assignments.c.status.in_(HOLDING)))
+    held, queued_at = (await session.execute(select(
+        select(assignments.c.agent_id).where(assignments.c.ticket_id == ticket_id,
+                                             assignments.c.status.in_(HOLDING))
+        .scalar_subquery(),
+        select(queue.c.queued_at).where(queue.c.ticket_id == ticket_id).scalar_subquery(),
+    ))).one()
     if held is not None:
         return held  # type: ignore[no-any-return]
-    queued_at = await session.scalar(select(queue.c.queued_at)
-                                     .where(queue.c.ticket_id == ticket_id))
     waited = (now - queued_at).total_seconds() if queued_at else 0.0
     need = need_for(policy(runtime), facts(ticket), waited_s=waited,
                     excluded=frozenset(ticket.declined_by))
     decision = await decide(session, need)
     if decision.agent is not None:
-        return await offer(runtime, session, ticket, decision, now, trigger)
+        return await offer(runtime, session, ticket, decision, now, trigger,
+                           queued=queued_at is not None)
     await enqueue(runtime, session, ticket, need, decision, now, queued_at)
     return None
 
