@@ -120,6 +120,7 @@ class Runtime:
                 max_attempts=settings.consumer_max_attempts,
                 retry_backoff_s=settings.consumer_retry_backoff_s,
                 after_commit=relay.notify,
+                fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms,
             )
         runtime._tasks.append(asyncio.create_task(relay.run(), name=f"{spec.name}-relay"))
         if runtime.consumer is not None:

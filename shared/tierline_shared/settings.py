@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     topic_replication_factor: int = Field(default=1, ge=1, le=10)
     consumer_max_attempts: int = Field(default=3, ge=1, le=100)
     consumer_retry_backoff_s: float = Field(default=0.2, ge=0)
+    consumer_fetch_max_wait_ms: int = Field(
+        default=50, ge=1, le=5000, description="how long the broker may hold a fetch while "
+        "waiting for data: the floor of each hop's latency on a quiet topic")
     outbox_poll_interval_s: float = Field(default=0.5, gt=0)
     outbox_batch_size: int = Field(default=500, ge=1, le=10000)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)

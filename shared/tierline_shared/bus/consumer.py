@@ -63,8 +63,10 @@ class ConsumerLoop:
         max_attempts: int = 3,
         retry_backoff_s: float = 0.2,
         after_commit: Callable[[], None] | None = None,
+        fetch_max_wait_ms: int = 50,
     ) -> None:
         self.name = name
+        self._fetch_max_wait_ms = fetch_max_wait_ms
         self._group_id = group_id
         self._topics = topics
         self._handlers = dict(handlers)
@@ -126,6 +128,7 @@ class ConsumerLoop:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_records=500,
+            fetch_max_wait_ms=self._fetch_max_wait_ms,
         )
         producer = make_producer(self._bootstrap)
         try:
