@@ -27,7 +27,17 @@ def main(argv: list[str] | None = None) -> int:
     from tierline_metrics.staffing.cli import add_arguments
 
     add_arguments(plan)
+    simulate = sub.add_parser("simulate", help="run a contact-centre scenario against the "
+                              "real services; report and PNG charts")
+    from tierline_shared.sim.cli import add_arguments as simulate_arguments
+
+    simulate_arguments(simulate)
     args = parser.parse_args(argv)
+
+    if args.command == "simulate":
+        from tierline_shared.sim.cli import run as simulate_run
+
+        return simulate_run(args)
 
     if args.command == "staffing":
         from tierline_metrics.staffing.cli import run

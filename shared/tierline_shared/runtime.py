@@ -19,7 +19,7 @@ from tierline_shared.bus.events import Event
 from tierline_shared.bus.kafka import broker_reachable
 from tierline_shared.bus.outbox import OutboxRelay, enqueue
 from tierline_shared.bus.topics import Topics
-from tierline_shared.clock import Clock, SystemClock
+from tierline_shared.clock import Clock, clock_for
 from tierline_shared.db import make_engine, make_sessionmaker
 from tierline_shared.settings import Settings
 
@@ -95,7 +95,9 @@ class Runtime:
             poll_interval_s=settings.outbox_poll_interval_s,
             batch_size=settings.outbox_batch_size,
         )
-        runtime = cls(spec=spec, settings=settings, clock=clock or SystemClock(), engine=engine,
+        runtime = cls(spec=spec, settings=settings, clock=clock or clock_for(
+                          settings.clock_speed, settings.clock_start, settings.clock_real_start),
+                      engine=engine,
                       sessions=sessions, topics=topics, registry=registry, relay=relay)
         Gauge("tierline_outbox_published", "Events the outbox relay has published since start.",
               registry=registry).set_function(lambda: relay.published)

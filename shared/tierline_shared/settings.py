@@ -6,6 +6,7 @@ their bootstrap, so tests can build settings explicitly.
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
@@ -59,6 +60,14 @@ class Settings(BaseSettings):
     router_sweep_interval_s: float = Field(
         default=5.0, gt=0, description="how often router retries the head of each queue, "
         "in case capacity freed while a ticket was being queued")
+
+    clock_speed: float = Field(
+        default=1.0, gt=0, le=10000, description="simulated seconds per real second; above 1 "
+        "only for simulations (tierline simulate)")
+    clock_start: datetime | None = Field(
+        default=None, description="the simulated time at clock_real_start (simulations)")
+    clock_real_start: float | None = Field(
+        default=None, description="Unix time at which the simulated clock read clock_start")
 
     host: str = "127.0.0.1"
     intake_port: int = Field(default=8001, ge=1, le=65535)

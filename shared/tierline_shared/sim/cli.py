@@ -1,0 +1,90 @@
+"""``tierline simulate SCENARIO``: run a scenario against a stack of its own (accelerated
+through the services' injectable clock) or against running services (in real time), then
+write the report and the charts."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from tierline_shared.policy import PolicyError
+from tierline_shared.sim.report import Story, charts, text, write_tickets
+from tierline_shared.sim.scenario import SCENARIOS, Scenario, load_scenario
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    shipped = ", ".join(p.name for p in sorted(SCENARIOS.glob("*.yaml")))
+    parser.add_argument("scenario", help="a scenario YAML file, or the name of one shipped "
+                        f"with Tierline ({shipped})")
+    parser.add_argument("--speed", type=float, help="simulated seconds per real second "
+                        "(default: the scenario's); only with a stack of its own")
+    parser.add_argument("--out", type=Path, default=Path("simulation"),
+                        help="folder for report.json, report.md and the PNG charts")
+    parser.add_argument("--intake", help="URL of running intake (with --router and "
+                        "--bootstrap): drive those services in real time instead")
+    parser.add_argument("--router", help="URL of running router")
+    parser.add_argument("--bootstrap", help="Kafka bootstrap servers of the running services")
+    parser.add_argument("--topic-prefix", default="tierline")
+    parser.add_argument("--exclusive", action="store_true", help="set every agent the "
+                        "scenario did not create offline first (for a development stack)")
+    parser.add_argument("--no-progress", action="store_true")
+
+
+def _one(scenario: Scenario, args: argparse.Namespace) -> tuple[dict[str, Any], list[Story]]:
+    from tierline_shared.sim.driver import Endpoints, SimClock, Simulation
+    from tierline_shared.sim.stack import own_stack
+
+    progress = not args.no_progress
+    if args.intake:
+        clock = SimClock(datetime.now(UTC), time.time(), 1.0)
+        scenario = scenario.model_copy(update={"start": clock.start})
+        endpoints = Endpoints(args.intake.rstrip("/"), args.router.rstrip("/"), args.bootstrap,
+                              f"{args.topic_prefix}.routing")
+        sim = Simulation(scenario, endpoints, clock, progress)
+        summary = asyncio.run(sim.run(exclusive=args.exclusive))
+        return summary, list(sim.stories.values())
+    speed = args.speed or scenario.speed
+    with own_stack(scenario.start, speed, log_dir=args.out / "logs" / scenario.name) as (
+            endpoints, clock):
+        sim = Simulation(scenario, endpoints, clock, progress)
+        summary = asyncio.run(sim.run())
+        return summary, list(sim.stories.values())
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        scenario = load_scenario(Path(args.scenario))
+    except PolicyError as exc:
+        print(exc)
+        return 2
+    if args.intake and not (args.router and args.bootstrap):
+        print("--intake needs --router and --bootstrap too")
+        return 2
+    if args.intake and args.speed not in (None, 1.0):
+        print("running services keep real time: --speed works only with a stack of its own")
+        return 2
+    args.out.mkdir(parents=True, exist_ok=True)
+    runs: dict[str, tuple[dict[str, Any], list[Story]]] = {}
+    for variant in [scenario, *(scenario.variant(v) for v in scenario.compare)]:
+        (args.out / "logs" / variant.name).mkdir(parents=True, exist_ok=True)
+        runs[variant.name] = _one(variant, args)
+    summaries = {name: summary for name, (summary, _) in runs.items()}
+    for name, (_, stories) in runs.items():
+        write_tickets(stories, args.out / f"tickets-{name}.csv")
+    table = text(summaries)
+    (args.out / "report.json").write_text(json.dumps(summaries, indent=2) + "\n")
+    (args.out / "report.md").write_text(f"# {scenario.name}\n\n{scenario.description}\n\n"
+                                        f"{table}\n")
+    written = charts(runs, args.out)
+    print(table)
+    print("wrote " + ", ".join(str(p) for p in [args.out / "report.json",
+                                                args.out / "report.md", *written]))
+    errors = sum(s["errors"] for s in summaries.values())
+    if errors:
+        print(f"{errors} requests were refused; see the logs under {args.out / 'logs'}")
+    return 0

@@ -1,0 +1,221 @@
+"""Drives the running services through a scenario: sends each arrival to intake over REST,
+plays every simulated agent (accepts what router offers on Kafka, works it for a lognormal
+handle time, resolves it or passes it up a tier), and plays the customers (reopen, confirm,
+answer the survey). Collects what happened into stories for the report."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+from aiokafka import AIOKafkaConsumer
+from tqdm import tqdm
+
+from tierline_shared.bus.envelope import InvalidMessage, decode
+from tierline_shared.bus.events import TicketAssigned
+from tierline_shared.sim.plan import Arrival, Draws, arrivals, load_corpus, roster
+from tierline_shared.sim.report import Story, summarize
+from tierline_shared.sim.scenario import Scenario
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    intake: str
+    router: str
+    bootstrap: str
+    routing_topic: str
+
+
+@dataclass(frozen=True)
+class SimClock:
+    """Simulated time: ``start`` at Unix time ``real_start``, ``speed`` times faster."""
+
+    start: datetime
+    real_start: float
+    speed: float
+
+    def now(self) -> datetime:
+        return self.start + timedelta(seconds=(time.time() - self.real_start) * self.speed)
+
+    async def sleep_until(self, at: datetime) -> None:
+        delay = (at - self.now()).total_seconds() / self.speed
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(max(0.0, seconds / self.speed))
+
+
+class Simulation:
+    def __init__(self, scenario: Scenario, endpoints: Endpoints, clock: SimClock,
+                 progress: bool = True) -> None:
+        self.s, self.e, self.clock, self.progress = scenario, endpoints, clock, progress
+        self.draws = Draws(scenario)
+        self.agents = roster(scenario)
+        self.tier_of = {a: (body["tier"], body.get("max_total", sum(body["channels"].values())))
+                        for a, body in self.agents.items()}
+        self.stories: dict[str, Story] = {}
+        self.busy: dict[str, float] = {}
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.errors: list[str] = []
+        self.started: set[str] = set()  # tickets an agent has moved to in_progress
+        self.http = httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=32))
+
+    async def run(self, exclusive: bool = False) -> dict[str, Any]:
+        plan = arrivals(self.s, load_corpus())
+        await self._roster(exclusive)
+        consumer = AIOKafkaConsumer(self.e.routing_topic, bootstrap_servers=self.e.bootstrap,
+                                    group_id=None, auto_offset_reset="latest",
+                                    fetch_max_wait_ms=50)
+        await consumer.start()
+        await consumer.getmany(timeout_ms=500)  # partitions assigned before the first send
+        reader = asyncio.create_task(self._read(consumer))
+        try:
+            await self._send(plan)
+            end = self.s.start + timedelta(minutes=self.s.duration_minutes + self.s.drain_minutes)
+            while self.clock.now() < end and not self._all_settled():
+                await self.clock.sleep(30)
+        finally:
+            reader.cancel()
+            for task in self.tasks:
+                task.cancel()
+            await asyncio.gather(reader, *self.tasks, return_exceptions=True)
+            await consumer.stop()
+            await self.http.aclose()
+        span = (self.clock.now() - self.s.start).total_seconds()
+        summary = summarize(list(self.stories.values()), self.busy, self.tier_of, span,
+                            self.s.service_level_seconds)
+        summary["errors"] = len(self.errors)
+        return summary
+
+    def _all_settled(self) -> bool:
+        return bool(self.stories) and all(
+            s.resolved_at is not None or not s.offers for s in self.stories.values()) and \
+            not self.tasks
+
+    async def _roster(self, exclusive: bool) -> None:
+        items = [{"id": agent_id, **body} for agent_id, body in self.agents.items()]
+        for i in range(0, len(items), 1000):
+            r = await self.http.post(f"{self.e.router}/v1/agents/import",
+                                     json={"agents": items[i:i + 1000]})
+            r.raise_for_status()
+        if exclusive:  # nobody but the simulated agents takes the scenario's work
+            offset = 0
+            while True:
+                page = (await self.http.get(f"{self.e.router}/v1/agents", params={
+                    "limit": 500, "offset": offset})).json()
+                for agent in page["items"]:
+                    if agent["id"] not in self.agents and agent["presence"] != "offline":
+                        await self.http.put(f"{self.e.router}/v1/agents/{agent['id']}/presence",
+                                            json={"presence": "offline"})
+                offset += 500
+                if offset >= page["total"]:
+                    break
+
+    async def _send(self, plan: list[Arrival]) -> None:
+        bar = tqdm(total=len(plan), desc=f"{self.s.name}", unit="ticket",
+                   disable=not self.progress)
+        for arrival in plan:
+            await self.clock.sleep_until(arrival.at)
+            body = {"title": arrival.title, "description": arrival.description,
+                    "requester": {"id": arrival.customer}, "channel": arrival.channel,
+                    "priority_override": {"priority": arrival.priority, "by": "simulator",
+                                          "reason": "scenario mix"}}
+            r = await self.http.post(f"{self.e.intake}/v1/tickets", json=body)
+            if r.status_code != 201:
+                self.errors.append(f"POST /v1/tickets {r.status_code}: {r.text[:200]}")
+            else:
+                tid = r.json()["id"]
+                self.stories[tid] = Story(ticket_id=tid, arrived=self.clock.now(),
+                                          channel=arrival.channel, priority=arrival.priority)
+            bar.update(1)
+        bar.close()
+
+    async def _read(self, consumer: AIOKafkaConsumer) -> None:
+        while True:
+            batch = await consumer.getmany(timeout_ms=200)
+            for records in batch.values():
+                for record in records:
+                    with contextlib.suppress(InvalidMessage):
+                        envelope = decode(record.headers, record.value)
+                        event = envelope.event
+                        if isinstance(event, TicketAssigned) and \
+                                str(event.ticket_id) in self.stories and \
+                                event.agent_id in self.agents:
+                            story = self.stories[str(event.ticket_id)]
+                            story.offers.append((event.assigned_at, event.agent_id,
+                                                 event.agent_tier))
+                            self._spawn(self._work(story, event.agent_id, event.agent_tier,
+                                                   accept=True))
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self.tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            self.errors.append(repr(task.exception()))
+
+    async def _event(self, story: Story, body: dict[str, Any]) -> httpx.Response:
+        r = await self.http.post(f"{self.e.intake}/v1/tickets/{story.ticket_id}/events",
+                                 json=body)
+        if r.status_code >= 400:
+            self.errors.append(f"{body['type']} {r.status_code}: {r.text[:200]}")
+        return r
+
+    async def _held_again(self, story: Story) -> dict[str, Any]:
+        """Router's answer to a reopen (it reads it from Kafka): back with its agent, offered
+        to another, or waiting. Polled for up to ten real seconds."""
+        for _ in range(50):
+            got = await self.http.get(f"{self.e.router}/v1/assignments/{story.ticket_id}")
+            held: dict[str, Any] = got.json() if got.status_code == 200 else {}
+            if held.get("status") in ("offered", "accepted"):
+                return held
+            await asyncio.sleep(0.2)
+        return {}
+
+    async def _work(self, story: Story, agent: str, tier: int, accept: bool) -> None:
+        if accept:
+            await self.clock.sleep(self.s.outcomes.accept_after_seconds)
+            r = await self.http.post(f"{self.e.router}/v1/assignments/{story.ticket_id}/accept",
+                                     json={"agent_id": agent})
+            if r.status_code != 200:
+                return  # the offer moved on (escalated or withdrawn) before we answered
+            if story.ticket_id not in self.started or story.reopened:
+                self.started.add(story.ticket_id)
+                await self._event(story, {"type": "status_change", "status": "in_progress",
+                                          "actor": agent})
+        handle = self.draws.handle_seconds(tier)
+        await self.clock.sleep(handle)
+        self.busy[agent] = self.busy.get(agent, 0.0) + handle
+        if self.draws.escalates(tier):
+            story.escalated = True
+            await self._event(story, {"type": "reassignment_request", "requested_by": agent,
+                                      "reason": "needs a higher tier", "to_tier": tier + 1})
+            return
+        r = await self._event(story, {"type": "status_change", "status": "resolved",
+                                      "actor": agent, "resolution_notes": "fixed in simulation"})
+        if r.status_code != 200:
+            return
+        story.resolved_at = self.clock.now()
+        await self.clock.sleep(self.s.outcomes.confirm_after_minutes * 60)
+        if not story.reopened and self.draws.reopens():
+            story.reopened, story.resolved_at = True, None
+            await self._event(story, {"type": "customer_reply", "fixed": False,
+                                      "text": "It is broken again."})
+            held = await self._held_again(story)
+            if held.get("agent_id") == agent and held.get("status") == "accepted":
+                await self._work(story, agent, tier, accept=False)  # came back to us
+            return  # otherwise router offers it to someone else, and we read that
+        await self._event(story, {"type": "customer_reply", "fixed": True})
+        score = self.draws.csat(story.wait_s or 0.0, story.escalated, story.reopened)
+        if score is not None:
+            story.csat = score
+            await self._event(story, {"type": "csat", "score": score})

@@ -1,0 +1,148 @@
+"""Scenario files: arrivals, mix, agents, handle times and outcomes. Validated with errors
+that name the file, the line and the field."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from tierline_shared.policy import load_policy
+
+SCENARIOS = Path(__file__).resolve().parent / "scenarios"
+Channel = Literal["phone", "email", "chat", "portal", "ivr", "api"]
+Priority = Literal["P1", "P2", "P3", "P4", "P5"]
+
+
+def _weights(value: dict[str, float]) -> dict[str, float]:
+    if not value or any(w < 0 for w in value.values()) or sum(value.values()) <= 0:
+        raise ValueError("weights must be non-negative and not all zero")
+    return value
+
+
+class Arrivals(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    per_hour: float = Field(gt=0, le=100_000)
+
+
+class Mix(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    categories: dict[Literal["network", "software", "hardware", "access"], float] = Field(
+        default_factory=lambda: {"network": 1.0, "software": 1.0, "hardware": 1.0,
+                                 "access": 1.0})
+    types: dict[Literal["incident", "service_request"], float] = Field(
+        default_factory=lambda: {"incident": 0.7, "service_request": 0.3})
+    priorities: dict[Priority, float] = Field(
+        default_factory=lambda: {"P2": 0.1, "P3": 0.5, "P4": 0.4})
+    _check = field_validator("categories", "types", "priorities")(_weights)
+
+
+class AgentGroup(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(pattern=r"^[a-z0-9-]{1,20}$")
+    count: int = Field(ge=0, le=500)
+    tier: int = Field(ge=1, le=3)
+    skills: dict[str, int] = Field(min_length=1)
+    channels: dict[Channel, int] = Field(min_length=1)
+    max_total: int | None = Field(default=None, ge=1)
+
+
+class HandleTime(BaseModel):
+    """Lognormal: the median and the sigma of the underlying normal."""
+
+    model_config = ConfigDict(extra="forbid")
+    median_minutes: float = Field(gt=0, le=24 * 60)
+    sigma: float = Field(default=0.5, ge=0, le=3)
+
+
+class Csat(BaseModel):
+    """Score 1-5: ``base``, less ``per_wait_minute`` for each minute waited, less a penalty
+    for an escalation or a reopen, plus noise; rounded and clipped."""
+
+    model_config = ConfigDict(extra="forbid")
+    base: float = Field(default=4.6, ge=1, le=5)
+    per_wait_minute: float = Field(default=0.02, ge=0)
+    escalated: float = Field(default=0.5, ge=0)
+    reopened: float = Field(default=1.0, ge=0)
+    noise: float = Field(default=0.5, ge=0)
+    answer_rate: float = Field(default=0.4, ge=0, le=1)
+
+
+class Outcomes(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    escalation: float = Field(default=0.12, ge=0, le=1, description="chance an agent below "
+                              "the roster's top tier passes the ticket up a tier instead of "
+                              "resolving it")
+    reopen: float = Field(default=0.05, ge=0, le=1)
+    accept_after_seconds: float = Field(default=5, ge=0, le=3600)
+    confirm_after_minutes: float = Field(default=10, ge=0, le=24 * 60, description="how long "
+                                         "a customer takes to confirm a fix (or reopen)")
+    csat: Csat = Field(default_factory=Csat)
+
+
+class Variant(BaseModel):
+    """Another run of the same arrivals with different headcounts per agent group."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(pattern=r"^[a-z0-9-]{1,40}$")
+    agents: dict[str, int]
+
+
+class Scenario(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    version: Literal[1]
+    name: str = Field(pattern=r"^[a-z0-9-]{1,60}$")
+    description: str = ""
+    start: datetime = Field(default_factory=lambda: datetime(2026, 11, 23, 9, tzinfo=UTC))
+    duration_minutes: float = Field(gt=0, le=7 * 24 * 60)
+    drain_minutes: float = Field(default=60, ge=0, le=24 * 60)
+    speed: float = Field(default=1, gt=0, le=10000,
+                         description="simulated seconds per real second")
+    seed: int = 1
+    customers: int = Field(default=500, ge=1)
+    service_level_seconds: float = Field(default=120, gt=0)
+    arrivals: dict[Channel, Arrivals] = Field(min_length=1)
+    profile: dict[int, float] = Field(default_factory=dict, description="hour of day (0-23) "
+                                      "-> multiplier of every channel's rate")
+    mix: Mix = Field(default_factory=Mix)
+    agents: list[AgentGroup] = Field(min_length=1)
+    handle_time: dict[int, HandleTime] = Field(description="per tier")
+    outcomes: Outcomes = Field(default_factory=Outcomes)
+    compare: list[Variant] = Field(default_factory=list)
+
+    @field_validator("profile")
+    @classmethod
+    def _hours(cls, value: dict[int, float]) -> dict[int, float]:
+        for hour, factor in value.items():
+            if not 0 <= hour <= 23 or factor < 0:
+                raise ValueError(f"hour {hour}: hours are 0-23 and multipliers >= 0")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Scenario:
+        names = [g.name for g in self.agents]
+        if len(set(names)) != len(names):
+            raise ValueError("agent group names must be unique")
+        missing = sorted({g.tier for g in self.agents} - set(self.handle_time))
+        if missing:
+            raise ValueError(f"handle_time has no entry for tier(s) {missing}")
+        for variant in self.compare:
+            unknown = sorted(set(variant.agents) - set(names))
+            if unknown:
+                raise ValueError(f"compare {variant.name!r}: unknown agent groups {unknown}")
+        if self.start.tzinfo is None:
+            raise ValueError("start needs a timezone, e.g. 2026-11-23T09:00:00Z")
+        return self
+
+    def variant(self, variant: Variant) -> Scenario:
+        groups = [g.model_copy(update={"count": variant.agents.get(g.name, g.count)})
+                  for g in self.agents]
+        return self.model_copy(update={"name": variant.name, "agents": groups, "compare": []})
+
+
+def load_scenario(path: Path) -> Scenario:
+    if not path.exists() and (SCENARIOS / path.name).exists():
+        path = SCENARIOS / path.name
+    return load_policy(path, Scenario)

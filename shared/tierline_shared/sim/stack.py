@@ -1,0 +1,56 @@
+"""A stack of the simulation's own: embedded PostgreSQL and broker, the four services with
+a clock that runs ``speed`` times faster, all stopped at the end."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import tempfile
+import time
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+from tierline_shared.bus.topics import Topics
+from tierline_shared.devstack import ServiceProcesses, create_database, service_env, wait_ready
+from tierline_shared.embedded import EmbeddedKafka, EmbeddedPostgres, free_port
+from tierline_shared.migrate import SERVICES, upgrade
+from tierline_shared.settings import Settings
+from tierline_shared.sim.driver import Endpoints, SimClock
+
+
+@contextlib.contextmanager
+def own_stack(start: datetime, speed: float, log_dir: Path | None = None,
+              ) -> Iterator[tuple[Endpoints, SimClock]]:
+    with tempfile.TemporaryDirectory(prefix="tierline-sim-") as tmp:
+        logs = log_dir or Path(tmp)
+        pg = EmbeddedPostgres(Path(tmp) / "pg", free_port(), fast_unsafe=True)
+        kafka = EmbeddedKafka(free_port(), log_path=logs / "broker.log")
+        procs: ServiceProcesses | None = None
+        pg.start()
+        try:
+            kafka.start()
+            asyncio.run(create_database(pg.url(), "sim"))
+            url = pg.url().rsplit("/", 1)[0] + "/sim"
+            upgrade(url)
+            settings = Settings(database_url=url, kafka_bootstrap_servers=kafka.bootstrap_servers,
+                                topic_prefix="sim", log_level="WARNING",
+                                **{f"{s}_port": free_port() for s in SERVICES})
+            real_start = time.time() + 20  # the services' clocks and ours share this moment
+            procs = ServiceProcesses(env=service_env(
+                settings, TIERLINE_CLOCK_SPEED=str(speed), TIERLINE_CLOCK_START=start.isoformat(),
+                TIERLINE_CLOCK_REAL_START=str(real_start)), log_dir=logs)
+            procs.start_all()
+            wait_ready({s: settings.url_for(s) for s in SERVICES}, procs=procs)
+            clock = SimClock(start, real_start, speed)
+            endpoints = Endpoints(intake=settings.url_for("intake"),
+                                  router=settings.url_for("router"),
+                                  bootstrap=kafka.bootstrap_servers,
+                                  routing_topic=Topics("sim").routing)
+            time.sleep(max(0.0, real_start - time.time()))
+            yield endpoints, clock
+        finally:
+            if procs is not None:
+                procs.stop_all()
+            kafka.stop()
+            pg.remove()

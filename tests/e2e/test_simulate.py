@@ -1,0 +1,67 @@
+"""The simulator drives the real services: on a stack of its own, accelerated through the
+services' clock, and against already running services in real time."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.e2e.conftest import Stack
+
+pytestmark = [pytest.mark.db, pytest.mark.kafka, pytest.mark.e2e]
+
+TINY = {"version": 1, "name": "tiny", "duration_minutes": 20, "drain_minutes": 60,
+        "speed": 200, "seed": 5, "service_level_seconds": 300,
+        "arrivals": {"portal": {"per_hour": 60}, "chat": {"per_hour": 30}},
+        "agents": [{"name": "t1", "count": 3, "tier": 1, "skills": {"general": 3},
+                    "channels": {"portal": 2, "chat": 1}},
+                   {"name": "t2", "count": 1, "tier": 2, "skills": {"general": 4},
+                    "channels": {"portal": 2, "chat": 1}}],
+        "handle_time": {1: {"median_minutes": 6}, 2: {"median_minutes": 10}},
+        "outcomes": {"escalation": 0.2, "reopen": 0.1}}
+
+
+def simulate(tmp_path: Path, scenario: dict, *extra: str) -> dict:
+    path = tmp_path / f"{scenario['name']}.yaml"
+    path.write_text(yaml.safe_dump(scenario))
+    out = tmp_path / "out"
+    done = subprocess.run([sys.executable, "-m", "tierline_shared.cli", "simulate", str(path),
+                           "--out", str(out), "--no-progress", *extra],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (out / f"tickets-{scenario['name']}.csv").read_text().count("\n") >= 2
+    for png in ("waits.png", "outcomes.png"):
+        assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "| service level |" in (out / "report.md").read_text()
+    return json.loads((out / "report.json").read_text())[scenario["name"]]
+
+
+def test_a_scenario_on_its_own_accelerated_stack(tmp_path: Path) -> None:
+    report = simulate(tmp_path, TINY)
+    assert report["errors"] == 0
+    assert report["tickets"] >= 15 and report["assigned"] == report["tickets"]
+    assert report["resolved"] >= report["tickets"] - 3  # a reopen may still be in hand
+    assert 0 < report["fcr"] <= 1 and 0 < report["service_level"] <= 1
+    assert set(report["occupancy_by_tier"]) == {"1", "2"}
+    assert all(0 < v <= 1 for v in report["occupancy_by_tier"].values())
+
+
+def test_a_scenario_against_running_services_in_real_time(stack: Stack,
+                                                          tmp_path: Path) -> None:
+    quick = TINY | {"name": "quick", "duration_minutes": 0.5, "drain_minutes": 1.5,
+                    "speed": 1, "handle_time": {1: {"median_minutes": 0.05},
+                                                2: {"median_minutes": 0.1}},
+                    "arrivals": {"portal": {"per_hour": 1200}},
+                    "outcomes": {"escalation": 0.2, "reopen": 0.3,
+                                 "accept_after_seconds": 0.5, "confirm_after_minutes": 0.05}}
+    report = simulate(tmp_path, quick, "--intake", stack.url("intake"), "--router",
+                      stack.url("router"), "--bootstrap", stack.bootstrap,
+                      "--topic-prefix", stack.topics.prefix, "--exclusive")
+    assert report["errors"] == 0
+    assert report["tickets"] >= 3 and report["resolved"] == report["tickets"]
+    assert report["csat_answers"] >= 1
