@@ -8,6 +8,7 @@ from functools import partial
 from fastapi import FastAPI
 
 from tierline_intake import models
+from tierline_intake.adapters_api import router as adapters_router
 from tierline_intake.api import router
 from tierline_intake.categorizer import CORPUS, Categorizer, load_corpus
 from tierline_intake.policies import load_priority_policy, load_taxonomy
@@ -42,7 +43,7 @@ SPEC = ServiceSpec(
 
 def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     return create_service_app(
-        SPEC, settings, routers=[router], clock=clock, title="Tierline intake",
+        SPEC, settings, routers=[router, adapters_router], clock=clock, title="Tierline intake",
         description="Logs incidents and service requests with full context, categorizes and "
                     "prioritizes them with their reasons, and keeps their lifecycle.",
     )

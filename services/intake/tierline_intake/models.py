@@ -53,6 +53,7 @@ tickets = Table(
     Column("reopen_count", Integer, nullable=False),
     Column("csat", SmallInteger),
     Column("nps", SmallInteger),
+    Column("external_status", String(200)),
     Index("tickets_created_at_idx", "created_at"),
     Index("tickets_resolved_idx", "status", "resolved_at"),
 )
@@ -78,6 +79,24 @@ idempotency_keys = Table(
     Column("status_code", SmallInteger, nullable=False),
     Column("response", JSONB, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+# Tickets that live in ServiceNow, Jira or Zendesk too: one row per external ticket, so
+# every update from that system lands on the same Tierline ticket.
+external_tickets = Table(
+    "external_tickets",
+    metadata,
+    Column("system", String(32), primary_key=True),
+    Column("external_id", String(200), primary_key=True),
+    Column("ticket_id", UUID(as_uuid=True), nullable=False),
+    Column("key", String(200), nullable=False),
+    Column("external_status", String(200), nullable=False),
+    Column("status_mapped", Boolean, nullable=False),
+    Column("external_updated_at", DateTime(timezone=True)),
+    Column("payload_hash", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("external_tickets_ticket_idx", "ticket_id"),
 )
 
 outbox, inbox = bus_tables(metadata)

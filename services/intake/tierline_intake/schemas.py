@@ -164,6 +164,8 @@ class TicketOut(BaseModel):
     context: dict[str, Any] = Field(default_factory=dict)
     external_system: str | None = None
     external_id: str | None = None
+    external_status: str | None = Field(default=None, description="the status the external "
+                                        "system reports, as it reports it")
     created_at: datetime
     updated_at: datetime
     resolved_at: datetime | None = None
