@@ -11,9 +11,11 @@ from tierline_intake import models
 from tierline_intake.adapters_api import router as adapters_router
 from tierline_intake.api import router
 from tierline_intake.categorizer import CORPUS, Categorizer, load_corpus
+from tierline_intake.interaction_service import on_interaction
+from tierline_intake.interactions_api import router as interactions_router
 from tierline_intake.policies import load_priority_policy, load_taxonomy
 from tierline_intake.service import auto_close_due, on_escalated
-from tierline_shared.bus.events import TicketEscalated
+from tierline_shared.bus.events import InteractionOccurred, TicketEscalated
 from tierline_shared.clock import Clock
 from tierline_shared.runtime import Runtime, ServiceSpec
 from tierline_shared.settings import Settings
@@ -35,15 +37,19 @@ async def _auto_close(runtime: Runtime) -> None:
 SPEC = ServiceSpec(
     name="intake", metadata=models.metadata, outbox=models.outbox, inbox=models.inbox,
     on_start=_start,
-    consumes=lambda topics: [topics.sla],
-    handlers=lambda runtime: {TicketEscalated.event_type: partial(on_escalated, runtime)},
+    consumes=lambda topics: [topics.sla, topics.interactions],
+    handlers=lambda runtime: {
+        TicketEscalated.event_type: partial(on_escalated, runtime),
+        InteractionOccurred.event_type: partial(on_interaction, runtime),
+    },
     periodic=lambda runtime: [("auto-close", runtime.settings.autoclose_check_interval_s,
                                _auto_close)])
 
 
 def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     return create_service_app(
-        SPEC, settings, routers=[router, adapters_router], clock=clock, title="Tierline intake",
+        SPEC, settings, routers=[router, adapters_router, interactions_router], clock=clock,
+        title="Tierline intake",
         description="Logs incidents and service requests with full context, categorizes and "
                     "prioritizes them with their reasons, and keeps their lifecycle.",
     )

@@ -54,6 +54,8 @@ tickets = Table(
     Column("csat", SmallInteger),
     Column("nps", SmallInteger),
     Column("external_status", String(200)),
+    Column("repeat_contacts", Integer, nullable=False),
+    Column("deflected", Boolean, nullable=False),
     Index("tickets_created_at_idx", "created_at"),
     Index("tickets_resolved_idx", "status", "resolved_at"),
 )
@@ -97,6 +99,42 @@ external_tickets = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Index("external_tickets_ticket_idx", "ticket_id"),
+)
+
+# Customer contacts from chat and IVR fronts; a hand-off links the next leg to the previous.
+interactions = Table(
+    "interactions",
+    metadata,
+    Column("id", String(200), primary_key=True),
+    Column("channel", String(16), nullable=False),
+    Column("customer_id", String(200), nullable=False),
+    Column("customer_name", String(200)),
+    Column("ticket_id", UUID(as_uuid=True)),
+    Column("status", String(16), nullable=False),
+    Column("about", Text),
+    Column("transferred_from", String(200)),
+    Column("repeat", Boolean, nullable=False),
+    Column("deflected", Boolean, nullable=False),
+    Column("self_service_outcome", String(16)),
+    Column("article_id", UUID(as_uuid=True)),
+    Column("csat", SmallInteger),
+    Column("suggestions", JSONB, nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("ended_at", DateTime(timezone=True)),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("interactions_ticket_idx", "ticket_id"),
+    Index("interactions_customer_idx", "customer_id", "started_at"),
+)
+
+interaction_events = Table(
+    "interaction_events",
+    metadata,
+    Column("id", BigInteger, Identity(always=True), primary_key=True),
+    Column("interaction_id", String(200), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("detail", JSONB, nullable=False),
+    Index("interaction_events_interaction_idx", "interaction_id", "id"),
 )
 
 outbox, inbox = bus_tables(metadata)

@@ -174,6 +174,10 @@ class TicketOut(BaseModel):
     reopen_count: int = 0
     csat: int | None = None
     nps: int | None = None
+    repeat_contacts: int = Field(default=0, description="times the customer came back about "
+                                 "this issue (chat, IVR, phone) instead of a new ticket")
+    deflected: bool = Field(default=False, description="resolved by self-service (Tier 0); "
+                            "never routed to an agent")
 
 
 class StatusChange(BaseModel):

@@ -99,8 +99,10 @@ async def _emit(runtime: Runtime, session: AsyncSession, ticket_type: str, event
     await runtime.emit(session, runtime.topics.for_type(ticket_type), runtime.envelope(event))
 
 
-async def log_ticket(runtime: Runtime, session: AsyncSession,
-                     body: TicketIn) -> tuple[int, dict[str, Any]]:
+async def log_ticket(runtime: Runtime, session: AsyncSession, body: TicketIn,
+                     deflected: bool = False) -> tuple[int, dict[str, Any]]:
+    """Log a ticket; ``deflected`` marks one that self-service resolves before any agent
+    sees it (router never routes it)."""
     validate_choices(runtime, body)
     affected = body.affected
     signals = Signals(
@@ -134,7 +136,7 @@ async def log_ticket(runtime: Runtime, session: AsyncSession,
         "needs_triage": result.needs_triage, "reasons": result.reason_dicts(),
         "context": context, "external_system": body.external_system,
         "external_id": body.external_id, "created_at": now, "updated_at": now,
-        "reopen_count": 0,
+        "reopen_count": 0, "repeat_contacts": 0, "deflected": deflected,
     }
     await session.execute(insert(tickets).values(**row))
     await _record(runtime, session, row["id"], "created", body.requester.id,
@@ -151,7 +153,7 @@ async def log_ticket(runtime: Runtime, session: AsyncSession,
         business_critical=signals.business_critical, affected_scope=signals.scope,
         workaround_available=body.workaround_available,
         compliance_exposure=body.compliance_exposure, reported_start=body.started_at,
-        created_at=now))
+        deflected=deflected, created_at=now))
     return 201, ticket_out(row)
 
 
