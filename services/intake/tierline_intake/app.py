@@ -11,6 +11,7 @@ from tierline_intake import models
 from tierline_intake.adapters_api import router as adapters_router
 from tierline_intake.api import router
 from tierline_intake.categorizer import CORPUS, Categorizer, load_corpus
+from tierline_intake.directory_api import router as directory_router
 from tierline_intake.interaction_service import on_interaction
 from tierline_intake.interactions_api import router as interactions_router
 from tierline_intake.policies import load_priority_policy, load_taxonomy
@@ -48,7 +49,8 @@ SPEC = ServiceSpec(
 
 def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     return create_service_app(
-        SPEC, settings, routers=[router, adapters_router, interactions_router], clock=clock,
+        SPEC, settings, routers=[router, adapters_router, interactions_router, directory_router],
+        clock=clock,
         title="Tierline intake",
         description="Logs incidents and service requests with full context, categorizes and "
                     "prioritizes them with their reasons, and keeps their lifecycle.",

@@ -6,6 +6,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Date,
     DateTime,
     Float,
     Identity,
@@ -135,6 +136,41 @@ interaction_events = Table(
     Column("at", DateTime(timezone=True), nullable=False),
     Column("detail", JSONB, nullable=False),
     Index("interaction_events_interaction_idx", "interaction_id", "id"),
+)
+
+# The customer and account directory tickets are enriched with.
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", String(200), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("plan", String(64)),
+    Column("tier", String(64)),
+    Column("vip", Boolean, nullable=False),
+    Column("region", String(64)),
+    Column("language", String(16)),
+    Column("products", JSONB, nullable=False),
+    Column("customer_since", Date),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+customers = Table(
+    "customers",
+    metadata,
+    Column("id", String(200), primary_key=True),
+    Column("account_id", String(200)),
+    Column("name", String(200)),
+    Column("email", String(254)),
+    Column("plan", String(64)),
+    Column("tier", String(64)),
+    Column("vip", Boolean),
+    Column("region", String(64)),
+    Column("language", String(16)),
+    Column("products", JSONB, nullable=False),
+    Column("customer_since", Date),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("customers_account_idx", "account_id"),
+    Index("customers_email_idx", "email"),
 )
 
 outbox, inbox = bus_tables(metadata)
