@@ -57,6 +57,8 @@ tickets = Table(
     Column("external_status", String(200)),
     Column("repeat_contacts", Integer, nullable=False),
     Column("deflected", Boolean, nullable=False),
+    Column("assigned_agent", String(200)),
+    Column("assigned_tier", SmallInteger),
     Index("tickets_created_at_idx", "created_at"),
     Index("tickets_resolved_idx", "status", "resolved_at"),
 )
@@ -171,6 +173,23 @@ customers = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Index("customers_account_idx", "account_id"),
     Index("customers_email_idx", "email"),
+)
+
+# Knowledge-base articles: published ones are suggested; proposed ones wait for review.
+kb_articles = Table(
+    "kb_articles",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("title", Text, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("category", String(64)),
+    Column("owner", String(200), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("last_reviewed_at", DateTime(timezone=True), nullable=False),
+    Column("source_ticket_id", UUID(as_uuid=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("kb_articles_status_idx", "status", "last_reviewed_at"),
 )
 
 outbox, inbox = bus_tables(metadata)

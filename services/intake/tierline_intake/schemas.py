@@ -105,6 +105,9 @@ class TicketIn(BaseModel):
     attachments: list[Attachment] = Field(default_factory=list, max_length=20)
     external_system: Name64 | None = None
     external_id: Text200 | None = None
+    deflected_by: UUID | None = Field(
+        default=None, description="the knowledge-base article that already resolved it "
+        "(Tier 0): the ticket is logged deflected and resolved, and never reaches an agent")
 
 
 TICKET_OUT_EXAMPLE: dict[str, Any] = {
@@ -188,6 +191,9 @@ class StatusChange(BaseModel):
     note: Text5000 | None = None
     resolution_notes: Text5000 | None = Field(default=None,
                                               description="required when status is resolved")
+    propose_article: bool = Field(
+        default=False, description="on resolving at Tier 2 or above: propose a knowledge-base "
+        "article from the title and resolution notes")
 
 
 class Comment(BaseModel):

@@ -134,7 +134,7 @@ async def log_ticket(runtime: Runtime, session: AsyncSession, body: TicketIn,
     context = body.model_dump(mode="json", include={"affected", "service", "started_at", "tried",
                                                     "attachments", "priority_override",
                                                     "workaround_available",
-                                                    "compliance_exposure"},
+                                                    "compliance_exposure", "deflected_by"},
                               exclude_none=True)
     if customer is not None:
         context["customer"] = customer
@@ -282,6 +282,13 @@ async def apply_event(runtime: Runtime, session: AsyncSession, ticket_id: UUID,
             move = lifecycle.change_status(status, event.status)
             entry = await _transition(runtime, session, row, move, actor=event.actor,
                                       note=event.note, resolution_notes=event.resolution_notes)
+            if event.propose_article:
+                if event.status != "resolved":
+                    raise InvalidInput("body.propose_article",
+                                       "an article is proposed on resolving")
+                assert event.resolution_notes is not None
+                await runtime.state["kb_propose"](session, row, event.actor,
+                                                  event.resolution_notes)
         elif isinstance(event, CustomerReply):
             try:
                 move = lifecycle.customer_reply(status, event.fixed)
