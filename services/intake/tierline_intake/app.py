@@ -23,9 +23,17 @@ from tierline_intake.kb_service import (
 )
 from tierline_intake.policies import load_priority_policy, load_taxonomy
 from tierline_intake.service import auto_close_due, on_escalated
+from tierline_intake.webhook_service import INTERVAL_S, deliver_due, enqueue, notifying
+from tierline_intake.webhooks_api import router as webhooks_router
 from tierline_shared.bus.events import (
     InteractionOccurred,
+    MajorIncidentChanged,
+    MajorIncidentDeclared,
+    MajorIncidentTicketLinked,
+    MajorIncidentUpdateDue,
     ProblemWorkaroundRecorded,
+    SlaBreached,
+    SlaWarning,
     TicketAssigned,
     TicketEscalated,
 )
@@ -43,10 +51,15 @@ async def _start(runtime: Runtime) -> None:
     runtime.state["categorizer"] = await asyncio.to_thread(Categorizer, taxonomy, examples)
     runtime.state["kb_suggest"] = partial(suggest, runtime)
     runtime.state["kb_propose"] = partial(propose_from_resolution, runtime)
+    runtime.state["webhooks_enqueue"] = partial(enqueue, runtime)
 
 
 async def _auto_close(runtime: Runtime) -> None:
     await auto_close_due(runtime)
+
+
+async def _webhooks(runtime: Runtime) -> None:
+    await deliver_due(runtime)
 
 
 SPEC = ServiceSpec(
@@ -54,19 +67,24 @@ SPEC = ServiceSpec(
     on_start=_start,
     consumes=lambda topics: [topics.sla, topics.routing, topics.interactions],
     handlers=lambda runtime: {
-        TicketEscalated.event_type: partial(on_escalated, runtime),
+        TicketEscalated.event_type: notifying(runtime, partial(on_escalated, runtime)),
         InteractionOccurred.event_type: partial(on_interaction, runtime),
-        TicketAssigned.event_type: partial(on_assigned, runtime),
+        TicketAssigned.event_type: notifying(runtime, partial(on_assigned, runtime)),
         ProblemWorkaroundRecorded.event_type: partial(on_workaround, runtime),
+        **{model.event_type: notifying(runtime) for model in (
+            SlaWarning, SlaBreached, MajorIncidentDeclared, MajorIncidentTicketLinked,
+            MajorIncidentUpdateDue, MajorIncidentChanged)},
     },
-    periodic=lambda runtime: [("auto-close", runtime.settings.autoclose_check_interval_s,
-                               _auto_close)])
+    periodic=lambda runtime: [
+        ("auto-close", runtime.settings.autoclose_check_interval_s, _auto_close),
+        ("webhooks", INTERVAL_S, _webhooks),
+    ])
 
 
 def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     return create_service_app(
         SPEC, settings, routers=[router, adapters_router, interactions_router, directory_router,
-                               kb_router],
+                               kb_router, webhooks_router],
         clock=clock,
         title="Tierline intake",
         description="Logs incidents and service requests with full context, categorizes and "

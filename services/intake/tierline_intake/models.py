@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
@@ -190,6 +191,46 @@ kb_articles = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Index("kb_articles_status_idx", "status", "last_reviewed_at"),
+)
+
+# Outbound webhooks: subscriptions, and one delivery per subscription and event, sent by a
+# periodic job with retries; a delivery that used its last try is dead (the dead letter).
+webhook_subscriptions = Table(
+    "webhook_subscriptions",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("url", Text, nullable=False),
+    Column("secret", String(200), nullable=False),
+    Column("events", JSONB, nullable=False),
+    Column("system", String(32)),
+    Column("active", Boolean, nullable=False),
+    Column("max_attempts", SmallInteger, nullable=False),
+    Column("backoff_s", Float, nullable=False),
+    Column("timeout_s", Float, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("subscription_id", UUID(as_uuid=True), nullable=False),
+    Column("event_id", UUID(as_uuid=True), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("event_type", String(100), nullable=False),
+    Column("ticket_id", UUID(as_uuid=True)),
+    Column("payload", JSONB, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", SmallInteger, nullable=False),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+    Column("last_status_code", SmallInteger),
+    Column("last_error", Text),
+    Column("log", JSONB, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("delivered_at", DateTime(timezone=True)),
+    UniqueConstraint("subscription_id", "event_id", name="webhook_deliveries_once"),
+    Index("webhook_deliveries_due_idx", "status", "next_attempt_at"),
+    Index("webhook_deliveries_subscription_idx", "subscription_id", "created_at"),
 )
 
 outbox, inbox = bus_tables(metadata)

@@ -97,7 +97,11 @@ async def _record(runtime: Runtime, session: AsyncSession, ticket_id: UUID, kind
 
 
 async def _emit(runtime: Runtime, session: AsyncSession, ticket_type: str, event: Event) -> None:
-    await runtime.emit(session, runtime.topics.for_type(ticket_type), runtime.envelope(event))
+    envelope = runtime.envelope(event)
+    await runtime.emit(session, runtime.topics.for_type(ticket_type), envelope)
+    notify = runtime.state.get("webhooks_enqueue")  # outbound webhooks, same transaction
+    if notify is not None:
+        await notify(session, envelope)
 
 
 async def log_ticket(runtime: Runtime, session: AsyncSession, body: TicketIn,
