@@ -43,6 +43,12 @@ async def test_servicenow_incident_created_then_updated_by_sys_id(intake: Stack)
     assert again.status_code == 200 and again.json()["outcome"] == "duplicate"
     assert again.json()["ticket"]["id"] == ticket["id"]
 
+    calmer = sample("servicenow_incident")
+    calmer["result"].update(urgency="2", sys_updated_on="2026-11-24 09:30:00")
+    rescored = await post(intake, "servicenow", calmer)
+    assert rescored.json()["changes"] == [{"field": "priority", "applied": True, "to": "P2"}]
+    assert rescored.json()["ticket"]["priority"] == "P2"
+
     resolved = sample("servicenow_incident")
     resolved["result"].update(state="6", close_code="Solved (Permanently)",
                               close_notes="Restarted the mail transport service",

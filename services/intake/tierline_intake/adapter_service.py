@@ -48,6 +48,19 @@ def _ticket_in(runtime: Runtime, ext: ExternalTicket) -> TicketIn:
     return TicketIn.model_validate(body)
 
 
+def _external_priority(runtime: Runtime, ext: ExternalTicket) -> tuple[str, str] | None:
+    """The priority an update implies: the policy's matrix on the external impact and
+    urgency, or else the external priority."""
+    policy = runtime.state["priority_policy"]
+    if ext.impact in policy.levels and ext.urgency in policy.levels:
+        assert ext.impact is not None and ext.urgency is not None
+        return (policy.matrix[ext.impact][ext.urgency],
+                f"{ext.system} impact {ext.impact} x urgency {ext.urgency}")
+    if ext.priority is not None:
+        return ext.priority, ext.priority_source or f"{ext.system} priority"
+    return None
+
+
 async def _follow_status(runtime: Runtime, session: AsyncSession, row: dict[str, Any],
                          ext: ExternalTicket) -> list[dict[str, Any]]:
     """Move the ticket to the status the external system reports; what the lifecycle does
@@ -113,11 +126,10 @@ async def ingest(runtime: Runtime, session: AsyncSession, ext: ExternalTicket,
             and ext.updated_at < link.external_updated_at):
         return 200, {**result, "outcome": "stale", "changes": [], "ticket": ticket_out(row)}
     changes = await _follow_status(runtime, session, row, ext)
-    if (ext.priority is not None and ext.priority != row["priority"]
-            and row["status"] != "closed"):
-        await change_priority(runtime, session, row, ext.priority, ext.system,
-                              ext.priority_source)
-        changes.append({"field": "priority", "applied": True, "to": ext.priority})
+    priority = _external_priority(runtime, ext)
+    if priority is not None and priority[0] != row["priority"] and row["status"] != "closed":
+        await change_priority(runtime, session, row, priority[0], ext.system, priority[1])
+        changes.append({"field": "priority", "applied": True, "to": priority[0]})
     await session.execute(update(tickets).where(tickets.c.id == row["id"]).values(
         external_status=ext.external_status, updated_at=now))
     row.update(external_status=ext.external_status, updated_at=now)
