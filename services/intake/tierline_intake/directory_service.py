@@ -10,7 +10,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tierline_intake.directory import effective_profile
-from tierline_intake.models import accounts, customers, tickets
+from tierline_intake.models import REQUESTER_ID, accounts, customers, tickets
 from tierline_shared.runtime import Runtime
 
 RECENT_TICKETS = 5
@@ -67,7 +67,7 @@ async def recent_tickets(session: AsyncSession, requester_ids: list[str],
     rows = (await session.execute(select(
         tickets.c.id, tickets.c.title, tickets.c.status, tickets.c.priority,
         tickets.c.category, tickets.c.created_at).where(
-        tickets.c.requester["id"].astext.in_(requester_ids)).order_by(
+        REQUESTER_ID.in_(requester_ids)).order_by(
         tickets.c.created_at.desc()).limit(limit))).all()
     return [{"id": str(r.id), "title": r.title, "status": r.status, "priority": r.priority,
              "category": r.category, "created_at": r.created_at.isoformat()} for r in rows]

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tierline_intake import lifecycle
 from tierline_intake.interactions import REPEAT_WINDOW, Candidate, match_repeat, transcript
-from tierline_intake.models import interaction_events, interactions, tickets
+from tierline_intake.models import REQUESTER_ID, interaction_events, interactions, tickets
 from tierline_intake.schemas import TicketIn
 from tierline_intake.service import (
     InvalidInput,
@@ -110,7 +110,7 @@ async def _candidates(session: AsyncSession, customer_id: str,
     rows = (await session.execute(select(
         tickets.c.id, tickets.c.title, tickets.c.description, tickets.c.status,
         tickets.c.updated_at).where(
-        tickets.c.requester["id"].astext == customer_id, tickets.c.status != "closed",
+        REQUESTER_ID == customer_id, tickets.c.status != "closed",
         tickets.c.updated_at >= since).order_by(tickets.c.updated_at.desc()).limit(50))).all()
     return [Candidate(r.id, f"{r.title}\n{r.description}", r.status, r.updated_at)
             for r in rows]
