@@ -88,5 +88,8 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         clock=clock,
         title="Tierline intake",
         description="Logs incidents and service requests with full context, categorizes and "
-                    "prioritizes them with their reasons, and keeps their lifecycle.",
+                    "prioritizes them with their reasons, and keeps their lifecycle; takes "
+                    "chat and IVR contacts and ServiceNow, Jira and Zendesk tickets, enriches "
+                    "tickets from the customer directory, suggests knowledge-base articles "
+                    "and sends signed webhooks.",
     )
