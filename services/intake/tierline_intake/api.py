@@ -9,6 +9,7 @@ from fastapi import APIRouter, Body, Header, HTTPException, Response
 from fastapi.responses import JSONResponse
 
 from tierline_intake.idempotency import KeyReused, run_once
+from tierline_intake.kb_service import log_ticket_or_deflect
 from tierline_intake.schemas import (
     EVENT_EXAMPLES,
     TICKET_EXAMPLE,
@@ -25,7 +26,6 @@ from tierline_intake.service import (
     apply_event,
     get_history,
     get_ticket,
-    log_ticket,
     ticket_out,
 )
 from tierline_shared.web import RuntimeDep, SessionDep, error_body
@@ -71,7 +71,7 @@ async def create_ticket(runtime: RuntimeDep, response: Response,
         status, payload, replayed = await run_once(
             runtime, key=idempotency_key, scope="POST /v1/tickets",
             payload=body.model_dump(mode="json"),
-            effect=lambda session: log_ticket(runtime, session, body))
+            effect=lambda session: log_ticket_or_deflect(runtime, session, body))
     except InvalidInput as exc:
         raise _invalid(exc) from None
     except KeyReused:

@@ -8,11 +8,35 @@ from functools import partial
 from fastapi import FastAPI
 
 from tierline_intake import models
+from tierline_intake.adapters_api import router as adapters_router
 from tierline_intake.api import router
 from tierline_intake.categorizer import CORPUS, Categorizer, load_corpus
+from tierline_intake.directory_api import router as directory_router
+from tierline_intake.interaction_service import on_interaction
+from tierline_intake.interactions_api import router as interactions_router
+from tierline_intake.kb_api import router as kb_router
+from tierline_intake.kb_service import (
+    on_assigned,
+    on_workaround,
+    propose_from_resolution,
+    suggest,
+)
 from tierline_intake.policies import load_priority_policy, load_taxonomy
 from tierline_intake.service import auto_close_due, on_escalated
-from tierline_shared.bus.events import TicketEscalated
+from tierline_intake.webhook_service import INTERVAL_S, deliver_due, enqueue, notifying
+from tierline_intake.webhooks_api import router as webhooks_router
+from tierline_shared.bus.events import (
+    InteractionOccurred,
+    MajorIncidentChanged,
+    MajorIncidentDeclared,
+    MajorIncidentTicketLinked,
+    MajorIncidentUpdateDue,
+    ProblemWorkaroundRecorded,
+    SlaBreached,
+    SlaWarning,
+    TicketAssigned,
+    TicketEscalated,
+)
 from tierline_shared.clock import Clock
 from tierline_shared.runtime import Runtime, ServiceSpec
 from tierline_shared.settings import Settings
@@ -25,24 +49,47 @@ async def _start(runtime: Runtime) -> None:
     runtime.state["priority_policy"] = load_priority_policy(runtime.settings.policy_dir)
     examples = load_corpus(runtime.settings.corpus_path or CORPUS, taxonomy)
     runtime.state["categorizer"] = await asyncio.to_thread(Categorizer, taxonomy, examples)
+    runtime.state["kb_suggest"] = partial(suggest, runtime)
+    runtime.state["kb_propose"] = partial(propose_from_resolution, runtime)
+    runtime.state["webhooks_enqueue"] = partial(enqueue, runtime)
 
 
 async def _auto_close(runtime: Runtime) -> None:
     await auto_close_due(runtime)
 
 
+async def _webhooks(runtime: Runtime) -> None:
+    await deliver_due(runtime)
+
+
 SPEC = ServiceSpec(
     name="intake", metadata=models.metadata, outbox=models.outbox, inbox=models.inbox,
     on_start=_start,
-    consumes=lambda topics: [topics.sla],
-    handlers=lambda runtime: {TicketEscalated.event_type: partial(on_escalated, runtime)},
-    periodic=lambda runtime: [("auto-close", runtime.settings.autoclose_check_interval_s,
-                               _auto_close)])
+    consumes=lambda topics: [topics.sla, topics.routing, topics.interactions],
+    handlers=lambda runtime: {
+        TicketEscalated.event_type: notifying(runtime, partial(on_escalated, runtime)),
+        InteractionOccurred.event_type: partial(on_interaction, runtime),
+        TicketAssigned.event_type: notifying(runtime, partial(on_assigned, runtime)),
+        ProblemWorkaroundRecorded.event_type: partial(on_workaround, runtime),
+        **{model.event_type: notifying(runtime) for model in (
+            SlaWarning, SlaBreached, MajorIncidentDeclared, MajorIncidentTicketLinked,
+            MajorIncidentUpdateDue, MajorIncidentChanged)},
+    },
+    periodic=lambda runtime: [
+        ("auto-close", runtime.settings.autoclose_check_interval_s, _auto_close),
+        ("webhooks", INTERVAL_S, _webhooks),
+    ])
 
 
 def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     return create_service_app(
-        SPEC, settings, routers=[router], clock=clock, title="Tierline intake",
+        SPEC, settings, routers=[router, adapters_router, interactions_router, directory_router,
+                               kb_router, webhooks_router],
+        clock=clock,
+        title="Tierline intake",
         description="Logs incidents and service requests with full context, categorizes and "
-                    "prioritizes them with their reasons, and keeps their lifecycle.",
+                    "prioritizes them with their reasons, and keeps their lifecycle; takes "
+                    "chat and IVR contacts and ServiceNow, Jira and Zendesk tickets, enriches "
+                    "tickets from the customer directory, suggests knowledge-base articles "
+                    "and sends signed webhooks.",
     )

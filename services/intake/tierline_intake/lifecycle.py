@@ -87,3 +87,27 @@ def can_answer_survey(current: str) -> bool:
 
 def can_request_reassignment(current: str) -> bool:
     return current not in ("resolved", "closed")
+
+
+def follow_external(current: str, target: str) -> list[Transition]:
+    """The moves that bring a ticket to the status its external system (ServiceNow, Jira,
+    Zendesk) reports. That system runs its own closure rules, so a close it reports is
+    followed (through resolved if need be); ``new`` on a ticket already worked means the
+    ball is back with the agents (a ticket pending the customer goes back in progress)."""
+    if target == current:
+        return []
+    if current == "closed":
+        raise TransitionRefused(current, target, (), "the ticket is closed in Tierline")
+    if target == "new":
+        return [Transition(current, "in_progress")] if current == "pending_customer" else []
+    moves: list[Transition] = []
+    if current == "resolved" and target != "closed":
+        moves.append(Transition(current, "reopened"))
+        current = "reopened"
+        if target == "reopened":
+            return moves
+    if target == "closed":
+        if current != "resolved":
+            moves.append(change_status(current, "resolved"))
+        return [*moves, Transition("resolved", "closed")]
+    return [*moves, change_status(current, target)]

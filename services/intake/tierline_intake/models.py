@@ -6,6 +6,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Date,
     DateTime,
     Float,
     Identity,
@@ -16,6 +17,9 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
+    literal_column,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
@@ -53,8 +57,15 @@ tickets = Table(
     Column("reopen_count", Integer, nullable=False),
     Column("csat", SmallInteger),
     Column("nps", SmallInteger),
+    Column("external_status", String(200)),
+    Column("repeat_contacts", Integer, nullable=False),
+    Column("deflected", Boolean, nullable=False),
+    Column("assigned_agent", String(200)),
+    Column("assigned_tier", SmallInteger),
     Index("tickets_created_at_idx", "created_at"),
     Index("tickets_resolved_idx", "status", "resolved_at"),
+    # A customer's recent tickets (enrichment) and open ones (repeat contacts).
+    Index("tickets_requester_idx", text("(requester ->> 'id')"), "created_at"),
 )
 
 history = Table(
@@ -79,5 +90,154 @@ idempotency_keys = Table(
     Column("response", JSONB, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
+
+# Tickets that live in ServiceNow, Jira or Zendesk too: one row per external ticket, so
+# every update from that system lands on the same Tierline ticket.
+external_tickets = Table(
+    "external_tickets",
+    metadata,
+    Column("system", String(32), primary_key=True),
+    Column("external_id", String(200), primary_key=True),
+    Column("ticket_id", UUID(as_uuid=True), nullable=False),
+    Column("key", String(200), nullable=False),
+    Column("external_status", String(200), nullable=False),
+    Column("status_mapped", Boolean, nullable=False),
+    Column("external_updated_at", DateTime(timezone=True)),
+    Column("payload_hash", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("external_tickets_ticket_idx", "ticket_id"),
+)
+
+# Customer contacts from chat and IVR fronts; a hand-off links the next leg to the previous.
+interactions = Table(
+    "interactions",
+    metadata,
+    Column("id", String(200), primary_key=True),
+    Column("channel", String(16), nullable=False),
+    Column("customer_id", String(200), nullable=False),
+    Column("customer_name", String(200)),
+    Column("ticket_id", UUID(as_uuid=True)),
+    Column("status", String(16), nullable=False),
+    Column("about", Text),
+    Column("transferred_from", String(200)),
+    Column("repeat", Boolean, nullable=False),
+    Column("deflected", Boolean, nullable=False),
+    Column("self_service_outcome", String(16)),
+    Column("article_id", UUID(as_uuid=True)),
+    Column("csat", SmallInteger),
+    Column("suggestions", JSONB, nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("ended_at", DateTime(timezone=True)),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("interactions_ticket_idx", "ticket_id"),
+    Index("interactions_customer_idx", "customer_id", "started_at"),
+)
+
+interaction_events = Table(
+    "interaction_events",
+    metadata,
+    Column("id", BigInteger, Identity(always=True), primary_key=True),
+    Column("interaction_id", String(200), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("detail", JSONB, nullable=False),
+    Index("interaction_events_interaction_idx", "interaction_id", "id"),
+)
+
+# The customer and account directory tickets are enriched with.
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", String(200), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("plan", String(64)),
+    Column("tier", String(64)),
+    Column("vip", Boolean, nullable=False),
+    Column("region", String(64)),
+    Column("language", String(16)),
+    Column("products", JSONB, nullable=False),
+    Column("customer_since", Date),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+customers = Table(
+    "customers",
+    metadata,
+    Column("id", String(200), primary_key=True),
+    Column("account_id", String(200)),
+    Column("name", String(200)),
+    Column("email", String(254)),
+    Column("plan", String(64)),
+    Column("tier", String(64)),
+    Column("vip", Boolean),
+    Column("region", String(64)),
+    Column("language", String(16)),
+    Column("products", JSONB, nullable=False),
+    Column("customer_since", Date),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("customers_account_idx", "account_id"),
+    Index("customers_email_idx", "email"),
+)
+
+# Knowledge-base articles: published ones are suggested; proposed ones wait for review.
+kb_articles = Table(
+    "kb_articles",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("title", Text, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("category", String(64)),
+    Column("owner", String(200), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("last_reviewed_at", DateTime(timezone=True), nullable=False),
+    Column("source_ticket_id", UUID(as_uuid=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("kb_articles_status_idx", "status", "last_reviewed_at"),
+)
+
+# Outbound webhooks: subscriptions, and one delivery per subscription and event, sent by a
+# periodic job with retries; a delivery that used its last try is dead (the dead letter).
+webhook_subscriptions = Table(
+    "webhook_subscriptions",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("url", Text, nullable=False),
+    Column("secret", String(200), nullable=False),
+    Column("events", JSONB, nullable=False),
+    Column("system", String(32)),
+    Column("active", Boolean, nullable=False),
+    Column("max_attempts", SmallInteger, nullable=False),
+    Column("backoff_s", Float, nullable=False),
+    Column("timeout_s", Float, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("subscription_id", UUID(as_uuid=True), nullable=False),
+    Column("event_id", UUID(as_uuid=True), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("event_type", String(100), nullable=False),
+    Column("ticket_id", UUID(as_uuid=True)),
+    Column("payload", JSONB, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", SmallInteger, nullable=False),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+    Column("last_status_code", SmallInteger),
+    Column("last_error", Text),
+    Column("log", JSONB, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("delivered_at", DateTime(timezone=True)),
+    UniqueConstraint("subscription_id", "event_id", name="webhook_deliveries_once"),
+    Index("webhook_deliveries_due_idx", "status", "next_attempt_at"),
+    Index("webhook_deliveries_subscription_idx", "subscription_id", "created_at"),
+)
+
+# The requester's id as the index above spells it, so the planner uses the index.
+REQUESTER_ID = tickets.c.requester.op("->>")(literal_column("'id'"))
 
 outbox, inbox = bus_tables(metadata)

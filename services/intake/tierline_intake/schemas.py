@@ -105,6 +105,9 @@ class TicketIn(BaseModel):
     attachments: list[Attachment] = Field(default_factory=list, max_length=20)
     external_system: Name64 | None = None
     external_id: Text200 | None = None
+    deflected_by: UUID | None = Field(
+        default=None, description="the knowledge-base article that already resolved it "
+        "(Tier 0): the ticket is logged deflected and resolved, and never reaches an agent")
 
 
 TICKET_OUT_EXAMPLE: dict[str, Any] = {
@@ -164,6 +167,8 @@ class TicketOut(BaseModel):
     context: dict[str, Any] = Field(default_factory=dict)
     external_system: str | None = None
     external_id: str | None = None
+    external_status: str | None = Field(default=None, description="the status the external "
+                                        "system reports, as it reports it")
     created_at: datetime
     updated_at: datetime
     resolved_at: datetime | None = None
@@ -172,6 +177,10 @@ class TicketOut(BaseModel):
     reopen_count: int = 0
     csat: int | None = None
     nps: int | None = None
+    repeat_contacts: int = Field(default=0, description="times the customer came back about "
+                                 "this issue (chat, IVR, phone) instead of a new ticket")
+    deflected: bool = Field(default=False, description="resolved by self-service (Tier 0); "
+                            "never routed to an agent")
 
 
 class StatusChange(BaseModel):
@@ -182,6 +191,9 @@ class StatusChange(BaseModel):
     note: Text5000 | None = None
     resolution_notes: Text5000 | None = Field(default=None,
                                               description="required when status is resolved")
+    propose_article: bool = Field(
+        default=False, description="on resolving at Tier 2 or above: propose a knowledge-base "
+        "article from the title and resolution notes")
 
 
 class Comment(BaseModel):

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tierline_intake import lifecycle
 from tierline_intake.classify import classify
+from tierline_intake.directory_service import profile_of, recent_tickets
 from tierline_intake.models import history, tickets
 from tierline_intake.priority import PriorityOverride, Signals
 from tierline_intake.schemas import (
@@ -96,20 +97,35 @@ async def _record(runtime: Runtime, session: AsyncSession, ticket_id: UUID, kind
 
 
 async def _emit(runtime: Runtime, session: AsyncSession, ticket_type: str, event: Event) -> None:
-    await runtime.emit(session, runtime.topics.for_type(ticket_type), runtime.envelope(event))
+    envelope = runtime.envelope(event)
+    await runtime.emit(session, runtime.topics.for_type(ticket_type), envelope)
+    notify = runtime.state.get("webhooks_enqueue")  # outbound webhooks, same transaction
+    if notify is not None:
+        await notify(session, envelope)
 
 
-async def log_ticket(runtime: Runtime, session: AsyncSession,
-                     body: TicketIn) -> tuple[int, dict[str, Any]]:
+async def log_ticket(runtime: Runtime, session: AsyncSession, body: TicketIn,
+                     deflected: bool = False) -> tuple[int, dict[str, Any]]:
+    """Log a ticket; ``deflected`` marks one that self-service resolves before any agent
+    sees it (router never routes it)."""
     validate_choices(runtime, body)
     affected = body.affected
+    requester = body.requester.model_dump(mode="json", exclude_none=True)
+    customer = await profile_of(runtime, session, body.requester.id, body.requester.email)
+    if customer is not None:  # the directory knows the customer: plan, VIP, language
+        requester["vip"] = body.requester.vip or customer["vip"]
+        if body.requester.plan is None and customer["plan"] is not None:
+            requester["plan"] = customer["plan"]
+    recent = await recent_tickets(session, sorted({body.requester.id,
+                                                   (customer or {}).get("customer_id")
+                                                   or body.requester.id}))
     signals = Signals(
         text=f"{body.title}\n{body.description}",
         scope=affected.scope if affected else None,
         affected_count=affected.count if affected else None,
         business_critical=bool(body.service and body.service.business_critical),
         service=body.service.name if body.service else None,
-        vip=body.requester.vip, plan=body.requester.plan)
+        vip=requester["vip"], plan=requester.get("plan"))
     override = (PriorityOverride(body.priority_override.priority, body.priority_override.by,
                                  body.priority_override.reason)
                 if body.priority_override else None)
@@ -122,19 +138,29 @@ async def log_ticket(runtime: Runtime, session: AsyncSession,
     context = body.model_dump(mode="json", include={"affected", "service", "started_at", "tried",
                                                     "attachments", "priority_override",
                                                     "workaround_available",
-                                                    "compliance_exposure"},
+                                                    "compliance_exposure", "deflected_by"},
                               exclude_none=True)
+    if customer is not None:
+        context["customer"] = customer
+    context["recent_tickets"] = recent
+    suggest = runtime.state.get("kb_suggest")
+    if suggest is not None:
+        context["kb_suggestions"] = await suggest(session, f"{body.title}\n{body.description}")
+    reasons = result.reason_dicts()
+    if customer is not None:
+        reasons.append({"field": "customer", "value": customer["customer_id"],
+                        "source": "inferred", "reason": _directory_reason(customer)})
     row: dict[str, Any] = {
         "id": uuid4(), "ticket_type": result.ticket_type, "status": "new",
         "title": body.title, "description": body.description,
-        "requester": body.requester.model_dump(mode="json", exclude_none=True),
-        "channel": body.channel, "impact": result.impact, "urgency": result.urgency,
+        "requester": requester, "channel": body.channel, "impact": result.impact,
+        "urgency": result.urgency,
         "priority": result.priority, "category": result.category,
         "subcategory": result.subcategory, "category_confidence": result.category_confidence,
-        "needs_triage": result.needs_triage, "reasons": result.reason_dicts(),
+        "needs_triage": result.needs_triage, "reasons": reasons,
         "context": context, "external_system": body.external_system,
         "external_id": body.external_id, "created_at": now, "updated_at": now,
-        "reopen_count": 0,
+        "reopen_count": 0, "repeat_contacts": 0, "deflected": deflected,
     }
     await session.execute(insert(tickets).values(**row))
     await _record(runtime, session, row["id"], "created", body.requester.id,
@@ -145,14 +171,25 @@ async def log_ticket(runtime: Runtime, session: AsyncSession,
         category=result.category, subcategory=result.subcategory,
         needs_triage=result.needs_triage, priority=result.priority, impact=result.impact,
         urgency=result.urgency, channel=body.channel, requester_id=body.requester.id,
-        vip=body.requester.vip, plan=body.requester.plan,
+        vip=requester["vip"], plan=requester.get("plan"),
+        language=(customer or {}).get("language") or "en",
         service=body.service.name if body.service else None,
         configuration_item=body.service.configuration_item if body.service else None,
         business_critical=signals.business_critical, affected_scope=signals.scope,
         workaround_available=body.workaround_available,
         compliance_exposure=body.compliance_exposure, reported_start=body.started_at,
-        created_at=now))
+        deflected=deflected, created_at=now))
     return 201, ticket_out(row)
+
+
+def _directory_reason(customer: dict[str, Any]) -> str:
+    facts = [f"{k} {customer[k]}" for k in ("plan", "tier", "region", "language")
+             if customer.get(k)]
+    if customer.get("vip"):
+        facts.append("VIP")
+    if customer.get("tenure_months") is not None:
+        facts.append(f"customer for {customer['tenure_months']} months")
+    return "customer directory: " + (", ".join(facts) or "no profile values")
 
 
 async def get_ticket(session: AsyncSession, ticket_id: UUID,
@@ -249,6 +286,13 @@ async def apply_event(runtime: Runtime, session: AsyncSession, ticket_id: UUID,
             move = lifecycle.change_status(status, event.status)
             entry = await _transition(runtime, session, row, move, actor=event.actor,
                                       note=event.note, resolution_notes=event.resolution_notes)
+            if event.propose_article:
+                if event.status != "resolved":
+                    raise InvalidInput("body.propose_article",
+                                       "an article is proposed on resolving")
+                assert event.resolution_notes is not None
+                await runtime.state["kb_propose"](session, row, event.actor,
+                                                  event.resolution_notes)
         elif isinstance(event, CustomerReply):
             try:
                 move = lifecycle.customer_reply(status, event.fixed)

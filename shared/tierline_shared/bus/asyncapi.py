@@ -9,6 +9,7 @@ import yaml
 from tierline_shared.bus.events import (
     AgentPresenceChanged,
     Event,
+    InteractionOccurred,
     MajorIncidentChanged,
     MajorIncidentDeclared,
     MajorIncidentTicketLinked,
@@ -23,6 +24,7 @@ from tierline_shared.bus.events import (
     SurveyRequested,
     TicketAssigned,
     TicketCommented,
+    TicketContactLinked,
     TicketCreated,
     TicketEscalated,
     TicketOfferAnswered,
@@ -35,7 +37,8 @@ from tierline_shared.bus.topics import Topics
 # Which events each topic carries, and who writes them.
 TICKET_EVENTS: list[type[Event]] = [TicketCreated, TicketStatusChanged, TicketPriorityChanged,
                                     TicketCommented,
-                                    ReassignmentRequested, SurveyRequested, SurveyAnswered]
+                                    ReassignmentRequested, SurveyRequested, SurveyAnswered,
+                                    TicketContactLinked]
 CHANNELS: dict[str, tuple[str, str, list[type[Event]]]] = {
     "incidents": ("intake", "Incidents: creation and every lifecycle event, keyed by ticket "
                   "id, in order per ticket.", TICKET_EVENTS),
@@ -53,6 +56,16 @@ CHANNELS: dict[str, tuple[str, str, list[type[Event]]]] = {
                "platform may produce presence changes here too (with its own ce_source): "
                "router applies them as it applies PUT /v1/agents/{id}/presence.",
                [AgentPresenceChanged]),
+    "interactions": ("fronts", "Customer contacts from chat and IVR front ends (started, "
+                     "messages, IVR menu path, self-service outcome, hand-off to another "
+                     "channel, ended, CSAT), keyed by interaction id; intake consumes them.",
+                     [InteractionOccurred]),
+}
+
+# Message keys other than the ticket id.
+KEYS: dict[type[Event], dict[str, Any]] = {
+    AgentPresenceChanged: {"type": "string", "description": "the agent id"},
+    InteractionOccurred: {"type": "string", "description": "the interaction id"},
 }
 
 CE_HEADERS: dict[str, Any] = {
@@ -119,10 +132,9 @@ def document(topics: Topics | None = None) -> dict[str, Any]:
                     **CE_HEADERS["properties"],
                     "ce_type": {"type": "string", "const": model.event_type}}},
                 "payload": schema,
-                "bindings": {"kafka": {"key": (
-                    {"type": "string", "description": "the agent id"}
-                    if model is AgentPresenceChanged else
-                    {"type": "string", "format": "uuid", "description": "the ticket id"})}},
+                "bindings": {"kafka": {"key": KEYS.get(
+                    model, {"type": "string", "format": "uuid",
+                            "description": "the ticket id"})}},
             }
     channels["deadletter"] = {
         "address": topics.deadletter,

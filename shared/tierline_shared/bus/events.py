@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any, ClassVar, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 TicketType = Literal["incident", "service_request"]
 Priority = Literal["P1", "P2", "P3", "P4", "P5"]
@@ -351,6 +351,88 @@ class AgentPresenceChanged(Event):
         return self.agent_id
 
 
+InteractionKind = Literal["contact_started", "contact_ended", "message", "ivr_menu",
+                          "self_service", "transfer", "csat"]
+
+# What each kind of interaction event cannot do without (besides interaction_id and kind).
+INTERACTION_REQUIRES: dict[str, tuple[str, ...]] = {
+    "contact_started": ("channel", "customer_id"),
+    "contact_ended": (),
+    "message": ("author", "text"),
+    "ivr_menu": ("menu_path",),
+    "self_service": ("outcome",),
+    "transfer": ("to_channel",),
+    "csat": ("score",),
+}
+
+
+def interaction_missing(values: dict[str, Any]) -> list[str]:
+    """The fields an interaction event of its kind needs but lacks."""
+    return [name for name in INTERACTION_REQUIRES.get(values.get("kind") or "", ())
+            if values.get(name) in (None, "", [])]
+
+
+class InteractionOccurred(Event):
+    """Something happened in a customer contact on a chat or IVR front: it started or
+    ended, someone wrote, the caller went through the IVR menu, self-service resolved it or
+    not, it was handed to another channel (``transfer``, or ``contact_started`` with
+    ``transferred_from``), the customer answered the CSAT survey. Fronts produce these on
+    the interactions topic (or POST them to intake), keyed by interaction id."""
+
+    event_type: ClassVar[str] = "tierline.interaction.occurred.v1"
+
+    interaction_id: str = Field(min_length=1, max_length=200)
+    kind: InteractionKind
+    channel: Channel | None = None
+    customer_id: str | None = Field(default=None, min_length=1, max_length=200)
+    customer_name: str | None = Field(default=None, max_length=200)
+    ticket_id: UUID | None = Field(default=None, description="an existing ticket the contact "
+                                   "is about")
+    about: str | None = Field(default=None, max_length=2000,
+                              description="what the contact is about, in the customer's "
+                              "words or the IVR intent")
+    transferred_from: str | None = Field(default=None, max_length=200,
+                                         description="the interaction this one continues")
+    author: Literal["customer", "agent", "bot"] | None = None
+    agent_id: str | None = Field(default=None, max_length=200)
+    text: str | None = Field(default=None, max_length=5000)
+    menu_path: list[str] = Field(default_factory=list, max_length=20)
+    outcome: Literal["resolved", "not_resolved", "abandoned"] | None = None
+    article_id: UUID | None = Field(default=None, description="the knowledge-base article "
+                                    "that self-service offered")
+    to_channel: Channel | None = None
+    to_interaction_id: str | None = Field(default=None, max_length=200)
+    score: int | None = Field(default=None, ge=1, le=5)
+    comment: str | None = Field(default=None, max_length=5000)
+    occurred_at: datetime
+
+    @model_validator(mode="after")
+    def _complete(self) -> InteractionOccurred:
+        missing = interaction_missing(self.model_dump())
+        if missing:
+            raise ValueError(f"a {self.kind} interaction needs {', '.join(missing)}")
+        return self
+
+    @property
+    def subject(self) -> str:
+        return self.interaction_id
+
+
+class TicketContactLinked(TicketEvent):
+    """A customer contact (chat, IVR, phone) was linked to the ticket: a repeat contact
+    about the same issue, or the next leg of a hand-off between channels."""
+
+    event_type: ClassVar[str] = "tierline.ticket.contact_linked.v1"
+
+    interaction_id: str
+    channel: Channel
+    repeat: bool = Field(description="the customer came back about the same issue")
+    repeat_contacts: int = Field(ge=0, description="repeat contacts on the ticket so far")
+    transferred_from: str | None = None
+    reason: str
+    linked_at: datetime
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     model.event_type: model
     for model in (TicketCreated, TicketStatusChanged, TicketPriorityChanged, TicketCommented,
@@ -359,5 +441,5 @@ EVENT_TYPES: dict[str, type[Event]] = {
                   TicketEscalated,
                   MajorIncidentDeclared, MajorIncidentTicketLinked, MajorIncidentUpdateDue,
                   MajorIncidentChanged, ProblemIdentified, ProblemWorkaroundRecorded,
-                  AgentPresenceChanged)
+                  AgentPresenceChanged, InteractionOccurred, TicketContactLinked)
 }

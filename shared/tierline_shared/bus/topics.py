@@ -43,10 +43,16 @@ class Topics:
         return f"{self.prefix}.agents"
 
     @property
+    def interactions(self) -> str:
+        """Customer contacts from chat and IVR fronts, keyed by interaction id; intake
+        consumes them."""
+        return f"{self.prefix}.interactions"
+
+    @property
     def deadletter(self) -> str:
         """Messages a consumer could not validate or process, with the error in headers."""
         return f"{self.prefix}.deadletter"
 
     def all(self) -> list[str]:
         return [self.incidents, self.requests, self.routing, self.sla, self.agents,
-                self.deadletter]
+                self.deadletter, self.interactions]
