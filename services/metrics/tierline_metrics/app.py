@@ -10,6 +10,8 @@ from fastapi import APIRouter, FastAPI
 
 from tierline_metrics import models
 from tierline_metrics.exposition import Counters, register
+from tierline_metrics.qa_api import router as qa_router
+from tierline_metrics.reports import router as kpi_router
 from tierline_metrics.service import (
     on_clock_started,
     on_presence_changed,
@@ -32,6 +34,7 @@ from tierline_metrics.sla_facts import (
 )
 from tierline_metrics.staffing.adherence_api import router as adherence_router
 from tierline_metrics.staffing.api import router as staffing_router
+from tierline_metrics.ticket_log import with_log
 from tierline_shared.bus.consumer import Handler
 from tierline_shared.bus.events import (
     AgentPresenceChanged,
@@ -60,7 +63,8 @@ log = logging.getLogger(__name__)
 
 
 def handlers(runtime: Runtime) -> Mapping[str, Handler]:
-    return {
+    """Each event type's handler; every event a KPI needs is also logged (ticket_log)."""
+    return with_log({
         TicketCreated.event_type: on_ticket_created,
         TicketAssigned.event_type: on_ticket_assigned,
         TicketQueued.event_type: on_ticket_queued,
@@ -77,7 +81,7 @@ def handlers(runtime: Runtime) -> Mapping[str, Handler]:
         MajorIncidentUpdateDue.event_type: on_major_incident_update_due,
         ProblemIdentified.event_type: on_problem_identified,
         ProblemWorkaroundRecorded.event_type: on_problem_workaround_recorded,
-    }
+    })
 
 
 async def _start(runtime: Runtime) -> None:
@@ -126,7 +130,8 @@ async def summary(runtime: RuntimeDep) -> dict[str, object]:
 
 def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     return create_service_app(
-        SPEC, settings, routers=[reports, staffing_router, adherence_router], clock=clock,
+        SPEC, settings, clock=clock,
+        routers=[reports, kpi_router, qa_router, staffing_router, adherence_router],
         title="Tierline metrics",
         description="Read models of the event stream, served to Prometheus and as reports.",
     )
