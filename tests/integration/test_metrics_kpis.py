@@ -8,21 +8,27 @@ from __future__ import annotations
 
 import csv
 import io
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
+from prometheus_client import CollectorRegistry, generate_latest
 from sqlalchemy import func, select
 
 from tests.conftest import Databases
+from tests.e2e.conftest import counter
 from tests.helpers import eventually, offline_runtime, produce
 from tests.kpi_stream import EXPECTED, EXPECTED_AGENTS, PERIOD, TICKETS, script, subset
 from tierline_metrics.app import SPEC, create_app
+from tierline_metrics.exposition import register
 from tierline_metrics.models import inbox, ticket_log
 from tierline_metrics.rebuild import rebuild
 from tierline_shared.bus.envelope import Envelope
@@ -43,6 +49,7 @@ from tierline_shared.settings import Settings
 
 pytestmark = [pytest.mark.db, pytest.mark.kafka]
 
+PROMTOOL = Path(sys.executable).parent / "promtool"  # make install puts it there
 WINDOW = {"from": PERIOD[0].isoformat(), "to": PERIOD[1].isoformat()}
 KIND = {name: spec[0] for name, spec in TICKETS.items()}
 
@@ -80,7 +87,7 @@ async def live(databases: Databases, kafka: EmbeddedKafka) -> AsyncIterator[Live
     settings = Settings(database_url=databases.create(), environment="test",
                         kafka_bootstrap_servers=kafka.bootstrap_servers,
                         topic_prefix=f"kpi{uuid.uuid4().hex[:10]}", consumer_retry_backoff_s=0.05)
-    runtime = await Runtime.start(SPEC, settings)
+    runtime = await Runtime.start(SPEC, settings, FrozenClock(PERIOD[1]))
     app = create_app(settings)
     app.state.runtime = runtime
     topics = Topics(settings.topic_prefix)
@@ -206,6 +213,68 @@ async def test_export_gives_every_read_model_as_csv(live: Live) -> None:
     assert len(rows) == len(TICKETS)
     assert sorted(r["deflected"] for r in rows).count("True") == 2
     assert missing.status_code == 404
+
+
+async def exposition(live: Live) -> str:
+    async with live.runtime.sessions() as session:
+        await live.runtime.state["counters"].refresh(session)
+    async with live.client() as client:
+        return (await client.get("/metrics")).text
+
+
+def promtool(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(PROMTOOL), *args], input=stdin, capture_output=True, text=True,
+                          timeout=60, check=False)
+
+
+async def test_the_exposition_passes_promtool_and_counts_the_day(live: Live) -> None:
+    text = await exposition(live)
+    checked = promtool("check", "metrics", stdin=text)
+    assert (checked.returncode, checked.stdout + checked.stderr) == (0, "")
+
+    def value(name: str, **labels: str) -> float:
+        return counter(text, name, **labels)
+
+    # P3 first responses: 600 5400 1800 300 2400 3600 s; resolutions 3600 21600 14400 1200
+    # 5400 10800 s.
+    assert value("tierline_first_response_seconds_count", priority="P3") == 6
+    assert value("tierline_first_response_seconds_sum", priority="P3") == 14100
+    assert value("tierline_first_response_seconds_bucket", priority="P3", le="1800.0") == 3
+    assert value("tierline_resolution_seconds_count", priority="P3") == 6
+    assert value("tierline_resolution_seconds_sum", priority="P3") == 57000
+    assert value("tierline_resolution_seconds_bucket", priority="P3", le="3600.0") == 2
+    assert value("tierline_resolution_seconds_bucket", priority="P3", le="+Inf") == 6
+    assert value("tierline_tickets_resolved_total", priority="P2") == 1
+    assert value("tierline_tickets_reopened_total", priority="P3") == 1
+    assert (value("tierline_tickets_deflected_total", channel="chat"),
+            value("tierline_tickets_deflected_total", channel="portal")) == (1, 1)
+    assert [value("tierline_csat_responses_total", score=str(s)) for s in range(1, 6)] == [
+        0, 1, 1, 1, 2]
+    assert [value("tierline_nps_responses_total", group=g)
+            for g in ("promoter", "passive", "detractor")] == [2, 1, 1]
+    # Open at the runtime's (frozen) midnight: T9 (P1, 8 h), T10 (P4, 7 h).
+    assert value("tierline_backlog_tickets") == 2
+    assert value("tierline_backlog_oldest_age_seconds", priority="P1") == 28800
+    assert value("tierline_backlog_oldest_age_seconds", priority="P4") == 25200
+
+
+async def test_labels_are_bounded_and_agents_only_when_enabled(live: Live) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    text = await exposition(live)
+    bounded = {"priority", "category", "channel", "clock", "kind", "trigger", "status", "score",
+               "group", "le", "consumer", "topic", "type", "outcome", "method", "route"}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            assert set(sample.labels) <= bounded, (family.name, sample.labels)
+    registry = CollectorRegistry()
+    counters = register(registry, FrozenClock(PERIOD[1]), per_agent=True)
+    async with live.runtime.sessions() as session:
+        await counters.refresh(session)
+    per_agent = generate_latest(registry).decode()
+    assert [counter(per_agent, "tierline_agent_tickets_resolved_total", agent=a)
+            for a in ("a1", "a2", "b1")] == [4, 2, 1]
+    assert promtool("check", "metrics", stdin=per_agent).returncode == 0
 
 
 async def test_a_rebuild_replays_the_topics_into_identical_figures(live: Live) -> None:

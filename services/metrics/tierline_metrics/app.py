@@ -11,6 +11,7 @@ from fastapi import APIRouter, FastAPI
 from tierline_metrics import models
 from tierline_metrics.exposition import Counters, register
 from tierline_metrics.qa_api import router as qa_router
+from tierline_metrics.reports import policy_of
 from tierline_metrics.reports import router as kpi_router
 from tierline_metrics.service import (
     on_clock_started,
@@ -85,7 +86,9 @@ def handlers(runtime: Runtime) -> Mapping[str, Handler]:
 
 
 async def _start(runtime: Runtime) -> None:
-    runtime.state["counters"] = register(runtime.registry)  # filled by the periodic refresh
+    per_agent = policy_of(runtime).per_agent_series
+    # Filled by the periodic refresh.
+    runtime.state["counters"] = register(runtime.registry, runtime.clock, per_agent)
 
 
 async def _refresh(runtime: Runtime) -> None:
