@@ -36,6 +36,8 @@ from tierline_metrics.sla_facts import (
 from tierline_metrics.staffing.adherence_api import router as adherence_router
 from tierline_metrics.staffing.api import router as staffing_router
 from tierline_metrics.ticket_log import with_log
+from tierline_metrics.voc_job import check as check_voc
+from tierline_metrics.voc_job import router as voc_router
 from tierline_shared.bus.consumer import Handler
 from tierline_shared.bus.events import (
     AgentPresenceChanged,
@@ -97,12 +99,18 @@ async def _refresh(runtime: Runtime) -> None:
         await counters.refresh(session)
 
 
+async def _voc(runtime: Runtime) -> None:
+    await check_voc(runtime)
+
+
 SPEC = ServiceSpec(name="metrics", metadata=models.metadata, outbox=models.outbox,
                    inbox=models.inbox, consumes=lambda t: [*t.tickets, t.routing, t.sla, t.agents],
                    handlers=handlers, on_start=_start,
                    periodic=lambda runtime: [
                        ("refresh-counters", runtime.settings.metrics_refresh_interval_s,
-                        _refresh)])
+                        _refresh),
+                       ("voice-of-customer",
+                        policy_of(runtime).voice_of_customer.check_interval_s, _voc)])
 
 reports = APIRouter(prefix="/v1", tags=["reports"])
 
@@ -134,7 +142,8 @@ async def summary(runtime: RuntimeDep) -> dict[str, object]:
 def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     return create_service_app(
         SPEC, settings, clock=clock,
-        routers=[reports, kpi_router, qa_router, staffing_router, adherence_router],
+        routers=[reports, kpi_router, voc_router, qa_router, staffing_router,
+                 adherence_router],
         title="Tierline metrics",
         description="Read models of the event stream, served to Prometheus and as reports.",
     )

@@ -38,6 +38,7 @@ class VoiceOfCustomer(BaseModel):
     baseline_days: int = Field(default=14, ge=3, le=365)
     alpha: float = Field(default=0.001, gt=0, lt=0.5)
     min_count: int = Field(default=5, ge=1)
+    check_interval_s: float = Field(default=60, gt=0)
 
 
 class MetricsPolicy(BaseModel):

@@ -18,7 +18,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import ColumnElement, extract, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tierline_metrics.models import ticket_facts
+from tierline_metrics.models import ticket_facts, voc_signals
 from tierline_shared.clock import Clock
 
 # Support times: a minute to a week.
@@ -44,6 +44,7 @@ class KpiCollector(Collector):
         self.nps: dict[str, int] = {}
         self.backlog: dict[str, tuple[int, float]] = {}
         self.agent_resolved: dict[str, int] = {}
+        self.voc: dict[str, int] = {}
 
     async def _histogram(self, session: AsyncSession, end: ColumnElement[datetime]) -> Histogram:
         f = ticket_facts.c
@@ -85,6 +86,8 @@ class KpiCollector(Collector):
             .group_by(f.created_priority))).all()
         self.backlog = {p: (n, max((now - oldest).total_seconds(), 0.0))
                         for p, n, oldest in backlog}
+        self.voc = {k: n for k, n in (await session.execute(
+            select(voc_signals.c.kind, func.count()).group_by(voc_signals.c.kind))).all()}
         if self.per_agent:
             self.agent_resolved = {a: n for a, n in (await session.execute(
                 select(f.agent_id, func.count())
@@ -116,6 +119,8 @@ class KpiCollector(Collector):
             ("tierline_csat_responses", "CSAT answers, by score (1-5).", "score", self.csat),
             ("tierline_nps_responses", "NPS answers: promoter (9-10), passive (7-8), "
              "detractor (0-6).", "group", self.nps),
+            ("tierline_voc_signals", "Voice-of-the-customer signals, by kind.", "kind",
+             self.voc),
         ):
             counter = CounterMetricFamily(name, doc, labels=[label])
             for key, value in sorted(values.items()):

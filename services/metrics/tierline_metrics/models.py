@@ -7,7 +7,9 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Column,
+    Date,
     DateTime,
+    Float,
     Identity,
     Index,
     Integer,
@@ -16,6 +18,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
@@ -186,6 +189,23 @@ schedule_shifts = Table(
     Column("agent_id", String(64), primary_key=True),
     Column("starts_at", DateTime(timezone=True), primary_key=True),
     Column("ends_at", DateTime(timezone=True), nullable=False),
+)
+
+# Voice-of-the-customer signals, one per kind, key and day; each was published once as
+# tierline.metrics.voc_signal.v1 (so a rebuild keeps them rather than publish them again).
+voc_signals = Table(
+    "voc_signals",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("dimension", String(16), nullable=False),
+    Column("key", Text, nullable=False),
+    Column("day", Date, nullable=False),
+    Column("observed", Integer, nullable=False),
+    Column("expected", Float, nullable=False),
+    Column("p_value", Float, nullable=False),
+    Column("detected_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("kind", "dimension", "key", "day", name="uq_voc_signals_kind_key_day"),
 )
 
 outbox, inbox = bus_tables(metadata)

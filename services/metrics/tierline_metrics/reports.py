@@ -31,7 +31,7 @@ GROUPS = ("team", "agent", "tier", "category", "channel", "priority")
 EXPORTS: dict[str, Table] = {t.name: t for t in (
     models.ticket_facts, models.ticket_log, models.sla_events, models.escalations,
     models.major_incidents, models.problems, models.presence_log, models.schedule_shifts,
-    models.qa_evaluations, models.esat_answers)}
+    models.qa_evaluations, models.esat_answers, models.voc_signals)}
 
 
 def _invalid(field: str, message: str) -> HTTPException:
@@ -39,7 +39,7 @@ def _invalid(field: str, message: str) -> HTTPException:
         {"field": field, "message": message, "type": "value_error"}]))
 
 
-def _check_window(start: datetime, end: datetime) -> Period:
+def check_window(start: datetime, end: datetime) -> Period:
     if end <= start:
         raise _invalid("query.to", "to must be after from")
     if end - start > timedelta(days=MAX_DAYS):
@@ -112,7 +112,7 @@ def to_csv(rows: Iterable[Mapping[str, Any]]) -> str:
     return buffer.getvalue()
 
 
-def _csv_response(text: str, name: str) -> Response:
+def csv_response(text: str, name: str) -> Response:
     return Response(text, media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
 
@@ -132,14 +132,14 @@ async def get_kpis(
     """The KPI set for tickets created in [from, to) (backlog: open at ``to``; cost: agent
     hours in the window over tickets resolved in it), overall or per group. Per agent it
     adds QA and ESAT means. ``format=csv`` gives one row per group with dotted columns."""
-    period = _check_window(start, end)
+    period = check_window(start, end)
     if group_by == "team":
         raise _invalid("query.group_by", "team: agents' teams are not in the event stream "
                        "yet; group by agent or tier")
     out = await kpi_report(session, runtime, period, group_by)
     if format == "csv":
         rows = out["groups"] if group_by else [out]
-        return _csv_response(to_csv(rows), "kpis")
+        return csv_response(to_csv(rows), "kpis")
     return out
 
 
@@ -153,7 +153,7 @@ async def get_targets(
 ) -> Any:
     """Each configured target met or missed, per day or week (from ``from``) of the window:
     one row per period and target with its bounds and figure (``met`` null: no data)."""
-    _check_window(start, end)
+    check_window(start, end)
     step = timedelta(days=1 if period == "day" else 7)
     policy = policy_of(runtime)
     rows = []
@@ -165,7 +165,7 @@ async def get_targets(
             rows.append({"from": lo.isoformat(), "to": hi.isoformat(), **row})
         lo = hi
     if format == "csv":
-        return _csv_response(to_csv(rows), "targets")
+        return csv_response(to_csv(rows), "targets")
     return {"period": period, "targets": rows}
 
 

@@ -29,6 +29,7 @@ from tierline_shared.bus.events import (
     TicketPriorityChanged,
     TicketQueued,
     TicketStatusChanged,
+    VoiceOfCustomerSignal,
 )
 from tierline_shared.bus.topics import Topics
 
@@ -50,6 +51,9 @@ CHANNELS: dict[str, tuple[str, str, list[type[Event]]]] = {
              MajorIncidentTicketLinked, MajorIncidentUpdateDue, MajorIncidentChanged,
              ProblemIdentified, ProblemWorkaroundRecorded]),
     "agents": ("router", "Agent presence changes, keyed by agent id.", [AgentPresenceChanged]),
+    "metrics": ("metrics", "Voice-of-the-customer signals (spikes per category, subcategory "
+                "or product, growth of how-do-I contacts, escalation clusters), keyed by "
+                "dimension and key.", [VoiceOfCustomerSignal]),
 }
 
 CE_HEADERS: dict[str, Any] = {
