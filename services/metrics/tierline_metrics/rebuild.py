@@ -4,8 +4,9 @@ same inbox, so a replayed event is applied once). Run it with metrics stopped; s
 again, metrics goes on from its committed offsets and its inbox skips what the replay did.
 
 Tables metrics is the system of record for (QA evaluations, ESAT answers, scheduled
-shifts), the voice-of-the-customer signals it already published, and its outbox are kept. Kafka must keep the topics' whole history (retention
-``-1``) for a rebuild to see every event.
+shifts), the voice-of-the-customer signals it already published, and its outbox are kept.
+Kafka must keep the topics' whole history (retention ``-1``) for a rebuild to see every
+event.
 """
 
 from __future__ import annotations
