@@ -155,3 +155,15 @@ def test_staffed_time_is_clipped_to_the_period() -> None:
                change("offline", 3), change("available", 23)]
     # 00:00-01:00 available, 02:00-03:00 busy, 23:00-24:00 available (holds to the end).
     assert staffed_seconds(changes, *PERIOD) == {"x": 3 * 3600}
+
+
+def test_the_shipped_metrics_policy_is_the_default_and_errors_name_file_line_and_field(
+        tmp_path: Any) -> None:
+    from tierline_metrics.config import load_metrics_policy
+    from tierline_shared.policy import PolicyError
+
+    assert load_metrics_policy(POLICY_DIR) == MetricsPolicy()
+    (tmp_path / "metrics.yaml").write_text(
+        "version: 1\ntargets:\n  fcr_rate: {min: 0.9, max: 0.5}\n")
+    with pytest.raises(PolicyError, match=r"metrics.yaml:3: targets.fcr_rate: .*min is above"):
+        load_metrics_policy(tmp_path)

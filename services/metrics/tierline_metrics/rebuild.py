@@ -14,14 +14,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tierline_metrics import models
-from tierline_shared.bus.consumer import HandlerContext
+from tierline_shared.bus.consumer import Handler, HandlerContext
 from tierline_shared.bus.envelope import Envelope, InvalidMessage, decode
 from tierline_shared.bus.kafka import ensure_topics
 from tierline_shared.bus.topics import Topics
@@ -84,7 +86,8 @@ async def rebuild(settings: Settings, timeout_s: float = 600) -> Replayed:
     return outcome
 
 
-async def _apply(sessions, handlers, record, outcome: Replayed) -> None:  # type: ignore[no-untyped-def]
+async def _apply(sessions: async_sessionmaker[AsyncSession], handlers: Mapping[str, Handler],
+                 record: ConsumerRecord[bytes, bytes], outcome: Replayed) -> None:
     try:
         envelope = decode(list(record.headers or ()), record.value)
     except InvalidMessage:

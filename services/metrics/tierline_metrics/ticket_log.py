@@ -4,7 +4,6 @@ into folded tickets for a period."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from uuid import UUID
 
@@ -61,10 +60,6 @@ def with_log(handlers: dict[str, Handler]) -> dict[str, Handler]:
     for model in LOGGED:
         out[model.event_type] = logged(handlers.get(model.event_type))
     return out
-
-
-Loader = Callable[[AsyncSession, datetime, datetime, timedelta],
-                  Awaitable[tuple[list[Ticket], dict[str, float]]]]
 
 
 async def load(session: AsyncSession, start: datetime, end: datetime,
