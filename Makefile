@@ -6,6 +6,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+PROMTOOL := $(BIN)/promtool
 
 .PHONY: install run test test-db lint bench lock clean
 
@@ -17,7 +18,21 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[embedded,dev]'
 	@touch $(STAMP)
 
-install: $(STAMP)
+# promtool (Prometheus' own checker, used by the tests on the exposition and the alert rules)
+# is not on PyPI: the one on PATH if there is one, else Debian's prometheus package fetched
+# with apt-get download and unpacked into the virtual environment (nothing is installed
+# system-wide; apt-get update runs first only when the package lists lack it, as root).
+$(PROMTOOL): | $(STAMP)
+	@set -e; if command -v promtool >/dev/null 2>&1; then ln -sf "$$(command -v promtool)" $@; exit 0; fi; \
+	tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	if ! (cd "$$tmp" && apt-get download prometheus >/dev/null 2>&1); then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && (cd "$$tmp" && apt-get download prometheus >/dev/null 2>&1); \
+	  else echo "promtool: install Debian's prometheus package, or put promtool on PATH"; exit 1; fi; \
+	fi; \
+	dpkg-deb -x "$$tmp"/prometheus_*.deb "$$tmp/x" && cp "$$tmp/x/usr/bin/promtool" $@; \
+	echo "promtool: $$($@ --version 2>&1 | head -1)"
+
+install: $(STAMP) $(PROMTOOL)
 
 run: install
 	$(BIN)/tierline dev

@@ -32,6 +32,10 @@ def main(argv: list[str] | None = None) -> int:
     from tierline_shared.sim.cli import add_arguments as simulate_arguments
 
     simulate_arguments(simulate)
+    metrics = sub.add_parser("metrics", help="metrics' read models")
+    metrics_sub = metrics.add_subparsers(dest="metrics_command", required=True)
+    metrics_sub.add_parser("rebuild", help="empty the read models built from events and "
+                           "replay every topic from the start (stop metrics first)")
     args = parser.parse_args(argv)
 
     if args.command == "simulate":
@@ -58,6 +62,10 @@ def main(argv: list[str] | None = None) -> int:
 
         run_service(args.service, settings)
         return 0
+    if args.command == "metrics":
+        from tierline_metrics.rebuild import main as rebuild
+
+        return rebuild(settings)
     if args.command == "migrate":
         from tierline_shared.migrate import upgrade
 

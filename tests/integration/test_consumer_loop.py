@@ -100,6 +100,10 @@ async def test_same_event_twice_is_applied_once(loop: dict[str, Any]) -> None:
         {"consumer": "test", "topic": loop["topics"].incidents,
          "type": TicketCreated.event_type, "outcome": "duplicate"})
     assert duplicates == 1
+    lag = loop["registry"].get_sample_value(
+        "tierline_consumer_lag_messages",
+        {"consumer": "test", "topic": loop["topics"].incidents})
+    assert lag == 0  # all consumed as of the last fetch
 
 
 async def test_malformed_messages_are_dead_lettered_and_the_loop_goes_on(

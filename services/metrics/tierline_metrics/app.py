@@ -10,6 +10,9 @@ from fastapi import APIRouter, FastAPI
 
 from tierline_metrics import models
 from tierline_metrics.exposition import Counters, register
+from tierline_metrics.qa_api import router as qa_router
+from tierline_metrics.reports import policy_of
+from tierline_metrics.reports import router as kpi_router
 from tierline_metrics.service import (
     on_clock_started,
     on_presence_changed,
@@ -32,6 +35,9 @@ from tierline_metrics.sla_facts import (
 )
 from tierline_metrics.staffing.adherence_api import router as adherence_router
 from tierline_metrics.staffing.api import router as staffing_router
+from tierline_metrics.ticket_log import with_log
+from tierline_metrics.voc_job import check as check_voc
+from tierline_metrics.voc_job import router as voc_router
 from tierline_shared.bus.consumer import Handler
 from tierline_shared.bus.events import (
     AgentPresenceChanged,
@@ -60,7 +66,8 @@ log = logging.getLogger(__name__)
 
 
 def handlers(runtime: Runtime) -> Mapping[str, Handler]:
-    return {
+    """Each event type's handler; every event a KPI needs is also logged (ticket_log)."""
+    return with_log({
         TicketCreated.event_type: on_ticket_created,
         TicketAssigned.event_type: on_ticket_assigned,
         TicketQueued.event_type: on_ticket_queued,
@@ -77,11 +84,13 @@ def handlers(runtime: Runtime) -> Mapping[str, Handler]:
         MajorIncidentUpdateDue.event_type: on_major_incident_update_due,
         ProblemIdentified.event_type: on_problem_identified,
         ProblemWorkaroundRecorded.event_type: on_problem_workaround_recorded,
-    }
+    })
 
 
 async def _start(runtime: Runtime) -> None:
-    runtime.state["counters"] = register(runtime.registry)  # filled by the periodic refresh
+    per_agent = policy_of(runtime).per_agent_series
+    # Filled by the periodic refresh.
+    runtime.state["counters"] = register(runtime.registry, runtime.clock, per_agent)
 
 
 async def _refresh(runtime: Runtime) -> None:
@@ -90,12 +99,18 @@ async def _refresh(runtime: Runtime) -> None:
         await counters.refresh(session)
 
 
+async def _voc(runtime: Runtime) -> None:
+    await check_voc(runtime)
+
+
 SPEC = ServiceSpec(name="metrics", metadata=models.metadata, outbox=models.outbox,
                    inbox=models.inbox, consumes=lambda t: [*t.tickets, t.routing, t.sla, t.agents],
                    handlers=handlers, on_start=_start,
                    periodic=lambda runtime: [
                        ("refresh-counters", runtime.settings.metrics_refresh_interval_s,
-                        _refresh)])
+                        _refresh),
+                       ("voice-of-customer",
+                        policy_of(runtime).voice_of_customer.check_interval_s, _voc)])
 
 reports = APIRouter(prefix="/v1", tags=["reports"])
 
@@ -126,7 +141,9 @@ async def summary(runtime: RuntimeDep) -> dict[str, object]:
 
 def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     return create_service_app(
-        SPEC, settings, routers=[reports, staffing_router, adherence_router], clock=clock,
+        SPEC, settings, clock=clock,
+        routers=[reports, kpi_router, voc_router, qa_router, staffing_router,
+                 adherence_router],
         title="Tierline metrics",
         description="Read models of the event stream, served to Prometheus and as reports.",
     )

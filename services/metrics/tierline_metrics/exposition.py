@@ -12,6 +12,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tierline_metrics.kpi_exposition import KpiCollector
 from tierline_metrics.models import (
     escalations,
     major_incidents,
@@ -19,6 +20,7 @@ from tierline_metrics.models import (
     sla_events,
     ticket_facts,
 )
+from tierline_shared.clock import Clock, SystemClock
 
 Counts = dict[tuple[str, str], int]
 
@@ -120,14 +122,20 @@ class Counters:
 
     tickets: TicketCounters = field(default_factory=TicketCounters)
     sla: SlaCounters = field(default_factory=SlaCounters)
+    kpis: KpiCollector = field(default_factory=lambda: KpiCollector(SystemClock()))
 
     async def refresh(self, session: AsyncSession) -> None:
         await self.tickets.refresh(session)
         await self.sla.refresh(session)
+        await self.kpis.refresh(session)
 
 
-def register(registry: CollectorRegistry) -> Counters:
-    counters = Counters()
+def register(registry: CollectorRegistry, clock: Clock | None = None,
+             per_agent: bool = False) -> Counters:
+    """Register the collectors; ``per_agent`` adds one series per agent (off by default:
+    the number of agents is not bounded by the code)."""
+    counters = Counters(kpis=KpiCollector(clock or SystemClock(), per_agent))
     registry.register(counters.tickets)
     registry.register(counters.sla)
+    registry.register(counters.kpis)
     return counters

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
+    CheckConstraint,
     Column,
+    Date,
     DateTime,
+    Float,
+    Identity,
     Index,
     Integer,
     MetaData,
@@ -13,8 +18,9 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.dialects.postgresql import JSONB, UUID
 
 from tierline_shared.db import bus_tables
 
@@ -54,7 +60,58 @@ ticket_facts = Table(
     Column("resolution_breached", Boolean, nullable=False, server_default="false"),
     Column("update_breached", Boolean, nullable=False, server_default="false"),
     Column("major_incident_id", UUID(as_uuid=True)),
+    Column("first_response_at", DateTime(timezone=True)),
+    Column("deflected", Boolean, nullable=False, server_default="false"),
     Index("ix_ticket_facts_major_incident_id", "major_incident_id"),
+    Index("ix_ticket_facts_created_at", "created_at"),
+    Index("ix_ticket_facts_resolved_at", "resolved_at"),
+)
+
+# Every event about a ticket that a KPI needs, as published (validated again on reading):
+# the KPI folds run over it, so a figure can be recomputed exactly under a new definition.
+# ``seq`` keeps arrival order for events of one ticket with the same timestamp.
+ticket_log = Table(
+    "ticket_log",
+    metadata,
+    Column("event_id", UUID(as_uuid=True), primary_key=True),
+    Column("seq", BigInteger, Identity(), nullable=False),
+    Column("ticket_id", UUID(as_uuid=True), nullable=False),
+    Column("event_type", String(80), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("body", JSONB, nullable=False),
+    Index("ix_ticket_log_ticket_id", "ticket_id"),
+)
+
+# Quality-assurance evaluations of an agent's work (1-5 per dimension), and agents' own
+# answers to the employee self-evaluation (ESAT); both arrive by metrics' API, not as events.
+qa_evaluations = Table(
+    "qa_evaluations",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("agent_id", String(64), nullable=False),
+    Column("ticket_id", UUID(as_uuid=True)),
+    Column("evaluator", String(64), nullable=False),
+    Column("knowledge", SmallInteger, nullable=False),
+    Column("attitude", SmallInteger, nullable=False),
+    Column("process", SmallInteger, nullable=False),
+    Column("comment", Text),
+    Column("evaluated_at", DateTime(timezone=True), nullable=False),
+    CheckConstraint("knowledge BETWEEN 1 AND 5 AND attitude BETWEEN 1 AND 5 "
+                    "AND process BETWEEN 1 AND 5", name="ck_qa_scores"),
+    Index("ix_qa_evaluations_agent_id", "agent_id", "evaluated_at"),
+)
+
+esat_answers = Table(
+    "esat_answers",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("agent_id", String(64), nullable=False),
+    Column("question", String(64), nullable=False),
+    Column("score", SmallInteger, nullable=False),
+    Column("comment", Text),
+    Column("answered_at", DateTime(timezone=True), nullable=False),
+    CheckConstraint("score BETWEEN 1 AND 5", name="ck_esat_score"),
+    Index("ix_esat_answers_agent_id", "agent_id", "answered_at"),
 )
 
 # One row per SLA warning or breach sla published (a clock can breach again after a
@@ -132,6 +189,23 @@ schedule_shifts = Table(
     Column("agent_id", String(64), primary_key=True),
     Column("starts_at", DateTime(timezone=True), primary_key=True),
     Column("ends_at", DateTime(timezone=True), nullable=False),
+)
+
+# Voice-of-the-customer signals, one per kind, key and day; each was published once as
+# tierline.metrics.voc_signal.v1 (so a rebuild keeps them rather than publish them again).
+voc_signals = Table(
+    "voc_signals",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("dimension", String(16), nullable=False),
+    Column("key", Text, nullable=False),
+    Column("day", Date, nullable=False),
+    Column("observed", Integer, nullable=False),
+    Column("expected", Float, nullable=False),
+    Column("p_value", Float, nullable=False),
+    Column("detected_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("kind", "dimension", "key", "day", name="uq_voc_signals_kind_key_day"),
 )
 
 outbox, inbox = bus_tables(metadata)

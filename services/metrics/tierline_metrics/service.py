@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import func, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from tierline_metrics.models import presence_log, ticket_facts
@@ -32,7 +32,7 @@ async def on_ticket_created(ctx: HandlerContext) -> None:
     assert isinstance(e, TicketCreated)
     await _upsert(ctx, {"ticket_type": e.ticket_type, "channel": e.channel,
                         "created_priority": e.priority, "created_category": e.category,
-                        "created_at": e.created_at})
+                        "created_at": e.created_at, "deflected": e.deflected})
 
 
 async def on_ticket_assigned(ctx: HandlerContext) -> None:
@@ -58,6 +58,12 @@ async def on_status_changed(ctx: HandlerContext) -> None:
     e = ctx.envelope.event
     assert isinstance(e, TicketStatusChanged)
     await _upsert(ctx, {"status": e.to_status})
+    if e.from_status == "new" and e.to_status != "new":
+        await ctx.session.execute(
+            pg_insert(ticket_facts).values(ticket_id=e.ticket_id, first_response_at=e.changed_at)
+            .on_conflict_do_update(index_elements=[ticket_facts.c.ticket_id], set_={
+                "first_response_at": func.coalesce(ticket_facts.c.first_response_at,
+                                                   e.changed_at)}))
     if e.to_status == "resolved":
         await _upsert(ctx, {"resolved_at": e.changed_at})
     elif e.to_status == "closed":

@@ -31,6 +31,7 @@ from tierline_shared.bus.events import (
     TicketPriorityChanged,
     TicketQueued,
     TicketStatusChanged,
+    VoiceOfCustomerSignal,
 )
 from tierline_shared.bus.topics import Topics
 
@@ -60,12 +61,17 @@ CHANNELS: dict[str, tuple[str, str, list[type[Event]]]] = {
                      "messages, IVR menu path, self-service outcome, hand-off to another "
                      "channel, ended, CSAT), keyed by interaction id; intake consumes them.",
                      [InteractionOccurred]),
+    "metrics": ("metrics", "Voice-of-the-customer signals (spikes per category, subcategory "
+                "or product, growth of how-do-I contacts, escalation clusters), keyed by "
+                "dimension and key.", [VoiceOfCustomerSignal]),
 }
 
 # Message keys other than the ticket id.
 KEYS: dict[type[Event], dict[str, Any]] = {
     AgentPresenceChanged: {"type": "string", "description": "the agent id"},
     InteractionOccurred: {"type": "string", "description": "the interaction id"},
+    VoiceOfCustomerSignal: {"type": "string", "description": "the signal's dimension and "
+                            "key"},
 }
 
 CE_HEADERS: dict[str, Any] = {

@@ -18,7 +18,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry, Counter, Gauge
 from sqlalchemy import Table
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
@@ -91,6 +91,14 @@ class ConsumerLoop:
             ["consumer", "topic", "type", "outcome"],
             registry=registry,
         )
+        self._lag = Gauge(
+            "tierline_consumer_lag_messages",
+            "Messages on the topic not yet consumed (high watermark - position, summed over "
+            "the partitions this replica reads), as of its last fetch.",
+            ["consumer", "topic"],
+            registry=registry,
+        )
+        self._lags: dict[TopicPartition, int] = {}
 
     async def run(self) -> None:
         backoff = 0.2
@@ -159,6 +167,7 @@ class ConsumerLoop:
                 for record in records:
                     await self._process(record)
                     offsets[tp] = record.offset + 1
+                self._record_lag(tp, offsets[tp])
             try:
                 await self._consumer.commit(offsets)
             except CommitFailedError as exc:
@@ -167,6 +176,15 @@ class ConsumerLoop:
                             extra={"consumer": self.name, "error": str(exc)})
             if self._after_commit is not None:
                 self._after_commit()
+
+    def _record_lag(self, tp: TopicPartition, position: int) -> None:
+        assert self._consumer is not None
+        highwater = self._consumer.highwater(tp)
+        if highwater is None:
+            return
+        self._lags[tp] = max(highwater - position, 0)
+        self._lag.labels(self.name, tp.topic).set(
+            sum(lag for p, lag in self._lags.items() if p.topic == tp.topic))
 
     async def _process(self, record: ConsumerRecord[Any, Any]) -> None:
         headers = list(record.headers or ())

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, ClassVar, Literal
 from uuid import UUID
 
@@ -433,6 +433,29 @@ class TicketContactLinked(TicketEvent):
     linked_at: datetime
 
 
+class VoiceOfCustomerSignal(Event):
+    """Metrics saw more contacts (or escalations, or "how do I" questions) on one issue type
+    in a day than its trailing baseline explains: a one-sided Poisson test, ``p_value``
+    below the configured alpha. Keyed by the dimension and key."""
+
+    event_type: ClassVar[str] = "tierline.metrics.voc_signal.v1"
+
+    signal_id: UUID
+    kind: Literal["contact_spike", "how_to_growth", "escalation_cluster"]
+    dimension: Literal["category", "subcategory", "product"]
+    key: str
+    day: date
+    observed: int = Field(ge=0)
+    expected: float = Field(ge=0, description="the baseline's daily rate")
+    p_value: float = Field(ge=0, le=1)
+    baseline_days: int = Field(ge=1)
+    detected_at: datetime
+
+    @property
+    def subject(self) -> str:
+        return f"{self.dimension}:{self.key}"
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     model.event_type: model
     for model in (TicketCreated, TicketStatusChanged, TicketPriorityChanged, TicketCommented,
@@ -441,5 +464,6 @@ EVENT_TYPES: dict[str, type[Event]] = {
                   TicketEscalated,
                   MajorIncidentDeclared, MajorIncidentTicketLinked, MajorIncidentUpdateDue,
                   MajorIncidentChanged, ProblemIdentified, ProblemWorkaroundRecorded,
-                  AgentPresenceChanged, InteractionOccurred, TicketContactLinked)
+                  AgentPresenceChanged, InteractionOccurred, TicketContactLinked,
+                  VoiceOfCustomerSignal)
 }

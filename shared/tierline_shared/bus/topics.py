@@ -49,10 +49,15 @@ class Topics:
         return f"{self.prefix}.interactions"
 
     @property
+    def metrics(self) -> str:
+        """Signals metrics derives (voice of the customer), keyed by what they are about."""
+        return f"{self.prefix}.metrics"
+
+    @property
     def deadletter(self) -> str:
         """Messages a consumer could not validate or process, with the error in headers."""
         return f"{self.prefix}.deadletter"
 
     def all(self) -> list[str]:
         return [self.incidents, self.requests, self.routing, self.sla, self.agents,
-                self.deadletter, self.interactions]
+                self.metrics, self.deadletter, self.interactions]

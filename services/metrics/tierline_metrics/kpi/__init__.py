@@ -1,0 +1,1 @@
+"""KPI folds and formulas: plain Python, no I/O."""

@@ -1,0 +1,84 @@
+"""Quality assurance and agent self-evaluation: ``POST/GET /v1/qa/evaluations`` (knowledge,
+attitude and process adherence, 1-5 each) and ``POST/GET /v1/esat/answers`` (1-5). Metrics
+is the system of record for both; the per-agent KPI report shows their means."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from sqlalchemy import Table, select
+
+from tierline_metrics.models import esat_answers, qa_evaluations
+from tierline_shared.web import RuntimeDep, SessionDep
+
+router = APIRouter(prefix="/v1", tags=["quality"])
+
+AgentId = Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,64}$")]
+Score = Annotated[int, Field(ge=1, le=5)]
+
+
+class EvaluationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "agent_id": "ana", "ticket_id": None, "evaluator": "qa-lead", "knowledge": 4,
+        "attitude": 5, "process": 3, "comment": "skipped the identity check",
+        "evaluated_at": "2026-11-25T10:00:00Z"}]})
+    agent_id: AgentId
+    ticket_id: uuid.UUID | None = None
+    evaluator: Annotated[str, Field(min_length=1, max_length=64)]
+    knowledge: Score
+    attitude: Score
+    process: Score = Field(description="adherence to the process")
+    comment: Annotated[str, Field(max_length=4000)] | None = None
+    evaluated_at: AwareDatetime
+
+
+class EsatIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "agent_id": "ana", "question": "workload", "score": 4,
+        "answered_at": "2026-11-25T17:00:00Z"}]})
+    agent_id: AgentId
+    question: Annotated[str, Field(pattern=r"^[a-z0-9_]{1,64}$")]
+    score: Score
+    comment: Annotated[str, Field(max_length=4000)] | None = None
+    answered_at: AwareDatetime
+
+
+async def _store(runtime: Any, table: Table, values: dict[str, Any]) -> dict[str, Any]:
+    row = {"id": uuid.uuid4(), **values}
+    async with runtime.sessions() as session, session.begin():
+        await session.execute(table.insert().values(**row))
+    return row
+
+
+async def _list(session: Any, table: Table, time_column: str,
+                agent_id: str | None) -> list[dict[str, Any]]:
+    query = select(table).order_by(table.c[time_column], table.c.id).limit(10_000)
+    if agent_id is not None:
+        query = query.where(table.c.agent_id == agent_id)
+    return [dict(r._mapping) for r in (await session.execute(query)).all()]
+
+
+@router.post("/qa/evaluations", status_code=201,
+             responses={422: {"description": "Invalid evaluation"}})
+async def post_evaluation(body: EvaluationIn, runtime: RuntimeDep) -> dict[str, Any]:
+    return await _store(runtime, qa_evaluations, body.model_dump())
+
+
+@router.get("/qa/evaluations")
+async def list_evaluations(session: SessionDep,
+                           agent_id: Annotated[str | None, Query()] = None) -> list[dict[str, Any]]:
+    return await _list(session, qa_evaluations, "evaluated_at", agent_id)
+
+
+@router.post("/esat/answers", status_code=201, responses={422: {"description": "Invalid answer"}})
+async def post_esat(body: EsatIn, runtime: RuntimeDep) -> dict[str, Any]:
+    return await _store(runtime, esat_answers, body.model_dump())
+
+
+@router.get("/esat/answers")
+async def list_esat(session: SessionDep,
+                    agent_id: Annotated[str | None, Query()] = None) -> list[dict[str, Any]]:
+    return await _list(session, esat_answers, "answered_at", agent_id)
