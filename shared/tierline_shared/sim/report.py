@@ -106,13 +106,15 @@ def charts(runs: dict[str, tuple[dict[str, Any], list[Story]]], out: Path) -> li
         axes[0].bar([k + i * width for k in range(len(kpis))],
                     [summary[k] or 0 for k in kpis], width, label=name)
         tiers = summary["occupancy_by_tier"]
-        axes[1].bar([int(t) + i * width for t in tiers], list(tiers.values()), width,
+        axes[1].bar([k + i * width for k in range(len(tiers))], list(tiers.values()), width,
                     label=name)
+    all_tiers = sorted({t for summary, _ in runs.values() for t in summary["occupancy_by_tier"]})
+    axes[1].set_xticks([k + width * (len(names) - 1) / 2 for k in range(len(all_tiers))],
+                       [f"tier {t}" for t in all_tiers])
     axes[0].set_xticks([k + width * (len(names) - 1) / 2 for k in range(len(kpis))],
                        ["SL", "FCR", "CSAT 4-5", "escalation"])
     axes[0].set_ylim(0, 1)
     axes[0].set_title("Outcomes")
-    axes[1].set_xlabel("tier")
     axes[1].set_ylim(0, 1)
     axes[1].set_title("Occupancy")
     axes[0].legend()
