@@ -352,3 +352,24 @@ async def test_a_rule_can_move_accepted_work_when_its_agent_goes_offline(router:
     assigned = [b for k, b in await outbox_events(router, str(ticket))
                 if k == TicketAssigned.event_type][-1]
     assert assigned["reasons"]["trigger"] == "ana went offline"
+
+
+async def test_router_moves_on_the_request_and_ignores_sla_echoing_it(router: Any) -> None:
+    from tierline_shared.bus.events import ReassignmentRequested
+
+    await put_agent(router, "t1")
+    await put_agent(router, "t2", tier=2)
+    ticket = await create(router)
+    await answer(router, ticket, "t1", accepted=True)
+    await deliver(router, ReassignmentRequested(
+        ticket_id=ticket, requested_by="t1", reason="needs tier 2", to_tier=2,
+        requested_at=router.clock.now()))
+    assert await holder(router, ticket) == ("t2", "offered")
+    await answer(router, ticket, "t2", accepted=True)
+    await deliver(router, TicketEscalated(  # sla's record of the same request
+        ticket_id=ticket, kind="functional", level=1, trigger="agent", rule="agent-request",
+        reason="t1: needs tier 2", to_tier=2, escalated_at=router.clock.now()))
+    assert await holder(router, ticket) == ("t2", "accepted")
+    assigned = [b for k, b in await outbox_events(router, str(ticket))
+                if k == TicketAssigned.event_type]
+    assert len(assigned) == 2

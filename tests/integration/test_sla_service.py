@@ -285,3 +285,20 @@ async def test_a_burst_of_20_on_one_service_raises_one_major_incident(sla_db: st
     assert [b["sequence"] for b in due] == [1]
     for runtime in replicas:
         await runtime.engine.dispose()
+
+
+async def test_an_agents_request_to_go_up_a_tier_is_a_functional_escalation(sla: Any) -> None:
+    from tierline_shared.bus.events import ReassignmentRequested
+
+    ticket = created("P3")
+    await deliver(sla, ticket)
+    await deliver(sla, ReassignmentRequested(
+        ticket_id=ticket.ticket_id, requested_by="ana", reason="needs network engineering",
+        to_tier=2, requested_at=T0 + timedelta(minutes=5)))
+    await deliver(sla, ReassignmentRequested(  # a plain hand-over is no escalation
+        ticket_id=ticket.ticket_id, requested_by="ben", reason="going home",
+        requested_at=T0 + timedelta(minutes=6)))
+    escalated = [body for kind, body in await outbox_events(sla, str(ticket.ticket_id))
+                 if kind == "tierline.ticket.escalated.v1" and body["trigger"] == "agent"]
+    assert [(e["kind"], e["to_tier"], e["level"]) for e in escalated] == [("functional", 2, 1)]
+    assert escalated[0]["reason"] == "ana: needs network engineering"

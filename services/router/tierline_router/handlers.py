@@ -94,8 +94,8 @@ async def on_priority_changed(runtime: Runtime, ctx: HandlerContext) -> None:
 async def on_escalated(runtime: Runtime, ctx: HandlerContext) -> None:
     e = ctx.envelope.event
     assert isinstance(e, TicketEscalated)
-    if e.kind != "functional":
-        return
+    if e.kind != "functional" or e.trigger == "agent":
+        return  # an agent's own request reached router directly, as reassignment_requested
     await move(runtime, ctx.session, e.ticket_id, runtime.clock.now(), to_tier=e.to_tier,
                to_skill=e.to_skill, trigger=f"sla escalation ({e.trigger}, {e.rule})",
                reason=e.reason)

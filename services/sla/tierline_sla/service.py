@@ -292,6 +292,12 @@ async def on_reassignment_requested(runtime: Runtime, ctx: HandlerContext) -> No
                               .values(reassignments=tickets.c.reassignments + 1))
     await _record(ctx, {"reassignment_requested_by": event.requested_by,
                         "reason": event.reason})
+    if event.to_tier is not None or event.to_skill is not None:
+        # an agent passing the work to a higher tier or another skill is a functional
+        # escalation, counted like any other (router acts on the request itself)
+        await escalate(runtime, ctx.session, event.ticket_id, Escalation(
+            "functional", "agent-request", f"{event.requested_by}: {event.reason}",
+            to_tier=event.to_tier, to_skill=event.to_skill), "agent", event.requested_at)
     await _predict(runtime, ctx.session, event.ticket_id, event.requested_at)
 
 
