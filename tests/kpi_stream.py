@@ -53,6 +53,7 @@ def at(hhmm: str) -> datetime:
 
 
 TIERS = {"a1": 1, "a2": 1, "b1": 2}
+TEAMS = {"a1": "desk", "a2": "desk", "b1": "network-ops"}
 TICKETS = {  # name: (type, channel, priority, category, subcategory, requester, created)
     "T1": ("incident", "chat", "P3", "network", "vpn", "u1", "09:00"),
     "T2": ("incident", "email", "P3", "software", "office", "u2", "08:00"),
@@ -90,7 +91,7 @@ class Script:
         self.events.append(TicketAssigned(
             ticket_id=IDS[name], agent_id=agent, agent_tier=TIERS[agent], priority=priority,  # type: ignore[arg-type]
             category=category, channel=channel, assigned_at=at(when), attempt=attempt,  # type: ignore[arg-type]
-            previous_agent_id=previous))
+            previous_agent_id=previous, agent_team=TEAMS[agent]))
 
     def move(self, name: str, to: str, when: str) -> None:
         kind, channel, priority, category, *_ = TICKETS[name]

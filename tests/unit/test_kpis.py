@@ -89,6 +89,17 @@ def test_groups_by_tier_channel_category_and_priority() -> None:
     assert priorities["P2"]["sla_attainment"] == EXPECTED["sla_attainment_by_priority"]["P2"]
 
 
+def test_groups_by_team_follow_the_team_of_the_agent_who_held_the_ticket() -> None:
+    """The desk (a1, a2) and network-ops (b1) hold exactly what tiers 1 and 2 hold in the
+    script, so their figures are the tiers' figures worked out above."""
+    teams = {g["key"]: g for g in day_report(script(), "team")["groups"]}
+    tiers = {g["key"]: g for g in day_report(script(), "tier")["groups"]}
+    assert sorted(teams) == ["desk", "network-ops"]
+    for team, tier in (("desk", "1"), ("network-ops", "2")):
+        for figure in ("output", "escalation", "fcr", "cost_per_ticket", "backlog"):
+            assert teams[team][figure] == tiers[tier][figure], (team, figure)
+
+
 def test_arrival_order_does_not_change_a_figure() -> None:
     events = script()
     expected = day_report(events)

@@ -133,9 +133,6 @@ async def get_kpis(
     hours in the window over tickets resolved in it), overall or per group. Per agent it
     adds QA and ESAT means. ``format=csv`` gives one row per group with dotted columns."""
     period = check_window(start, end)
-    if group_by == "team":
-        raise _invalid("query.group_by", "team: agents' teams are not in the event stream "
-                       "yet; group by agent or tier")
     out = await kpi_report(session, runtime, period, group_by)
     if format == "csv":
         rows = out["groups"] if group_by else [out]

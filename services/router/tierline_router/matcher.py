@@ -24,6 +24,7 @@ class AgentView:
     max_total: int
     presence: str
     languages: tuple[str, ...] = ("en",)
+    team: str | None = None
     active_by_channel: Mapping[str, int] = field(default_factory=dict)
     last_assigned_at: datetime | None = None
 

@@ -66,7 +66,7 @@ def facts(row: Row[Any]) -> TicketFacts:
 def agent_view(row: Row[Any]) -> AgentView:
     return AgentView(id=row.id, tier=row.tier, skills=row.skills, channels=row.channels,
                      max_total=row.max_total, presence=row.presence,
-                     languages=tuple(row.languages or ()),
+                     languages=tuple(row.languages or ()), team=row.team,
                      active_by_channel=row.active_by_channel or {},
                      last_assigned_at=row.last_assigned_at)
 
@@ -145,7 +145,7 @@ async def offer(runtime: Runtime, session: AsyncSession, ticket: Row[Any], decis
     await runtime.emit(session, runtime.topics.routing, runtime.envelope(TicketAssigned(
         ticket_id=ticket.ticket_id, agent_id=agent.id, agent_tier=agent.tier,
         priority=ticket.priority, category=ticket.category, channel=ticket.channel,
-        assigned_at=now, reasons=reasons, attempt=attempt,
+        assigned_at=now, reasons=reasons, attempt=attempt, agent_team=agent.team,
         previous_agent_id=ticket.last_agent_id, offer_expires_at=expires)))
     log.info("ticket offered", extra={"ticket_id": str(ticket.ticket_id), "agent_id": agent.id,
                                       "attempt": attempt})

@@ -161,6 +161,7 @@ class TicketAssigned(TicketEvent):
     assigned_at: datetime
     reasons: dict[str, Any] = Field(default_factory=dict)
     attempt: int = Field(default=1, ge=1)
+    agent_team: str | None = Field(default=None, description="the agent's team when offered")
     previous_agent_id: str | None = None
     offer_expires_at: datetime | None = None
 

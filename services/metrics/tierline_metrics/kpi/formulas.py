@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from tierline_metrics.kpi.tickets import RESOLVED, Assignment, Ticket
 
-GroupBy = Literal["agent", "tier", "category", "channel", "priority"]
+GroupBy = Literal["team", "agent", "tier", "category", "channel", "priority"]
 BusinessSeconds = Callable[[str | None, datetime, datetime], float]
 
 
@@ -59,13 +59,10 @@ class Lens:
 
     def __init__(self, group_by: GroupBy | None = None, key: str | None = None) -> None:
         self.group_by, self.key = group_by, key
-        self.by_holder = group_by in ("agent", "tier")
+        self.by_holder = group_by in HOLDER_GROUPS
 
     def _is(self, assignment: Assignment | None) -> bool:
-        if assignment is None:
-            return False
-        value = assignment.agent_id if self.group_by == "agent" else str(assignment.tier)
-        return value == self.key
+        return assignment is not None and holder_key(assignment, self.group_by) == self.key
 
     def holds(self, t: Ticket) -> bool:
         if self.group_by is None:
@@ -95,6 +92,16 @@ class Lens:
         return self._is(t.holder_at(when)) if self.by_holder else self.holds(t)
 
 
+HOLDER_GROUPS = ("team", "agent", "tier")
+
+
+def holder_key(assignment: Assignment, group_by: str | None) -> str | None:
+    """The group of the agent who held the ticket: their team, id or tier."""
+    if group_by == "team":
+        return assignment.team
+    return assignment.agent_id if group_by == "agent" else str(assignment.tier)
+
+
 def attribute(t: Ticket, group_by: str) -> str | None:
     return {"category": t.category, "channel": t.channel, "priority": t.priority,
             "type": t.ticket_type}.get(group_by)
@@ -103,10 +110,8 @@ def attribute(t: Ticket, group_by: str) -> str | None:
 def group_keys(tickets: Iterable[Ticket], group_by: GroupBy) -> list[str]:
     keys: set[str] = set()
     for t in tickets:
-        if group_by == "agent":
-            keys.update(a.agent_id for a in t.assignments)
-        elif group_by == "tier":
-            keys.update(str(a.tier) for a in t.assignments)
+        if group_by in HOLDER_GROUPS:
+            keys.update(k for a in t.assignments if (k := holder_key(a, group_by)) is not None)
         elif (value := attribute(t, group_by)) is not None:
             keys.add(value)
     return sorted(keys)
@@ -210,17 +215,16 @@ def kpi_set(tickets: Sequence[Ticket], period: Period, policy: KpiPolicy,
 def _cost(tickets: Sequence[Ticket], period: Period, policy: KpiPolicy,
           staffed: dict[str, float] | None, lens: Lens) -> float | None:
     """Agent hours in the period x cost per hour / tickets resolved in the period; only for
-    the whole, an agent or a tier (a category has no hours of its own)."""
+    the whole, an agent, a tier or a team (a category has no hours of its own)."""
     if staffed is None or (lens.group_by is not None and not lens.by_holder):
         return None
     done = [t for t in tickets if t.resolved_at in period and lens.resolved(t)]
-    if lens.group_by == "agent":
-        seconds = staffed.get(lens.key or "", 0.0)
-    elif lens.group_by == "tier":
-        tiers = {a.agent_id: str(a.tier) for t in tickets for a in t.assignments}
-        seconds = sum(s for agent, s in staffed.items() if tiers.get(agent) == lens.key)
-    else:
+    if lens.group_by is None:
         seconds = sum(staffed.values())
+    else:  # the agents of the group: by id, by the tier or team they held tickets in
+        groups = {a.agent_id: holder_key(a, lens.group_by) for t in tickets
+                  for a in t.assignments}
+        seconds = sum(s for agent, s in staffed.items() if groups.get(agent) == lens.key)
     return round(seconds / 3600 * policy.cost_per_agent_hour / len(done), 2) if done else None
 
 

@@ -49,6 +49,7 @@ class Assignment:
     tier: int
     at: datetime
     attempt: int
+    team: str | None = None
 
 
 @dataclass(frozen=True)
@@ -147,7 +148,8 @@ def _apply(t: Ticket, e: Event) -> None:
     elif isinstance(e, TicketPriorityChanged):
         t.priority = e.to_priority
     elif isinstance(e, TicketAssigned):
-        t.assignments.append(Assignment(e.agent_id, e.agent_tier, e.assigned_at, e.attempt))
+        t.assignments.append(Assignment(e.agent_id, e.agent_tier, e.assigned_at, e.attempt,
+                                        e.agent_team))
     elif isinstance(e, TicketStatusChanged):
         if t.first_response_at is None and e.from_status == "new" and e.to_status != "new":
             t.first_response_at = e.changed_at
