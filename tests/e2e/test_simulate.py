@@ -43,7 +43,7 @@ def simulate(tmp_path: Path, scenario: dict, *extra: str) -> dict:
 
 def test_a_scenario_on_its_own_accelerated_stack(tmp_path: Path) -> None:
     report = simulate(tmp_path, TINY)
-    assert report["errors"] == 0
+    assert report["errors"] == 0, report["error_samples"]
     assert report["tickets"] >= 15 and report["assigned"] == report["tickets"]
     assert report["resolved"] >= report["tickets"] - 3  # a reopen may still be in hand
     assert 0 < report["fcr"] <= 1 and 0 < report["service_level"] <= 1
@@ -62,6 +62,6 @@ def test_a_scenario_against_running_services_in_real_time(stack: Stack,
     report = simulate(tmp_path, quick, "--intake", stack.url("intake"), "--router",
                       stack.url("router"), "--bootstrap", stack.bootstrap,
                       "--topic-prefix", stack.topics.prefix, "--exclusive")
-    assert report["errors"] == 0
+    assert report["errors"] == 0, report["error_samples"]
     assert report["tickets"] >= 3 and report["resolved"] == report["tickets"]
     assert report["csat_answers"] >= 1

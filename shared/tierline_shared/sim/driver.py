@@ -91,6 +91,7 @@ class Simulation:
         summary = summarize(list(self.stories.values()), self.busy, self.tier_of, span,
                             self.s.service_level_seconds)
         summary["errors"] = len(self.errors)
+        summary["error_samples"] = self.errors[:5]
         return summary
 
     def _all_settled(self) -> bool:
@@ -188,7 +189,7 @@ class Simulation:
                                      json={"agent_id": agent})
             if r.status_code != 200:
                 return  # the offer moved on (escalated or withdrawn) before we answered
-            if story.ticket_id not in self.started or story.reopened:
+            if story.ticket_id not in self.started:  # new, or reopened since
                 self.started.add(story.ticket_id)
                 await self._event(story, {"type": "status_change", "status": "in_progress",
                                           "actor": agent})
@@ -208,6 +209,7 @@ class Simulation:
         await self.clock.sleep(self.s.outcomes.confirm_after_minutes * 60)
         if not story.reopened and self.draws.reopens():
             story.reopened, story.resolved_at = True, None
+            self.started.discard(story.ticket_id)
             await self._event(story, {"type": "customer_reply", "fixed": False,
                                       "text": "It is broken again."})
             held = await self._held_again(story)

@@ -37,9 +37,14 @@ def own_stack(start: datetime, speed: float, log_dir: Path | None = None,
                                 topic_prefix="sim", log_level="WARNING",
                                 **{f"{s}_port": free_port() for s in SERVICES})
             real_start = time.time() + 20  # the services' clocks and ours share this moment
+            # Simulated agents always answer their offers, but on a busy machine an answer can
+            # take a real second, which is minutes of simulated time: give them at least ten
+            # real seconds so slowness is not mistaken for a missed offer.
+            offer_timeout = max(120.0, 10 * speed)
             procs = ServiceProcesses(env=service_env(
                 settings, TIERLINE_CLOCK_SPEED=str(speed), TIERLINE_CLOCK_START=start.isoformat(),
-                TIERLINE_CLOCK_REAL_START=str(real_start)), log_dir=logs)
+                TIERLINE_CLOCK_REAL_START=str(real_start),
+                TIERLINE_ROUTER_OFFER_TIMEOUT_S=str(offer_timeout)), log_dir=logs)
             procs.start_all()
             wait_ready({s: settings.url_for(s) for s in SERVICES}, procs=procs)
             clock = SimClock(start, real_start, speed)
