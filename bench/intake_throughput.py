@@ -20,6 +20,7 @@ import asyncio
 import json
 import os
 import platform
+import signal
 import statistics
 import subprocess
 import sys
@@ -169,6 +170,18 @@ async def raw_transaction(dsn: str, count: int) -> dict[str, Any]:
         await pool.close()
 
 
+def profile(pid: int, round_no: int) -> subprocess.Popen[bytes] | None:
+    """With BENCH_PROFILE=DIR, sample intake with py-spy while it is driven (collapsed
+    stacks in DIR/intake-ROUND.txt); off by default, it costs the sampled process time."""
+    out = os.environ.get("BENCH_PROFILE")
+    if not out:
+        return None
+    Path(out).mkdir(parents=True, exist_ok=True)
+    return subprocess.Popen(["py-spy", "record", "-p", str(pid), "-f", "raw", "-r", "200",
+                             "-o", str(Path(out) / f"intake-{round_no + 1}.txt")],
+                            stdout=subprocess.DEVNULL)
+
+
 def merge(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """Rounds combined: total requests over total time, the median of the percentiles."""
     total = sum(r["requests"] for r in runs)
@@ -220,8 +233,12 @@ def main() -> None:
             dsn = url.replace("postgresql+asyncpg://", "postgresql://")
             for r in range(ROUNDS):
                 runs["bare"].append(asyncio.run(drive(targets["bare"], REQUESTS, r * REQUESTS)))
+                spy = profile(procs.procs["intake"].pid, r)
                 runs["intake"].append(asyncio.run(drive(targets["intake"], REQUESTS,
                                                         r * REQUESTS)))
+                if spy is not None:
+                    spy.send_signal(signal.SIGINT)
+                    spy.wait(60)
                 runs["raw"].append(asyncio.run(raw_transaction(dsn, REQUESTS)))
                 print(f"round {r + 1}: " + ", ".join(f"{k} {v[-1]['per_s']}/s"
                                                      for k, v in runs.items()), flush=True)
