@@ -53,6 +53,8 @@ bench: install
 	$(BIN)/python bench/erlang_vs_pyworkforce.py
 	$(BIN)/python bench/router_decisions.py
 	$(BIN)/python bench/e2e_latency.py
+	$(BIN)/python bench/intake_throughput.py
+	$(BIN)/python bench/metrics_replay.py
 
 lint: install
 	$(BIN)/ruff check shared services tests bench

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import FeatureUnion, Pipeline
+from sklearn.pipeline import FeatureUnion
 
 from tierline_intake.policies import TICKET_TYPES, Rule, Taxonomy
 from tierline_intake.rules import pattern_hits, phrase_hits
@@ -73,15 +74,17 @@ def _text(title: str, description: str) -> str:
     return f"{title}. {title}. {description}"
 
 
-def _model(seed: int = 7) -> Pipeline:
-    features = FeatureUnion([
+def _features() -> FeatureUnion:
+    return FeatureUnion([
         ("words", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1,
                                   strip_accents="unicode")),
         ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True,
                                   min_df=2, strip_accents="unicode")),
     ])
-    return Pipeline([("features", features),
-                     ("classify", LogisticRegression(C=10.0, max_iter=5000, random_state=seed))])
+
+
+def _classifier(seed: int = 7) -> LogisticRegression:
+    return LogisticRegression(C=10.0, max_iter=5000, random_state=seed)
 
 
 def rule_scores(rules: dict[str, Rule], title: str, description: str) -> tuple[
@@ -114,14 +117,24 @@ class Categorizer:
     def __init__(self, taxonomy: Taxonomy, examples: list[Example]) -> None:
         self.taxonomy = taxonomy
         texts = [_text(e.title, e.description) for e in examples]
-        self._category = _model().fit(texts, [e.category for e in examples])
-        self._type = _model().fit(texts, [e.type for e in examples])
-        self._sub = _model().fit(texts, [f"{e.category}/{e.subcategory}" for e in examples])
+        # TF-IDF is fitted on the texts alone, so the three classifiers share one: a ticket's
+        # text is turned into features once (the char n-grams are most of a prediction's
+        # cost), not once per classifier.
+        self._features = _features().fit(texts)
+        x = self._features.transform(texts)
+        self._category = _classifier().fit(x, [e.category for e in examples])
+        self._type = _classifier().fit(x, [e.type for e in examples])
+        self._sub = _classifier().fit(x, [f"{e.category}/{e.subcategory}" for e in examples])
+        # classify() asks for the type, the category and the subcategory of the same text
+        self._vector = lru_cache(maxsize=64)(self._transform)
+
+    def _transform(self, text: str):  # type: ignore[no-untyped-def]
+        return self._features.transform([text])
 
     def categorize(self, title: str, description: str) -> tuple[Guess, Guess | None]:
         """The category and, within it, the subcategory, each with a confidence."""
         text = _text(title, description)
-        probs = self._category.predict_proba([text])[0]
+        probs = self._category.predict_proba(self._vector(text))[0]
         labels = [str(label) for label in self._category.classes_]
         rules, matched = rule_scores(self.taxonomy.categories, title, description)
         blended = _blend(labels, probs, rules, self.taxonomy.rule_weight)
@@ -140,7 +153,7 @@ class Categorizer:
         if not subs:
             return None
         labels = [str(label) for label in self._sub.classes_]
-        probs = self._sub.predict_proba([text])[0]
+        probs = self._sub.predict_proba(self._vector(text))[0]
         within = {label.split("/", 1)[1]: float(p) for label, p in zip(labels, probs, strict=True)
                   if label.startswith(f"{category}/")}
         total = sum(within.values()) or 1.0
@@ -156,7 +169,7 @@ class Categorizer:
 
     def infer_type(self, title: str, description: str) -> Guess:
         text = _text(title, description)
-        probs = self._type.predict_proba([text])[0]
+        probs = self._type.predict_proba(self._vector(text))[0]
         labels = [str(label) for label in self._type.classes_]
         rules, matched = rule_scores(self.taxonomy.type_rules, title, description)
         blended = _blend(labels, probs, rules, self.taxonomy.rule_weight)

@@ -1,0 +1,303 @@
+"""Intake's POST /v1/tickets throughput and latency, side by side in one run with its
+ceilings on the same machine:
+
+* a bare FastAPI app in its own process (one uvicorn worker, the same server options as
+  intake) that parses the same ~600-byte body into the same pydantic model (intake's
+  ``TicketIn``) and answers 201;
+* the raw asyncpg transaction that intake cannot do without: one ticket row and one outbox
+  row, committed together, with the same concurrency (no HTTP, no classifier).
+
+Both HTTP targets are driven by the same bounded async httpx client: a fixed number of
+requests, at most CONCURRENCY in flight, only 127.0.0.1. Rounds alternate bare and intake
+so drifting load from others on the machine hits both. Writes bench/results.json and the
+README table between the ``bench:intake`` markers.
+
+``--bare PORT`` serves the bare app (used by this script itself)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import platform
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+CONCURRENCY = 16
+REQUESTS = 1500  # per target and round
+ROUNDS = 2
+WARMUP = 100
+
+
+def body(n: int) -> dict[str, Any]:
+    """A ~600-byte ticket as a portal sends it."""
+    return {
+        "title": f"VPN keeps disconnecting on the office network ({n})",
+        "description": "The VPN drops every few minutes since this morning; rebooting did not "
+                       "help and colleagues on the same floor see the same thing when they "
+                       "join a call.",
+        "requester": {"id": f"u-{n % 500}", "name": "Ada Park",
+                      "email": f"ada{n % 500}@example.com"},
+        "channel": "portal",
+        "affected": {"scope": "team", "count": 12},
+        "service": {"name": "Remote access", "configuration_item": "vpn-gw-01",
+                    "business_critical": True},
+        "started_at": "2026-11-24T08:10:00Z",
+        "tried": "Rebooted the laptop, reconnected to home wifi, reinstalled the client",
+    }
+
+
+BODY_BYTES = len(json.dumps(body(0)).encode())
+
+
+# ---- the bare ceiling: parse the same body into the same model, answer 201 -------------
+
+def bare_app():  # type: ignore[no-untyped-def]
+    from fastapi import FastAPI
+    from fastapi.responses import JSONResponse
+
+    from tierline_intake.schemas import TicketIn
+
+    app = FastAPI()
+
+    @app.post("/v1/tickets", status_code=201)
+    async def create(ticket: TicketIn) -> JSONResponse:
+        return JSONResponse({"id": str(uuid.uuid4()), "title": ticket.title}, status_code=201)
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
+
+
+def serve_bare(port: int) -> None:
+    import uvicorn
+
+    uvicorn.run(bare_app(), host="127.0.0.1", port=port, log_config=None, access_log=False,
+                server_header=False)
+
+
+# ---- the client -------------------------------------------------------------------------
+
+async def drive(url: str, count: int, offset: int) -> dict[str, Any]:
+    """POST ``count`` tickets with at most CONCURRENCY in flight; req/s, p50, p99."""
+    latencies: list[float] = []
+    failures = 0
+    queue = iter(range(offset, offset + count))
+    async with httpx.AsyncClient(base_url=url, timeout=60,
+                                 limits=httpx.Limits(max_connections=CONCURRENCY)) as client:
+        async def worker() -> None:
+            nonlocal failures
+            for n in queue:
+                start = time.perf_counter()
+                r = await client.post("/v1/tickets", json=body(n))
+                latencies.append(time.perf_counter() - start)
+                if r.status_code != 201:
+                    failures += 1
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+        elapsed = time.perf_counter() - t0
+    return summarize(latencies, elapsed, failures)
+
+
+def summarize(latencies: list[float], elapsed: float, failures: int) -> dict[str, Any]:
+    q = statistics.quantiles(latencies, n=100)
+    return {"requests": len(latencies), "failed": failures,
+            "per_s": round(len(latencies) / elapsed, 1),
+            "p50_ms": round(q[49] * 1e3, 2), "p99_ms": round(q[98] * 1e3, 2)}
+
+
+async def raw_transaction(dsn: str, count: int) -> dict[str, Any]:
+    """The ceiling of intake's write: ticket + outbox row in one asyncpg transaction, on
+    copies of intake's own tables, CONCURRENCY connections."""
+    import asyncpg
+
+    pool = await asyncpg.create_pool(dsn, min_size=CONCURRENCY, max_size=CONCURRENCY)
+    try:
+        async with pool.acquire() as conn:
+            await conn.execute("CREATE SCHEMA IF NOT EXISTS ceiling")
+            for table in ("tickets", "outbox"):
+                await conn.execute(f"DROP TABLE IF EXISTS ceiling.{table}")
+                await conn.execute(f"CREATE TABLE ceiling.{table} "
+                                   f"(LIKE intake.{table} INCLUDING ALL)")
+        latencies: list[float] = []
+        queue = iter(range(count))
+        now = datetime.now(UTC)
+
+        async def worker() -> None:
+            async with pool.acquire() as conn:
+                for n in queue:
+                    ticket = body(n)
+                    start = time.perf_counter()
+                    tid = uuid.uuid4()
+                    async with conn.transaction():
+                        await conn.execute(
+                            "INSERT INTO ceiling.tickets (id, ticket_type, status, title, "
+                            "description, requester, channel, impact, urgency, priority, "
+                            "category, subcategory, category_confidence, needs_triage, reasons,"
+                            " context, created_at, updated_at, reopen_count, repeat_contacts, "
+                            "deflected) VALUES ($1, 'incident', 'new', $2, $3, $4, 'portal', "
+                            "'medium', 'high', 'P2', 'network', 'vpn', 0.9, false, '[]', $5, "
+                            "$6, $6, 0, 0, false)",
+                            tid, ticket["title"], ticket["description"],
+                            json.dumps(ticket["requester"]), json.dumps(ticket), now)
+                        await conn.execute(
+                            "INSERT INTO ceiling.outbox (event_id, topic, key, headers, value) "
+                            "VALUES ($1, 'bench.incidents', $2, '[]', $3)",
+                            uuid.uuid4(), str(tid).encode(), json.dumps(ticket).encode())
+                    latencies.append(time.perf_counter() - start)
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+        elapsed = time.perf_counter() - t0
+        return summarize(latencies, elapsed, 0)
+    finally:
+        await pool.close()
+
+
+def profile(pid: int, round_no: int) -> subprocess.Popen[bytes] | None:
+    """With BENCH_PROFILE=DIR, sample intake with py-spy while it is driven (collapsed
+    stacks in DIR/intake-ROUND.txt); off by default, it costs the sampled process time."""
+    out = os.environ.get("BENCH_PROFILE")
+    if not out:
+        return None
+    Path(out).mkdir(parents=True, exist_ok=True)
+    return subprocess.Popen(["py-spy", "record", "-p", str(pid), "-f", "raw", "-r", "200",
+                             "-o", str(Path(out) / f"intake-{round_no + 1}.txt")],
+                            stdout=subprocess.DEVNULL)
+
+
+def merge(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Rounds combined: total requests over total time, the median of the percentiles."""
+    total = sum(r["requests"] for r in runs)
+    seconds = sum(r["requests"] / r["per_s"] for r in runs)
+    return {"requests": total, "failed": sum(r["failed"] for r in runs),
+            "per_s": round(total / seconds, 1),
+            "p50_ms": round(statistics.median(r["p50_ms"] for r in runs), 2),
+            "p99_ms": round(statistics.median(r["p99_ms"] for r in runs), 2),
+            "rounds": [r["per_s"] for r in runs]}
+
+
+def main() -> None:
+    from tierline_shared.devstack import (
+        ServiceProcesses,
+        create_database,
+        service_env,
+        wait_ready,
+    )
+    from tierline_shared.embedded import EmbeddedKafka, EmbeddedPostgres, free_port
+    from tierline_shared.migrate import upgrade
+    from tierline_shared.settings import Settings
+
+    with tempfile.TemporaryDirectory(prefix="tierline-intake-bench-") as tmp:
+        pg = EmbeddedPostgres(Path(tmp) / "pg", free_port(), fast_unsafe=True)
+        kafka = EmbeddedKafka(free_port(), log_path=Path(tmp) / "broker.log")
+        pg.start()
+        kafka.start()
+        procs, bare = None, None
+        try:
+            asyncio.run(create_database(pg.url(), "intakebench"))
+            url = pg.url().rsplit("/", 1)[0] + "/intakebench"
+            upgrade(url)
+            settings = Settings(database_url=url, kafka_bootstrap_servers=kafka.bootstrap_servers,
+                                topic_prefix="bench", intake_port=free_port(),
+                                log_level="WARNING")
+            procs = ServiceProcesses(env=service_env(settings), services=("intake",),
+                                     log_dir=Path(tmp))
+            procs.start_all()
+            bare_port = free_port()
+            bare = subprocess.Popen([sys.executable, __file__, "--bare", str(bare_port)],
+                                    env={**os.environ, "PYTHONPATH": str(ROOT)})
+            targets = {"intake": settings.url_for("intake"),
+                       "bare": f"http://127.0.0.1:{bare_port}"}
+            wait_ready(targets, procs=procs, path="healthz")
+            wait_ready({"intake": targets["intake"]}, procs=procs)
+            runs: dict[str, list[dict[str, Any]]] = {"bare": [], "intake": [], "raw": []}
+            for target in targets.values():  # warm-up: imports, caches, pools
+                asyncio.run(drive(target, WARMUP, 10_000_000))
+            dsn = url.replace("postgresql+asyncpg://", "postgresql://")
+            for r in range(ROUNDS):
+                runs["bare"].append(asyncio.run(drive(targets["bare"], REQUESTS, r * REQUESTS)))
+                spy = profile(procs.procs["intake"].pid, r)
+                runs["intake"].append(asyncio.run(drive(targets["intake"], REQUESTS,
+                                                        r * REQUESTS)))
+                if spy is not None:
+                    spy.send_signal(signal.SIGINT)
+                    spy.wait(60)
+                runs["raw"].append(asyncio.run(raw_transaction(dsn, REQUESTS)))
+                print(f"round {r + 1}: " + ", ".join(f"{k} {v[-1]['per_s']}/s"
+                                                     for k, v in runs.items()), flush=True)
+        finally:
+            if bare is not None:
+                bare.terminate()
+                bare.wait(20)
+            if procs is not None:
+                procs.stop_all()
+            kafka.stop()
+            pg.remove()
+    results = {k: merge(v) for k, v in runs.items()}
+    ratio = results["intake"]["per_s"] / results["bare"]["per_s"]
+    raw_ratio = results["intake"]["per_s"] / results["raw"]["per_s"]
+    report = {"concurrency": CONCURRENCY, "requests_per_round": REQUESTS, "rounds": ROUNDS,
+              "body_bytes": BODY_BYTES, "machine": machine(), **results,
+              "ratio_intake_to_bare": round(ratio, 3),
+              "ratio_intake_to_raw_transaction": round(raw_ratio, 3)}
+    lines = [f"Measured side by side in one run on {machine()}; one uvicorn worker each, "
+             f"{BODY_BYTES}-byte body, {CONCURRENCY} requests in flight from one httpx client, "
+             f"{ROUNDS} alternating rounds of {REQUESTS} (`make bench`):", "",
+             "| target | requests | per second | p50 | p99 | intake / target |",
+             "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    labels = {"intake": "intake POST /v1/tickets (classifier, directory, KB, ticket + "
+                        "history + outbox)",
+              "bare": "ceiling: bare FastAPI, same body into the same model, 201",
+              "raw": "ceiling: raw asyncpg transaction, ticket + outbox row"}
+    for key in ("intake", "bare", "raw"):
+        r = results[key]
+        lines.append(f"| {labels[key]} | {r['requests']} | {r['per_s']:,.0f} | "
+                     f"{r['p50_ms']} ms | {r['p99_ms']} ms | "
+                     f"{results['intake']['per_s'] / r['per_s']:.2f}x |")
+    table = "\n".join(lines)
+    print(table)
+    write_results("intake_throughput", report, table, "intake")
+
+
+def machine() -> str:
+    return (f"{platform.machine()}, {os.cpu_count()} cores, CPython "
+            f"{platform.python_version()}, {platform.system()}, embedded PostgreSQL 18 and the "
+            "tansu broker on the same machine")
+
+
+def write_results(key: str, report: Any, table: str, marker: str) -> None:
+    out = ROOT / "bench" / "results.json"
+    data = json.loads(out.read_text()) if out.exists() else {}
+    data[key] = report
+    out.write_text(json.dumps(data, indent=2) + "\n")
+    readme = ROOT / "README.md"
+    start, end = f"<!-- bench:{marker}:start -->", f"<!-- bench:{marker}:end -->"
+    text = readme.read_text()
+    if start in text and end in text:
+        head, rest = text.split(start, 1)
+        _, tail = rest.split(end, 1)
+        readme.write_text(f"{head}{start}\n{table}\n{end}{tail}")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "--bare":
+        serve_bare(int(sys.argv[2]))
+    else:
+        main()
