@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import platform
 import statistics
 import sys
@@ -25,6 +24,7 @@ from aiokafka import AIOKafkaConsumer
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.report import write_results  # noqa: E402
 from tierline_shared.bus.topics import Topics  # noqa: E402
 from tierline_shared.devstack import (  # noqa: E402
     ServiceProcesses,
@@ -156,17 +156,7 @@ def main() -> None:
                      f"{r['post_p50_ms']} ms | {r['healthz_p50_ms']} ms |")
     table = "\n".join(lines)
     print(table)
-    out = ROOT / "bench" / "results.json"
-    data = json.loads(out.read_text()) if out.exists() else {}
-    data["e2e_assignment_latency"] = results
-    out.write_text(json.dumps(data, indent=2) + "\n")
-    readme = ROOT / "README.md"
-    start, end = "<!-- bench:latency:start -->", "<!-- bench:latency:end -->"
-    text = readme.read_text()
-    if start in text and end in text:
-        head, rest = text.split(start, 1)
-        _, tail = rest.split(end, 1)
-        readme.write_text(f"{head}{start}\n{table}\n{end}{tail}")
+    write_results("e2e_assignment_latency", results, table, "latency")
 
 
 if __name__ == "__main__":

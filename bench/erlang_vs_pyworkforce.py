@@ -7,7 +7,6 @@ Writes bench/results.json and the table between the markers in README.md."""
 
 from __future__ import annotations
 
-import json
 import platform
 import sys
 import time
@@ -17,6 +16,9 @@ import mpmath
 from pyworkforce.queuing import ErlangC
 
 from tierline_metrics.staffing.erlang import erlang_c, required_agents
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.report import write_results  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 AGENTS = [10, 50, 100, 500, 1000, 5000, 10000, 20000]
@@ -73,10 +75,6 @@ def main() -> None:
               f"{platform.python_version()}, {platform.system()}"
     result = {"benchmark": "erlang_c_vs_pyworkforce", "machine": machine, "rows": rows,
               "largest_disagreement": max(r["rel_diff"] for r in rows)}
-    out = ROOT / "bench" / "results.json"
-    existing = json.loads(out.read_text()) if out.exists() else {}
-    existing["erlang_c_vs_pyworkforce"] = result
-    out.write_text(json.dumps(existing, indent=2) + "\n")
     table = ["| n (load 0.9 n) | P(wait) rel. diff | Tierline eval | pyworkforce eval | ratio | "
              "Tierline search | pyworkforce search | ratio | agents needed (T / pw) |",
              "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
@@ -90,12 +88,7 @@ def main() -> None:
     block = (f"Measured side by side in one run on {machine} "
              f"(`make bench`; ratios are pyworkforce time / Tierline time):\n\n"
              + "\n".join(table) + "\n")
-    readme = ROOT / "README.md"
-    text = readme.read_text()
-    start, end = "<!-- bench:erlang:start -->", "<!-- bench:erlang:end -->"
-    before, _, rest = text.partition(start)
-    _, _, after = rest.partition(end)
-    readme.write_text(f"{before}{start}\n{block}{end}{after}")
+    write_results("erlang_c_vs_pyworkforce", result, block, "erlang")
 
 
 if __name__ == "__main__":

@@ -36,6 +36,8 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.report import write_results  # noqa: E402
+
 CONCURRENCY = 16
 REQUESTS = 1500  # per target and round
 ROUNDS = 2
@@ -280,20 +282,6 @@ def machine() -> str:
     return (f"{platform.machine()}, {os.cpu_count()} cores, CPython "
             f"{platform.python_version()}, {platform.system()}, embedded PostgreSQL 18 and the "
             "tansu broker on the same machine")
-
-
-def write_results(key: str, report: Any, table: str, marker: str) -> None:
-    out = ROOT / "bench" / "results.json"
-    data = json.loads(out.read_text()) if out.exists() else {}
-    data[key] = report
-    out.write_text(json.dumps(data, indent=2) + "\n")
-    readme = ROOT / "README.md"
-    start, end = f"<!-- bench:{marker}:start -->", f"<!-- bench:{marker}:end -->"
-    text = readme.read_text()
-    if start in text and end in text:
-        head, rest = text.split(start, 1)
-        _, tail = rest.split(end, 1)
-        readme.write_text(f"{head}{start}\n{table}\n{end}{tail}")
 
 
 if __name__ == "__main__":

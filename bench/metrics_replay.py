@@ -28,7 +28,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.intake_throughput import machine, write_results  # noqa: E402
+from bench.intake_throughput import machine  # noqa: E402
+from bench.report import write_results  # noqa: E402
 from tierline_shared.bus.envelope import Envelope, decode  # noqa: E402
 from tierline_shared.bus.events import (  # noqa: E402
     AgentPresenceChanged,

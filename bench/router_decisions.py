@@ -10,7 +10,6 @@ bench/results.json and the README."""
 from __future__ import annotations
 
 import asyncio
-import json
 import platform
 import random
 import statistics
@@ -27,6 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import insert, select, text  # noqa: E402
 
+from bench.report import write_results  # noqa: E402
 from tests.helpers import offline_runtime  # noqa: E402
 from tierline_router.app import SPEC, _start  # noqa: E402
 from tierline_router.matcher import choose  # noqa: E402
@@ -187,17 +187,7 @@ def main() -> None:
                      f"| {r['per_s'] / bare:.2f}x |")
     table = "\n".join(lines)
     print(table)
-    out = ROOT / "bench" / "results.json"
-    data = json.loads(out.read_text()) if out.exists() else {}
-    data["router_decisions"] = results
-    out.write_text(json.dumps(data, indent=2) + "\n")
-    readme = ROOT / "README.md"
-    start, end = "<!-- bench:router:start -->", "<!-- bench:router:end -->"
-    body = readme.read_text()
-    if start in body and end in body:
-        head, rest = body.split(start, 1)
-        _, tail = rest.split(end, 1)
-        readme.write_text(f"{head}{start}\n{table}\n{end}{tail}")
+    write_results("router_decisions", results, table, "router")
 
 
 if __name__ == "__main__":
