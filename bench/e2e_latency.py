@@ -79,8 +79,12 @@ async def offered_load(intake: str, topic: str, bootstrap: str, rate: int) -> di
         async def post(n: int) -> None:
             nonlocal failures
             start = time.perf_counter()
-            r = await client.post("/v1/tickets", json=body(n),
-                                  headers={"Idempotency-Key": str(uuid.uuid4())})
+            try:
+                r = await client.post("/v1/tickets", json=body(n),
+                                      headers={"Idempotency-Key": str(uuid.uuid4())})
+            except httpx.HTTPError:  # a refused or dropped connection counts as refused
+                failures += 1
+                return
             answered.append(time.perf_counter() - start)
             if r.status_code == 201:
                 sent[r.json()["id"]] = start
