@@ -12,11 +12,16 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from tierline_shared.auth.deps import HEADER, Authenticator, authenticate, route_scopes
+from tierline_shared.auth.keys import allows
+from tierline_shared.auth.limits import TokenBuckets
+from tierline_shared.auth.store import KeyCache
 from tierline_shared.bus.consumer import is_transient
 from tierline_shared.clock import Clock
 from tierline_shared.logging import configure_logging
@@ -100,6 +105,7 @@ def create_service_app(
         configure_logging(spec.name, settings.log_level)
         runtime = await Runtime.start(spec, settings, clock)
         app.state.runtime = runtime
+        app.state.auth = authenticator(settings, runtime)
         try:
             yield
         finally:
@@ -165,13 +171,37 @@ def create_service_app(
                             status_code=200 if ok else 503)
 
     @ops.get("/metrics", include_in_schema=False)
-    async def metrics(runtime: RuntimeDep) -> Response:
+    async def metrics(request: Request, runtime: RuntimeDep) -> Response:
+        if settings.metrics_require_key:
+            await require_scope(request, "reports:read")
         return Response(generate_latest(runtime.registry), media_type=CONTENT_TYPE_LATEST)
 
     app.include_router(ops)
-    for router in routers:
-        app.include_router(router)
+    from tierline_shared.auth.api import router as keys_router
+
+    for router in [*routers, keys_router]:
+        unscoped = [f"{', '.join(sorted(r.methods))} {r.path}" for r in router.routes
+                    if isinstance(r, APIRoute) and not route_scopes(r)]
+        if unscoped:
+            raise RuntimeError(f"{spec.name}: routes without a required scope: {unscoped}")
+        app.include_router(router, dependencies=[Depends(authenticate)])
     return app
+
+
+def authenticator(settings: Settings, runtime: Runtime) -> Authenticator:
+    key = settings.bootstrap_admin_key
+    return Authenticator(KeyCache(runtime.sessions, settings.auth_cache_ttl_s),
+                         TokenBuckets(settings.rate_limit_per_s, settings.rate_limit_burst),
+                         key.get_secret_value() if key else None)
+
+
+async def require_scope(request: Request, scope: str) -> None:
+    """The check of ``require(scope)`` for an endpoint outside the routers (``/metrics``)."""
+    key = request.headers.get(HEADER)
+    principal = await authenticate(request, key)
+    if not allows(principal.scopes, scope):
+        raise StarletteHTTPException(403, detail={"error": "forbidden", "scope": scope,
+                                                  "detail": f"this key lacks the {scope} scope"})
 
 
 def _problem(err: dict[str, Any]) -> dict[str, str]:
@@ -183,9 +213,10 @@ def _problem(err: dict[str, Any]) -> dict[str, str]:
     return {"field": ".".join(loc), "message": err.get("msg", ""), "type": err.get("type", "")}
 
 
-_ERROR_NAMES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed",
-                409: "conflict", 413: "body_too_large", 415: "unsupported_media_type",
-                422: "validation_error", 503: "service_unavailable"}
+_ERROR_NAMES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+                405: "method_not_allowed", 409: "conflict", 413: "body_too_large",
+                415: "unsupported_media_type",
+                422: "validation_error", 429: "rate_limited", 503: "service_unavailable"}
 
 
 def _http_instruments(runtime: Runtime) -> tuple[Counter, Histogram]:
