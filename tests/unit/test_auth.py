@@ -106,3 +106,10 @@ def test_every_route_of_every_service_declares_a_scope() -> None:
             if isinstance(route, APIRoute) and route.path not in open_paths:
                 assert route_scopes(route), route.path
 
+
+def test_text_postgresql_cannot_store_is_found_by_field() -> None:
+    from tierline_shared.web import _unstorable_field
+
+    assert _unstorable_field({"a": "fine", "b": ["x", "y\x00"]}, "body") == "body.b.1"
+    assert _unstorable_field({"a": {"\ud942": 1}}, "body") == "body.a.[key]"
+    assert _unstorable_field({"a": "caf\u00e9 \U0001d47b"}, "body") is None

@@ -169,7 +169,7 @@ async def put_presence(agent_id: AgentId, body: PresenceIn, runtime: RuntimeDep)
 @router.get("/agents", response_model=dict[str, Any],
             dependencies=[require("agents:read")])
 async def list_agents(session: SessionDep, limit: int = Query(100, ge=1, le=500),
-                      offset: int = Query(0, ge=0),
+                      offset: int = Query(0, ge=0, le=1_000_000),
                       team: str | None = Query(None, max_length=200),
                       presence: Presence | None = None) -> dict[str, Any]:
     query = select(agents)

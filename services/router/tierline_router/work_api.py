@@ -58,7 +58,7 @@ async def read_assignment(ticket_id: UUID, session: SessionDep) -> AssignmentOut
             dependencies=[require("tickets:read")])
 async def read_history(ticket_id: UUID, session: SessionDep,
                        limit: int = Query(200, ge=1, le=1000),
-                       offset: int = Query(0, ge=0)) -> dict[str, Any]:
+                       offset: int = Query(0, ge=0, le=1_000_000)) -> dict[str, Any]:
     """Every routing step of the ticket: offered, accepted, declined, timed out, queued,
     escalated, returned on reopen, released."""
     rows = (await session.execute(select(history).where(history.c.ticket_id == ticket_id)
@@ -115,7 +115,7 @@ async def list_queues(session: SessionDep, runtime: RuntimeDep) -> dict[str, Any
 @router.get("/queues/{name}", response_model=dict[str, Any],
             dependencies=[require("tickets:read")])
 async def read_queue(name: str, session: SessionDep, limit: int = Query(50, ge=1, le=500),
-                     offset: int = Query(0, ge=0)) -> dict[str, Any]:
+                     offset: int = Query(0, ge=0, le=1_000_000)) -> dict[str, Any]:
     """A queue's waiting tickets in the order they will be offered: earned priority, then
     SLA due time, then age."""
     total = await session.scalar(select(func.count()).select_from(queue)

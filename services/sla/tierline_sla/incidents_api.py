@@ -206,7 +206,8 @@ async def declare(body: DeclareIn, session: SessionDep, runtime: RuntimeDep) -> 
 async def list_major_incidents(
         session: SessionDep,
         status: Literal["declared", "restored", "resolved", "closed"] | None = None,
-        limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0)) -> dict[str, Any]:
+        limit: int = Query(50, ge=1, le=500),
+        offset: int = Query(0, ge=0, le=1_000_000)) -> dict[str, Any]:
     where = [major_incidents.c.status == status] if status else []
     total = await session.scalar(select(func.count()).select_from(major_incidents).where(*where))
     rows = (await session.execute(select(major_incidents).where(*where)
@@ -309,7 +310,7 @@ def _problem(row: Any) -> ProblemOut:
 @router.get("/problems",
             dependencies=[require("tickets:read")])
 async def list_problems(session: SessionDep, limit: int = Query(50, ge=1, le=500),
-                        offset: int = Query(0, ge=0)) -> dict[str, Any]:
+                        offset: int = Query(0, ge=0, le=1_000_000)) -> dict[str, Any]:
     total = await session.scalar(select(func.count()).select_from(problems))
     rows = (await session.execute(select(problems).order_by(problems.c.identified_at.desc())
                                   .limit(limit).offset(offset))).all()
