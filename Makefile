@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PROMTOOL := $(BIN)/promtool
 
-.PHONY: install run test test-db lint bench lock clean
+.PHONY: install run test test-db lint bench lock audit clean
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -n "$(PYTHON)" || { echo "Python 3.11+ is required (python3.11 or python3 on PATH)"; exit 1; }
@@ -58,6 +58,12 @@ bench: install
 
 lint: install
 	$(BIN)/ruff check shared services tests bench
+
+# Known vulnerabilities in the pinned versions (pip-audit against PyPI's advisory data; needs
+# network access to pypi.org's JSON API; --strict fails when a package could not be checked).
+audit: install
+	$(BIN)/python -m pip install --quiet -c requirements.lock pip-audit==2.10.1
+	$(BIN)/pip-audit --strict --no-deps --disable-pip -r requirements.lock --progress-spinner off
 
 # Regenerate the pinned versions after changing dependencies in pyproject.toml.
 lock:

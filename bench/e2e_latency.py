@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.report import write_results  # noqa: E402
+from tierline_shared.auth.keys import generate  # noqa: E402
 from tierline_shared.bus.topics import Topics  # noqa: E402
 from tierline_shared.devstack import (  # noqa: E402
     ServiceProcesses,
@@ -50,7 +51,7 @@ def body(n: int) -> dict:
             "impact": "low", "urgency": "low"}
 
 
-async def offered_load(intake: str, topic: str, bootstrap: str, rate: int) -> dict:
+async def offered_load(intake: str, topic: str, bootstrap: str, rate: int, key: str) -> dict:
     sent: dict[str, float] = {}
     answered: list[float] = []
     arrived: dict[str, float] = {}
@@ -74,7 +75,7 @@ async def offered_load(intake: str, topic: str, bootstrap: str, rate: int) -> di
                 all_arrived.set()
 
     reader = asyncio.create_task(read())
-    async with httpx.AsyncClient(base_url=intake, timeout=30,
+    async with httpx.AsyncClient(base_url=intake, timeout=30, headers={"X-API-Key": key},
                                  limits=httpx.Limits(max_connections=64)) as client:
         async def post(n: int) -> None:
             nonlocal failures
@@ -128,7 +129,10 @@ def main() -> None:
             asyncio.run(create_database(pg.url(), "latency"))
             url = pg.url().rsplit("/", 1)[0] + "/latency"
             upgrade(url)
+            key = generate().plaintext
             settings = Settings(database_url=url, kafka_bootstrap_servers=kafka.bootstrap_servers,
+                                environment="test", bootstrap_admin_key=key,
+                                rate_limit_per_s=10_000, rate_limit_burst=10_000,
                                 topic_prefix="bench", intake_port=free_port(),
                                 router_port=free_port(), log_level="WARNING")
             procs = ServiceProcesses(env=service_env(settings), services=("intake", "router"),
@@ -137,10 +141,10 @@ def main() -> None:
             urls = {s: settings.url_for(s) for s in ("intake", "router")}
             wait_ready(urls, procs=procs)
             httpx.post(f"{urls['router']}/v1/agents/import", json=ROSTER,
-                       timeout=30).raise_for_status()
+                       headers={"X-API-Key": key}, timeout=30).raise_for_status()
             topic = Topics("bench").routing
             results = [asyncio.run(offered_load(urls["intake"], topic,
-                                                kafka.bootstrap_servers, rate))
+                                                kafka.bootstrap_servers, rate, key))
                        for rate in LOADS]
         finally:
             if procs is not None:

@@ -120,3 +120,18 @@ async def outbox_events(runtime: Any, subject: str | None = None) -> list[tuple[
         kind = dict(headers)["ce_type"]
         out.append((kind, json.loads(value)))
     return out
+
+
+def attach(app: Any, runtime: Any, rate_per_s: float = 10_000, burst: int = 10_000) -> str:
+    """Serve ``app`` in process on ``runtime`` (no lifespan), accepting a fresh admin key,
+    which it returns for the clients to send."""
+    from tierline_shared.auth.deps import Authenticator
+    from tierline_shared.auth.keys import generate
+    from tierline_shared.auth.limits import TokenBuckets
+    from tierline_shared.auth.store import KeyCache
+
+    key = generate().plaintext
+    app.state.runtime = runtime
+    app.state.auth = Authenticator(KeyCache(runtime.sessions, 5.0),
+                                   TokenBuckets(rate_per_s, burst), key)
+    return key

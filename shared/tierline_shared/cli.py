@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from tierline_shared.migrate import SERVICES
+from tierline_shared.migrate import SCHEMAS, SERVICES
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -15,11 +15,19 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("service", choices=SERVICES)
     migrate = sub.add_parser("migrate", help="apply database migrations")
     migrate.add_argument("services", nargs="*", metavar="SERVICE",
-                         help=f"some of {', '.join(SERVICES)} (default: all)")
+                         help=f"some of {', '.join(SCHEMAS)} (default: all)")
     sub.add_parser("dev", help="start PostgreSQL, the broker and all four services locally")
     roster = sub.add_parser("load-roster", help="PUT a roster YAML file of agents to router")
     roster.add_argument("path", nargs="?")
     sub.add_parser("asyncapi", help="print the AsyncAPI document of the topics")
+    keys = sub.add_parser("keys", help="API keys (the first admin key, before any service "
+                          "can create more)")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    create = keys_sub.add_parser("create", help="create a key and print it once")
+    create.add_argument("--name", required=True)
+    create.add_argument("--scopes", required=True, help="comma-separated, e.g. admin or "
+                        "tickets:write,tickets:read")
+    create.add_argument("--expires-days", type=int, default=None)
     staffing = sub.add_parser("staffing", help="workforce planning")
     staffing_sub = staffing.add_subparsers(dest="staffing_command", required=True)
     plan = staffing_sub.add_parser("plan", help="agents per interval for given volumes "
@@ -62,6 +70,11 @@ def main(argv: list[str] | None = None) -> int:
 
         run_service(args.service, settings)
         return 0
+    if args.command == "keys":
+        from tierline_shared.auth.cli import create_key_command
+
+        return create_key_command(settings, args.name, args.scopes.split(","),
+                                  args.expires_days)
     if args.command == "metrics":
         from tierline_metrics.rebuild import main as rebuild
 
@@ -69,11 +82,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "migrate":
         from tierline_shared.migrate import upgrade
 
-        unknown = sorted(set(args.services) - set(SERVICES))
+        unknown = sorted(set(args.services) - set(SCHEMAS))
         if unknown:
             parser.error(f"unknown service(s) {', '.join(unknown)}; "
-                         f"choose from {', '.join(SERVICES)}")
-        upgrade(settings.database_url, tuple(args.services or SERVICES))
+                         f"choose from {', '.join(SCHEMAS)}")
+        upgrade(settings.database_url, tuple(args.services or SCHEMAS))
         return 0
     if args.command == "load-roster":
         from pathlib import Path
@@ -81,7 +94,10 @@ def main(argv: list[str] | None = None) -> int:
         from tierline_shared.devstack import DEMO_ROSTER, load_roster
 
         path = Path(args.path) if args.path else DEMO_ROSTER
-        count = load_roster(settings.url_for("router"), path)
+        import os
+
+        count = load_roster(settings.url_for("router"), path,
+                            api_key=os.environ.get("TIERLINE_API_KEY"))
         print(f"loaded {count} agents")
         return 0
     from tierline_shared.devstack import run

@@ -16,7 +16,9 @@ from pathlib import Path
 import asyncpg
 import httpx
 import yaml
+from pydantic import SecretStr
 
+from tierline_shared.auth.keys import generate
 from tierline_shared.embedded import (
     EmbeddedError,
     EmbeddedKafka,
@@ -105,16 +107,20 @@ def wait_ready(urls: dict[str, str], timeout_s: float = 90,
         raise EmbeddedError(f"not ready after {timeout_s}s: {', '.join(pending)}")
 
 
-def load_roster(router_url: str, path: Path = DEMO_ROSTER) -> int:
+def load_roster(router_url: str, path: Path = DEMO_ROSTER, api_key: str | None = None) -> int:
     """Import a roster file's agents into router in one all-or-none request."""
     roster = yaml.safe_load(path.read_text())
-    with httpx.Client(timeout=30) as client:
+    with httpx.Client(timeout=30, headers=key_header(api_key)) as client:
         response = client.post(f"{router_url}/v1/agents/import",
                                json={"agents": roster["agents"]})
         if response.status_code == 422:
             raise SystemExit(f"{path}: router refused the roster: {response.text}")
         response.raise_for_status()
     return int(response.json()["imported"])
+
+
+def key_header(api_key: str | None) -> dict[str, str]:
+    return {"X-API-Key": api_key} if api_key else {}
 
 
 def service_env(settings: Settings, **extra: str) -> dict[str, str]:
@@ -128,7 +134,12 @@ def service_env(settings: Settings, **extra: str) -> dict[str, str]:
         "TIERLINE_LOG_LEVEL": settings.log_level,
         "TIERLINE_POLICY_DIR": str(settings.policy_dir),
         **{f"TIERLINE_{s.upper()}_PORT": str(settings.port_for(s)) for s in SERVICES},
+        "TIERLINE_ENVIRONMENT": settings.environment,
+        "TIERLINE_RATE_LIMIT_PER_S": str(settings.rate_limit_per_s),
+        "TIERLINE_RATE_LIMIT_BURST": str(settings.rate_limit_burst),
     })
+    if settings.bootstrap_admin_key is not None:
+        env["TIERLINE_BOOTSTRAP_ADMIN_KEY"] = settings.bootstrap_admin_key.get_secret_value()
     env.update(extra)
     return env
 
@@ -140,15 +151,18 @@ Tierline is running on the embedded stack (PostgreSQL {pg_port}, Kafka-protocol 
   sla      {sla}
   metrics  {metrics}/metrics
 Logs: {logs}
+Admin API key of this run (development only): {key}
 
 Try:
-  curl -s -X POST {intake}/v1/tickets -H 'Content-Type: application/json' \\
+  export TIERLINE_API_KEY={key}
+  curl -s -X POST {intake}/v1/tickets -H "X-API-Key: $TIERLINE_API_KEY" \\
+    -H 'Content-Type: application/json' \\
     -d '{{"title": "VPN keeps disconnecting",
          "description": "The VPN drops every few minutes since this morning",
          "requester": {{"id": "u-1001", "name": "Ada Park", "email": "ada@example.com"}},
          "channel": "portal", "impact": "medium", "urgency": "high"}}'
-  curl -s {router}/v1/assignments/<ticket id>
-  curl -s {sla}/v1/sla/<ticket id>
+  curl -s -H "X-API-Key: $TIERLINE_API_KEY" {router}/v1/assignments/<ticket id>
+  curl -s -H "X-API-Key: $TIERLINE_API_KEY" {sla}/v1/sla/<ticket id>
   curl -s {metrics}/metrics | grep tierline_tickets_
 
 Press Ctrl-C to stop everything.
@@ -187,8 +201,11 @@ def run(settings: Settings | None = None) -> int:
         postgres.start()
         kafka.start()
         asyncio.run(create_database(postgres.url(), "tierline"))
+        key = settings.bootstrap_admin_key
+        if key is None:
+            key = SecretStr(generate().plaintext)
         settings = settings.model_copy(update={
-            "database_url": postgres.url("tierline"),
+            "database_url": postgres.url("tierline"), "bootstrap_admin_key": key,
             "kafka_bootstrap_servers": kafka.bootstrap_servers})
         print("applying migrations ...", flush=True)
         upgrade(settings.database_url)
@@ -196,10 +213,10 @@ def run(settings: Settings | None = None) -> int:
         procs.start_all()
         urls = {s: settings.url_for(s) for s in SERVICES}
         wait_ready(urls, procs=procs)
-        count = load_roster(urls["router"])
+        count = load_roster(urls["router"], api_key=key.get_secret_value())
         print(f"loaded a demo roster of {count} agents", flush=True)
         print(HELP.format(pg_port=settings.dev_postgres_port, kafka=kafka.bootstrap_servers,
-                          logs=logs, **urls), flush=True)
+                          logs=logs, key=key.get_secret_value(), **urls), flush=True)
         while not procs.exited():
             time.sleep(0.3)
         print(f"tierline: a service stopped unexpectedly: {procs.exited()}; see {logs}",

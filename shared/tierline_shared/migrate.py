@@ -13,19 +13,24 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 SERVICES = ("intake", "router", "sla", "metrics")
+# API keys are shared infrastructure, not a service's: their ``auth`` schema is migrated
+# first, alongside the services' own.
+SCHEMAS = ("auth", *SERVICES)
 
 
 def alembic_config(service: str, database_url: str) -> Config:
-    if service not in SERVICES:
-        raise ValueError(f"unknown service {service!r}; expected one of {', '.join(SERVICES)}")
+    if service not in SCHEMAS:
+        raise ValueError(f"unknown service {service!r}; expected one of {', '.join(SCHEMAS)}")
     config = Config()
-    config.set_main_option("script_location", f"tierline_{service}:migrations")
+    location = "tierline_shared.auth:migrations" if service == "auth" \
+        else f"tierline_{service}:migrations"
+    config.set_main_option("script_location", location)
     config.attributes["database_url"] = database_url
     config.attributes["schema"] = service
     return config
 
 
-def upgrade(database_url: str, services: tuple[str, ...] = SERVICES,
+def upgrade(database_url: str, services: tuple[str, ...] = SCHEMAS,
             revision: str = "head") -> None:
     """Bring each service's schema to ``revision``. Blocking: call it outside an event loop."""
     for service in services:

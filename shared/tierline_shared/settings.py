@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 POLICY_DIR = Path(__file__).resolve().parent / "policies"
@@ -37,6 +37,18 @@ class Settings(BaseSettings):
     outbox_poll_interval_s: float = Field(default=0.5, gt=0)
     outbox_batch_size: int = Field(default=500, ge=1, le=10000)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    bootstrap_admin_key: SecretStr | None = Field(
+        default=None, description="an admin API key (tl_<id>_<secret>) every service accepts "
+        "without storing it: development and tests only, refused in production")
+    auth_cache_ttl_s: float = Field(
+        default=5.0, ge=0, le=60, description="how long a process trusts what it read about "
+        "a key: a revocation takes effect within this long")
+    rate_limit_per_s: float = Field(default=100.0, gt=0, description="requests per second "
+                                    "each API key may make to one process, sustained")
+    rate_limit_burst: int = Field(default=200, ge=1, description="requests a key may make "
+                                  "at once before the sustained rate applies")
+    metrics_require_key: bool = Field(default=False, description="ask for a key with the "
+                                      "reports:read scope on /metrics")
     log_level: str = "INFO"
     policy_dir: Path = POLICY_DIR
     corpus_path: Path | None = Field(
@@ -86,6 +98,20 @@ class Settings(BaseSettings):
         if not value.startswith("postgresql+asyncpg://"):
             raise ValueError("database_url must use the postgresql+asyncpg:// driver")
         return value
+
+    @model_validator(mode="after")
+    def _no_bootstrap_key_in_production(self) -> Settings:
+        from tierline_shared.auth.keys import parse
+
+        key = self.bootstrap_admin_key
+        if key is None:
+            return self
+        if self.environment == "production":
+            raise ValueError("bootstrap_admin_key is for development and tests only: create "
+                             "keys with `tierline keys create` in production")
+        if parse(key.get_secret_value()) is None:
+            raise ValueError("bootstrap_admin_key must look like tl_<12 hex>_<48 hex>")
+        return self
 
     def port_for(self, service: str) -> int:
         return int(getattr(self, f"{service}_port"))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -12,11 +14,16 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from tierline_shared.auth.deps import HEADER, Authenticator, authenticate, route_scopes
+from tierline_shared.auth.keys import allows
+from tierline_shared.auth.limits import TokenBuckets
+from tierline_shared.auth.store import KeyCache
 from tierline_shared.bus.consumer import is_transient
 from tierline_shared.clock import Clock
 from tierline_shared.logging import configure_logging
@@ -76,10 +83,92 @@ class BodyLimitMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise StarletteHTTPException(413, "body too large")
+                    raise StarletteHTTPException(413, _too_large(self.max_bytes))
             return message
 
         await self.app(scope, limited, send)
+
+
+class StorableTextMiddleware:
+    """422 naming the field for text PostgreSQL cannot store: NUL characters and lone
+    surrogates (valid JSON escapes, but not UTF-8), in the JSON body, the query or the path.
+    Without it they reach the database and come back as a 500."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for part, raw in (("path", scope.get("raw_path") or b""),
+                          ("query", scope.get("query_string") or b"")):
+            if b"%00" in raw.lower() or b"\x00" in raw:
+                await _unstorable(part)(scope, receive, send)
+                return
+        content_type = dict(scope["headers"]).get(b"content-type", b"")
+        if scope["method"] not in ("POST", "PUT", "PATCH") or b"json" not in content_type:
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        while True:
+            try:
+                message = await receive()
+            except StarletteHTTPException as exc:  # the body limit, while reading it here
+                await JSONResponse(exc.detail, status_code=exc.status_code)(scope, receive,
+                                                                            send)
+                return
+            if message["type"] != "http.request":
+                await self.app(scope, receive, send)
+                return
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body"):
+                break
+        body = b"".join(chunks)
+        if b"\\u" in body:
+            with contextlib.suppress(ValueError):
+                field = _unstorable_field(json.loads(body), "body")
+                if field is not None:
+                    await _unstorable(field)(scope, receive, send)
+                    return
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+
+def _unstorable_field(value: Any, path: str) -> str | None:
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return path
+        return path if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = _unstorable_field(key, f"{path}.[key]") or \
+                _unstorable_field(item, f"{path}.{key}")
+            if found:
+                return found
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _unstorable_field(item, f"{path}.{index}")
+            if found:
+                return found
+    return None
+
+
+def _unstorable(field: str) -> JSONResponse:
+    return JSONResponse(error_body("validation_error", [{
+        "field": field, "type": "unstorable_text",
+        "message": "text may not contain NUL characters or unpaired surrogates"}]),
+        status_code=422)
 
 
 def _too_large(limit: int) -> dict[str, Any]:
@@ -100,12 +189,14 @@ def create_service_app(
         configure_logging(spec.name, settings.log_level)
         runtime = await Runtime.start(spec, settings, clock)
         app.state.runtime = runtime
+        app.state.auth = authenticator(settings, runtime)
         try:
             yield
         finally:
             await runtime.stop()
 
     app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan)
+    app.add_middleware(StorableTextMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
 
     @app.middleware("http")
@@ -165,13 +256,62 @@ def create_service_app(
                             status_code=200 if ok else 503)
 
     @ops.get("/metrics", include_in_schema=False)
-    async def metrics(runtime: RuntimeDep) -> Response:
+    async def metrics(request: Request, runtime: RuntimeDep) -> Response:
+        if settings.metrics_require_key:
+            await require_scope(request, "reports:read")
         return Response(generate_latest(runtime.registry), media_type=CONTENT_TYPE_LATEST)
 
     app.include_router(ops)
-    for router in routers:
-        app.include_router(router)
+    _document_errors_as_answered(app)
+    from tierline_shared.auth.api import router as keys_router
+
+    for router in [*routers, keys_router]:
+        unscoped = [f"{', '.join(sorted(r.methods))} {r.path}" for r in router.routes
+                    if isinstance(r, APIRoute) and not route_scopes(r)]
+        if unscoped:
+            raise RuntimeError(f"{spec.name}: routes without a required scope: {unscoped}")
+        app.include_router(router, dependencies=[Depends(authenticate)])
     return app
+
+
+_ERROR_SCHEMA = {
+    "title": "Error", "type": "object", "required": ["error"],
+    "description": "Every 4xx and 5xx answer: a short error name, what went wrong (for a "
+                   "validation error, a list of {field, message, type}) and extra fields.",
+    "properties": {"error": {"type": "string"}, "detail": {}},
+}
+
+
+def _document_errors_as_answered(app: FastAPI) -> None:
+    """FastAPI documents its own 422 body; the services answer ``_ERROR_SCHEMA``."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = generate()
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            if "HTTPValidationError" in components:
+                components["HTTPValidationError"] = _ERROR_SCHEMA
+                components.pop("ValidationError", None)
+        return app.openapi_schema or {}
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def authenticator(settings: Settings, runtime: Runtime) -> Authenticator:
+    key = settings.bootstrap_admin_key
+    return Authenticator(KeyCache(runtime.sessions, settings.auth_cache_ttl_s),
+                         TokenBuckets(settings.rate_limit_per_s, settings.rate_limit_burst),
+                         key.get_secret_value() if key else None)
+
+
+async def require_scope(request: Request, scope: str) -> None:
+    """The check of ``require(scope)`` for an endpoint outside the routers (``/metrics``)."""
+    key = request.headers.get(HEADER)
+    principal = await authenticate(request, key)
+    if not allows(principal.scopes, scope):
+        raise StarletteHTTPException(403, detail={"error": "forbidden", "scope": scope,
+                                                  "detail": f"this key lacks the {scope} scope"})
 
 
 def _problem(err: dict[str, Any]) -> dict[str, str]:
@@ -183,9 +323,10 @@ def _problem(err: dict[str, Any]) -> dict[str, str]:
     return {"field": ".".join(loc), "message": err.get("msg", ""), "type": err.get("type", "")}
 
 
-_ERROR_NAMES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed",
-                409: "conflict", 413: "body_too_large", 415: "unsupported_media_type",
-                422: "validation_error", 503: "service_unavailable"}
+_ERROR_NAMES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+                405: "method_not_allowed", 409: "conflict", 413: "body_too_large",
+                415: "unsupported_media_type",
+                422: "validation_error", 429: "rate_limited", 503: "service_unavailable"}
 
 
 def _http_instruments(runtime: Runtime) -> tuple[Counter, Histogram]:

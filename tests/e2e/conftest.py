@@ -13,6 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.conftest import Databases
+from tierline_shared.auth.keys import generate
 from tierline_shared.bus.topics import Topics
 from tierline_shared.db import make_engine
 from tierline_shared.devstack import ServiceProcesses, service_env, wait_ready
@@ -36,9 +37,12 @@ class Stack:
         self.database_url = databases.create()
         self.bootstrap = bootstrap
         self.topics = Topics(f"e2e{uuid.uuid4().hex[:10]}")
+        # The admin key every test client sends; rate limits well above any test's load.
+        self.api_key = generate().plaintext
         self.settings = Settings(
             database_url=self.database_url, kafka_bootstrap_servers=bootstrap,
             topic_prefix=self.topics.prefix, environment="test",
+            bootstrap_admin_key=self.api_key, rate_limit_per_s=10_000, rate_limit_burst=10_000,
             outbox_poll_interval_s=0.2, consumer_retry_backoff_s=0.05,
             **{f"{s}_port": free_port() for s in SERVICES})
         # Nobody answers offers in most of these tests, which run for minutes: an hour keeps
@@ -50,6 +54,13 @@ class Stack:
 
     def url(self, service: str) -> str:
         return self.settings.url_for(service)
+
+    def client(self, service: str | None = None, *, key: str | None = None,
+               **kwargs: Any) -> httpx.AsyncClient:
+        """A client sending the stack's admin key (or ``key``), on ``service`` if named."""
+        if service is not None:
+            kwargs["base_url"] = self.url(service)
+        return httpx.AsyncClient(headers={"X-API-Key": key or self.api_key}, **kwargs)
 
     def start(self, *services: str, ready: bool = True) -> None:
         for service in services or SERVICES:
@@ -66,7 +77,7 @@ class Stack:
             return (await conn.execute(text(sql), params)).scalar()
 
     async def put_roster(self, roster: dict[str, dict[str, Any]] = BIG_ROSTER) -> None:
-        async with httpx.AsyncClient(base_url=self.url("router")) as client:
+        async with self.client("router") as client:
             for agent_id, body in roster.items():
                 (await client.put(f"/v1/agents/{agent_id}", json=body)).raise_for_status()
 

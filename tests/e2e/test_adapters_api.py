@@ -18,12 +18,12 @@ pytestmark = [pytest.mark.db, pytest.mark.kafka, pytest.mark.e2e]
 
 async def post(stack: Stack, system: str, body: dict[str, Any],
                **headers: str) -> httpx.Response:
-    async with httpx.AsyncClient(base_url=stack.url("intake")) as client:
+    async with stack.client("intake") as client:
         return await client.post(f"/v1/adapters/{system}", json=body, headers=headers)
 
 
 async def history_kinds(stack: Stack, ticket_id: str) -> list[str]:
-    async with httpx.AsyncClient(base_url=stack.url("intake")) as client:
+    async with stack.client("intake") as client:
         return [e["kind"] for e in (await client.get(f"/v1/tickets/{ticket_id}/history")).json()]
 
 
@@ -73,7 +73,7 @@ async def test_servicenow_incident_created_then_updated_by_sys_id(intake: Stack)
     assert reported.json()["ticket"]["external_status"] == "8"
     assert reported.json()["ticket"]["status"] == "resolved"  # kept, not dropped or forced
     assert "external_status_unmapped" in await history_kinds(intake, ticket["id"])
-    async with httpx.AsyncClient(base_url=intake.url("intake")) as client:
+    async with intake.client("intake") as client:
         listed = (await client.get("/v1/adapters/unmapped-statuses")).json()
     assert {"system": "servicenow", "key": "INC0010021", "external_status": "8"}.items() <= \
         next(r for r in listed if r["ticket_id"] == ticket["id"]).items()
@@ -134,7 +134,7 @@ async def test_payloads_missing_what_the_mapping_needs_are_refused(
 
 
 async def test_a_non_object_body_is_refused(intake: Stack) -> None:
-    async with httpx.AsyncClient(base_url=intake.url("intake")) as client:
+    async with intake.client("intake") as client:
         r = await client.post("/v1/adapters/jira", json=[1, 2])
     assert r.status_code == 422 and r.json()["detail"][0]["field"] == "body"
 

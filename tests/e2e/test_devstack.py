@@ -4,6 +4,7 @@ everything with nothing left behind."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -43,11 +44,17 @@ def test_dev_stack_starts_serves_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> 
         children = psutil.Process(proc.pid).children(recursive=True)
         assert len(children) >= 6  # postgres (and its workers), broker, four services
 
-        created = httpx.post(f"http://127.0.0.1:{ports['intake']}/v1/tickets", json=ticket())
+        key = re.search(r"Admin API key of this run \(development only\): (tl_\w+)",
+                        out.read_text()).group(1)
+        intake = f"http://127.0.0.1:{ports['intake']}/v1/tickets"
+        refused = httpx.post(intake, json=ticket())
+        assert refused.status_code == 401 and refused.json()["error"] == "unauthorized"
+        created = httpx.post(intake, json=ticket(), headers={"X-API-Key": key})
         assert created.status_code == 201
         ticket_id = created.json()["id"]
         for _ in range(100):
-            got = httpx.get(f"http://127.0.0.1:{ports['router']}/v1/assignments/{ticket_id}")
+            got = httpx.get(f"http://127.0.0.1:{ports['router']}/v1/assignments/{ticket_id}",
+                            headers={"X-API-Key": key})
             if got.status_code == 200:
                 break
             time.sleep(0.1)

@@ -24,7 +24,7 @@ def uid(prefix: str) -> str:
 
 async def import_rows(stack: Stack, name: str, content: str | bytes,
                       content_type: str, **headers: str) -> httpx.Response:
-    async with httpx.AsyncClient(base_url=stack.url("intake")) as client:
+    async with stack.client("intake") as client:
         return await client.post(f"/v1/{name}/import", content=content,
                                  headers={"content-type": content_type, **headers})
 
@@ -42,7 +42,7 @@ async def test_import_then_enrich_a_new_ticket(intake: Stack) -> None:
                           "application/json")
     assert r.status_code == 200 and r.json()["created"] == 1, r.text
 
-    async with httpx.AsyncClient(base_url=intake.url("intake")) as client:
+    async with intake.client("intake") as client:
         profile = (await client.get(f"/v1/customers/{ada}")).json()["profile"]
         assert (profile["plan"], profile["vip"], profile["language"]) == ("enterprise", True,
                                                                           "de")
@@ -77,7 +77,7 @@ async def test_an_adapter_ticket_finds_its_customer_by_email(intake: Stack) -> N
         "application/json")
     payload = sample("jira_issue_created")
     payload["issue"]["id"] = "20001"
-    r = await httpx.AsyncClient(base_url=intake.url("intake")).post("/v1/adapters/jira",
+    r = await intake.client("intake").post("/v1/adapters/jira",
                                                                     json=payload)
     assert r.status_code == 201, r.text
     ticket = r.json()["ticket"]
@@ -86,7 +86,7 @@ async def test_an_adapter_ticket_finds_its_customer_by_email(intake: Stack) -> N
 
 
 async def test_put_and_get_customers_and_accounts(intake: Stack) -> None:
-    async with httpx.AsyncClient(base_url=intake.url("intake")) as client:
+    async with intake.client("intake") as client:
         acct = await client.put("/v1/accounts/globex", json={
             "name": "Globex", "plan": "premium", "region": "AMER", "language": "en"})
         assert acct.status_code == 200 and acct.json()["plan"] == "premium"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-import httpx
 import pytest
 
 from tests.e2e.conftest import Stack, counter, ticket
@@ -18,12 +17,12 @@ pytestmark = [pytest.mark.db, pytest.mark.kafka, pytest.mark.e2e]
 
 
 async def metrics_text(stack: Stack) -> str:
-    async with httpx.AsyncClient() as client:
+    async with stack.client() as client:
         return (await client.get(f"{stack.url('metrics')}/metrics")).text
 
 
 async def wait_assigned(stack: Stack, ticket_id: str) -> dict:
-    async with httpx.AsyncClient(base_url=stack.url("router")) as client:
+    async with stack.client("router") as client:
         async def check() -> dict | None:
             r = await client.get(f"/v1/assignments/{ticket_id}")
             return r.json() if r.status_code == 200 else None
@@ -34,7 +33,7 @@ async def wait_assigned(stack: Stack, ticket_id: str) -> dict:
 async def test_a_ticket_is_logged_assigned_clocked_and_counted(stack: Stack) -> None:
     labels = {"priority": "P2", "category": "network"}
     before = await metrics_text(stack)
-    async with httpx.AsyncClient() as client:
+    async with stack.client() as client:
         r = await client.post(f"{stack.url('intake')}/v1/tickets", json=ticket())
         assert r.status_code == 201, r.text
         body = r.json()
@@ -56,7 +55,7 @@ async def test_a_ticket_is_logged_assigned_clocked_and_counted(stack: Stack) -> 
     assert assignment["agent_id"].startswith("agent-")
     assert assignment["reasons"]["chosen"] == assignment["agent_id"]
 
-    async with httpx.AsyncClient(base_url=stack.url("sla")) as client:
+    async with stack.client("sla") as client:
         async def clocks() -> dict | None:
             r = await client.get(f"/v1/sla/{body['id']}")
             return r.json() if r.status_code == 200 else None
@@ -81,7 +80,7 @@ async def test_a_ticket_is_logged_assigned_clocked_and_counted(stack: Stack) -> 
 
 async def test_unplaceable_ticket_waits_404_then_is_placed_when_an_agent_fits(
         stack: Stack) -> None:
-    async with httpx.AsyncClient() as client:
+    async with stack.client() as client:
         r = await client.post(f"{stack.url('intake')}/v1/tickets",
                               json=ticket(channel="phone", title="Printer jammed",
                                           description="The printer on floor 3 is jammed"))
@@ -186,7 +185,7 @@ async def test_a_malformed_message_is_dead_lettered_by_each_consumer(stack: Stac
 
 
 async def test_every_service_answers_health_readiness_and_metrics(stack: Stack) -> None:
-    async with httpx.AsyncClient() as client:
+    async with stack.client() as client:
         for service in SERVICES:
             base = stack.url(service)
             assert (await client.get(f"{base}/healthz")).json() == {

@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-import httpx
 import pytest
 
 from tests.e2e.conftest import Stack, ticket
@@ -58,7 +57,7 @@ def without(key: str) -> dict[str, Any]:
 async def test_invalid_tickets_are_refused_naming_the_field(stack: Stack, body: dict[str, Any],
                                                             field: str) -> None:
     before = await stack.scalar("SELECT count(*) FROM intake.tickets")
-    async with httpx.AsyncClient() as client:
+    async with stack.client() as client:
         r = await client.post(f"{stack.url('intake')}/v1/tickets", json=body)
     assert r.status_code == 422, r.text
     payload = r.json()
@@ -77,7 +76,7 @@ async def test_non_json_bodies_get_a_json_error(stack: Stack, content: bytes,
                                                 headers: dict[str, str], status: int,
                                                 error: str) -> None:
     before = await stack.scalar("SELECT count(*) FROM intake.tickets")
-    async with httpx.AsyncClient() as client:
+    async with stack.client() as client:
         r = await client.post(f"{stack.url('intake')}/v1/tickets", content=content,
                               headers=headers)
     assert r.status_code == status
@@ -90,7 +89,7 @@ async def test_non_json_bodies_get_a_json_error(stack: Stack, content: bytes,
 async def test_a_body_over_the_limit_is_refused_with_413(stack: Stack) -> None:
     before = await stack.scalar("SELECT count(*) FROM intake.tickets")
     big = ticket(description="x" * (stack.settings.max_body_bytes + 1))
-    async with httpx.AsyncClient() as client:
+    async with stack.client() as client:
         r = await client.post(f"{stack.url('intake')}/v1/tickets", json=big)
 
         async def chunks():  # no Content-Length: the limit holds for streamed bodies too
@@ -110,7 +109,7 @@ async def test_a_body_over_the_limit_is_refused_with_413(stack: Stack) -> None:
 
 async def test_retry_with_the_same_idempotency_key_gets_the_same_ticket(stack: Stack) -> None:
     key = f"retry-{uuid.uuid4()}"
-    async with httpx.AsyncClient(base_url=stack.url("intake")) as client:
+    async with stack.client("intake") as client:
         first = await client.post("/v1/tickets", json=ticket(), headers={"Idempotency-Key": key})
         again = await client.post("/v1/tickets", json=ticket(), headers={"Idempotency-Key": key})
         other = await client.post("/v1/tickets", json=ticket(title="Something else"),
@@ -128,7 +127,7 @@ async def test_retry_with_the_same_idempotency_key_gets_the_same_ticket(stack: S
 
 
 async def test_unknown_and_malformed_ticket_ids(stack: Stack) -> None:
-    async with httpx.AsyncClient(base_url=stack.url("intake")) as client:
+    async with stack.client("intake") as client:
         missing = await client.get(f"/v1/tickets/{uuid.uuid4()}")
         malformed = await client.get("/v1/tickets/not-a-uuid")
     assert missing.status_code == 404 and missing.json()["error"] == "not_found"
@@ -137,7 +136,7 @@ async def test_unknown_and_malformed_ticket_ids(stack: Stack) -> None:
 
 
 async def test_request_inferred_and_explained(stack: Stack) -> None:
-    async with httpx.AsyncClient(base_url=stack.url("intake")) as client:
+    async with stack.client("intake") as client:
         r = await client.post("/v1/tickets", json=ticket(
             title="Please install Excel", description="I need Excel on my new laptop",
             impact=None, urgency=None))

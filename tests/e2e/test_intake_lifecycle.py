@@ -44,7 +44,7 @@ async def test_full_context_is_logged_and_priority_inferred_with_reasons(stack: 
         started_at="2026-11-24T07:30:00Z", tried="Restarted the client",
         attachments=[{"name": "error.png", "ref": "https://files.example.com/1"}],
         external_system="servicenow", external_id="INC0012345")
-    async with httpx.AsyncClient() as client:
+    async with stack.client() as client:
         r = await post(client, stack, body)
     assert r.status_code == 201, r.text
     out = r.json()
@@ -64,7 +64,7 @@ async def test_full_context_is_logged_and_priority_inferred_with_reasons(stack: 
 
 
 async def test_priority_override_is_recorded_with_who(stack: Stack) -> None:
-    async with httpx.AsyncClient() as client:
+    async with stack.client() as client:
         r = await post(client, stack, ticket(
             impact="low", urgency="low",
             priority_override={"priority": "P2", "by": "duty-manager", "reason": "board demo"}))
@@ -76,7 +76,7 @@ async def test_priority_override_is_recorded_with_who(stack: Stack) -> None:
 
 
 async def test_incidents_and_requests_travel_on_separate_topics(stack: Stack) -> None:
-    async with httpx.AsyncClient() as client:
+    async with stack.client() as client:
         incident = (await post(client, stack, ticket(title="Outlook crashes on start",
                                                      description="It closes at once")))
         request = (await post(client, stack, ticket(
@@ -94,13 +94,13 @@ async def test_incidents_and_requests_travel_on_separate_topics(stack: Stack) ->
 
 
 async def _assigned(stack: Stack, ticket_id: str) -> dict[str, Any] | None:
-    async with httpx.AsyncClient() as client:
+    async with stack.client() as client:
         r = await client.get(f"{stack.url('router')}/v1/assignments/{ticket_id}")
     return r.json() if r.status_code == 200 else None
 
 
 async def test_low_confidence_goes_to_triage_not_a_guess(stack: Stack) -> None:
-    async with httpx.AsyncClient() as client:
+    async with stack.client() as client:
         r = await post(client, stack, ticket(title="Help", description="Please call me back"))
         out = r.json()
         assert out["needs_triage"] is True
@@ -120,7 +120,7 @@ async def test_low_confidence_goes_to_triage_not_a_guess(stack: Stack) -> None:
 
 
 async def test_lifecycle_from_new_to_closed_with_a_reopen(stack: Stack) -> None:
-    async with httpx.AsyncClient() as client:
+    async with stack.client() as client:
         tid = (await post(client, stack, ticket())).json()["id"]
         await eventually(lambda: _assigned(stack, tid), what="assignment")
 
@@ -182,7 +182,7 @@ async def test_lifecycle_from_new_to_closed_with_a_reopen(stack: Stack) -> None:
     assert types[0] == "tierline.ticket.created.v1"
 
     async def sla_stopped() -> bool:
-        async with httpx.AsyncClient() as client:
+        async with stack.client() as client:
             clocks = (await client.get(f"{stack.url('sla')}/v1/sla/{tid}")).json()["clocks"]
         states = {c["clock"]: c["status"] for c in clocks}
         return states == {"first_response": "met", "resolution": "met", "update": "met"}
@@ -203,7 +203,7 @@ async def test_lifecycle_from_new_to_closed_with_a_reopen(stack: Stack) -> None:
 
 
 async def test_lifecycle_posts_are_idempotent(stack: Stack) -> None:
-    async with httpx.AsyncClient() as client:
+    async with stack.client() as client:
         tid = (await post(client, stack, ticket())).json()["id"]
         key = {"Idempotency-Key": f"ack-{tid}"}
         body = {"type": "status_change", "status": "acknowledged", "actor": "agent-1"}
@@ -228,7 +228,7 @@ async def test_lifecycle_posts_are_idempotent(stack: Stack) -> None:
     ({"type": "customer_reply"}, "body.customer_reply"),
 ])
 async def test_bad_events_name_the_field(stack: Stack, body: dict[str, Any], field: str) -> None:
-    async with httpx.AsyncClient() as client:
+    async with stack.client() as client:
         tid = (await post(client, stack, ticket())).json()["id"]
         r = await event(client, stack, tid, body)
     assert r.status_code == 422, r.text
@@ -236,7 +236,7 @@ async def test_bad_events_name_the_field(stack: Stack, body: dict[str, Any], fie
 
 
 async def test_events_for_an_unknown_ticket_are_404(stack: Stack) -> None:
-    async with httpx.AsyncClient() as client:
+    async with stack.client() as client:
         r = await event(client, stack, str(uuid.uuid4()), {"type": "comment", "author": "a",
                                                           "text": "hi"})
     assert r.status_code == 404 and r.json()["error"] == "not_found"
@@ -247,7 +247,7 @@ async def test_resolved_tickets_close_automatically_without_a_reply(own_stack: S
     stack.procs.env.update({"TIERLINE_AUTOCLOSE_AFTER_HOURS": "0.0003",
                             "TIERLINE_AUTOCLOSE_CHECK_INTERVAL_S": "0.2"})
     stack.start("intake")
-    async with httpx.AsyncClient() as client:
+    async with own_stack.client() as client:
         tid = (await post(client, stack, ticket())).json()["id"]
         r = await event(client, stack, tid, {"type": "status_change", "status": "resolved",
                                              "resolution_notes": "fixed"})
@@ -267,7 +267,7 @@ async def test_waiting_on_the_customer_pauses_the_resolution_clock(stack: Stack)
     import asyncio
     from datetime import datetime
 
-    async with httpx.AsyncClient() as client:
+    async with stack.client() as client:
         tid = (await post(client, stack, ticket())).json()["id"]  # P2: 24x7
 
         async def clocks() -> dict[str, Any] | None:
@@ -303,14 +303,14 @@ async def test_waiting_on_the_customer_pauses_the_resolution_clock(stack: Stack)
 
 
 async def _sla_history(stack: Stack, tid: str) -> list[dict[str, Any]]:
-    async with httpx.AsyncClient() as client:
+    async with stack.client() as client:
         return (await client.get(f"{stack.url('sla')}/v1/sla/{tid}")).json()["history"]
 
 
 async def test_priority_change_is_recorded_and_retargets_the_sla(stack: Stack) -> None:
     from datetime import datetime, timedelta
 
-    async with httpx.AsyncClient() as client:
+    async with stack.client() as client:
         created = (await post(client, stack, ticket())).json()  # P2: resolution in 480 min
         tid = created["id"]
 

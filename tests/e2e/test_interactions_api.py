@@ -26,12 +26,12 @@ def uid(prefix: str) -> str:
 
 
 async def send(stack: Stack, **body: Any) -> httpx.Response:
-    async with httpx.AsyncClient(base_url=stack.url("intake")) as client:
+    async with stack.client("intake") as client:
         return await client.post("/v1/interactions", json=body)
 
 
 async def get(stack: Stack, path: str) -> Any:
-    async with httpx.AsyncClient(base_url=stack.url("intake")) as client:
+    async with stack.client("intake") as client:
         r = await client.get(path)
     assert r.status_code == 200, r.text
     return r.json()
@@ -95,7 +95,7 @@ async def test_a_chat_handed_off_to_phone_keeps_its_history_and_ticket(intake: S
 
 async def test_repeat_contacts_about_the_same_issue_link_to_one_ticket(intake: Stack) -> None:
     customer = uid("c")
-    async with httpx.AsyncClient(base_url=intake.url("intake")) as client:
+    async with intake.client("intake") as client:
         first = await client.post("/v1/tickets", json={
             "title": "Printer on floor 3 jams", "channel": "portal",
             "description": "The printer on floor 3 jams on every print job",
@@ -146,7 +146,7 @@ async def test_repeat_contacts_about_the_same_issue_link_to_one_ticket(intake: S
 
 async def test_a_contact_naming_its_ticket_counts_as_a_repeat(intake: Stack) -> None:
     customer = uid("c")
-    async with httpx.AsyncClient(base_url=intake.url("intake")) as client:
+    async with intake.client("intake") as client:
         logged = await client.post("/v1/tickets", json={
             "title": "Laptop will not boot", "description": "Black screen on start",
             "channel": "email", "requester": {"id": customer}})
@@ -198,7 +198,7 @@ async def test_fronts_producing_on_kafka_are_applied_like_rest(intake: Stack) ->
     ])
 
     async def ended() -> Any:
-        async with httpx.AsyncClient(base_url=intake.url("intake")) as client:
+        async with intake.client("intake") as client:
             r = await client.get(f"/v1/interactions/{call}")
         return r.json() if r.status_code == 200 and r.json()["status"] == "ended" else None
 

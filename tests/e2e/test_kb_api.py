@@ -24,7 +24,7 @@ pytestmark = [pytest.mark.db, pytest.mark.kafka, pytest.mark.e2e]
 async def kb(intake: Stack) -> dict[str, str]:
     """The test knowledge base, published; the invoice article last reviewed 120 days ago."""
     ids = {}
-    async with httpx.AsyncClient(base_url=intake.url("intake")) as client:
+    async with intake.client("intake") as client:
         for name, (title, body, category) in ARTICLES.items():
             article: dict[str, Any] = {"title": title, "body": body, "category": category,
                                        "owner": f"{category}-team"}
@@ -38,7 +38,7 @@ async def kb(intake: Stack) -> dict[str, str]:
 
 
 async def top(stack: Stack, q: str) -> list[dict[str, Any]]:
-    async with httpx.AsyncClient(base_url=stack.url("intake")) as client:
+    async with stack.client("intake") as client:
         r = await client.get("/v1/kb/suggestions", params={"q": q})
     assert r.status_code == 200, r.text
     return r.json()
@@ -56,7 +56,7 @@ async def test_suggestions_find_the_article_by_its_wording_and_paraphrases(
 
 async def test_every_new_ticket_and_chat_gets_its_top_three(intake: Stack,
                                                            kb: dict[str, str]) -> None:
-    async with httpx.AsyncClient(base_url=intake.url("intake")) as client:
+    async with intake.client("intake") as client:
         ticket = (await client.post("/v1/tickets", json={
             "title": "Locked out", "channel": "portal", "requester": {"id": "u-kb-1"},
             "description": "I typed the wrong password too many times and now I'm locked"}
@@ -73,7 +73,7 @@ async def test_every_new_ticket_and_chat_gets_its_top_three(intake: Stack,
 
 async def test_a_ticket_closed_by_an_article_is_deflected(intake: Stack,
                                                          kb: dict[str, str]) -> None:
-    async with httpx.AsyncClient(base_url=intake.url("intake")) as client:
+    async with intake.client("intake") as client:
         r = await client.post("/v1/tickets", json={
             "title": "Forgot my password", "description": "Used the reset article",
             "channel": "portal", "requester": {"id": "u-kb-3"}, "deflected_by": kb["password"]})
@@ -96,7 +96,7 @@ async def test_a_ticket_closed_by_an_article_is_deflected(intake: Stack,
 
 async def test_articles_not_reviewed_for_90_days_are_stale(intake: Stack,
                                                           kb: dict[str, str]) -> None:
-    async with httpx.AsyncClient(base_url=intake.url("intake")) as client:
+    async with intake.client("intake") as client:
         stale = (await client.get("/v1/kb/stale")).json()
         assert [a["id"] for a in stale] == [kb["invoice"]]
         assert stale[0]["days_since_review"] >= 120
@@ -121,7 +121,7 @@ async def assign(stack: Stack, ticket_id: str, tier: int) -> None:
 
 
 async def test_a_tier_2_resolution_proposes_an_article(intake: Stack) -> None:
-    async with httpx.AsyncClient(base_url=intake.url("intake")) as client:
+    async with intake.client("intake") as client:
         async def resolve(ticket_id: str) -> httpx.Response:
             return await client.post(f"/v1/tickets/{ticket_id}/events", json={
                 "type": "status_change", "status": "resolved", "actor": "tara",
@@ -161,6 +161,6 @@ async def test_a_tier_2_resolution_proposes_an_article(intake: Stack) -> None:
 ])
 async def test_bad_kb_requests_name_the_field(intake: Stack, method: str, path: str,
                                               body: Any, field: str) -> None:
-    async with httpx.AsyncClient(base_url=intake.url("intake")) as client:
+    async with intake.client("intake") as client:
         r = await client.request(method, path, json=body)
     assert r.status_code == 422 and field in [p["field"] for p in r.json()["detail"]]

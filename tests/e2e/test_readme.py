@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -31,8 +32,9 @@ async def test_readme_curl_examples_work(stack: Stack) -> None:
         script = script.replace(f"127.0.0.1:{defaults.port_for(service)}",
                                 stack.url(service).removeprefix("http://"))
     script = script.replace("readme-example-1", f"readme-{stack.topics.prefix}")
+    env = {**os.environ, "TIERLINE_API_KEY": stack.api_key}
     result = await asyncio.to_thread(subprocess.run, ["bash", "-euo", "pipefail", "-c", script],
-                                     capture_output=True, text=True, timeout=60)
+                                     capture_output=True, text=True, timeout=60, env=env)
     assert result.returncode == 0, result.stderr
     out = result.stdout
     first = json.loads(out[:out.index("}{") + 1] if "}{" in out else out.splitlines()[0])
@@ -42,4 +44,5 @@ async def test_readme_curl_examples_work(stack: Stack) -> None:
     assert 'tierline_tickets_created_total{category="network",priority="P2"}' in out
     assert '"closed_by":"customer_confirmation"' in out
     assert '"kind":"status_changed"' in out
+    assert '{"error":"unauthorized"' in out
     assert '"field":"body.channel"' in out and '"field":"body.description"' in out

@@ -6,7 +6,6 @@ import asyncio
 import signal
 from collections import Counter
 
-import httpx
 import pytest
 
 from tests.e2e.conftest import Stack, counter, ticket
@@ -30,7 +29,7 @@ async def test_broker_unreachable_tickets_are_accepted_then_delivered(own_stack:
                                                        stack.bootstrap})
     stack.procs.env["TIERLINE_KAFKA_BOOTSTRAP_SERVERS"] = stack.bootstrap
     stack.start(ready=False)  # nothing listens on the broker port yet
-    async with httpx.AsyncClient() as client:
+    async with own_stack.client() as client:
         ready = await client.get(f"{stack.url('intake')}/readyz")
         assert ready.status_code == 503
         assert ready.json()["checks"]["broker"] is False
@@ -70,7 +69,7 @@ async def test_consumers_killed_mid_stream_lose_nothing_and_double_nothing(
     await stack.put_roster()
     total = 60
     ids: list[str] = []
-    async with httpx.AsyncClient() as client:
+    async with own_stack.client() as client:
         async def post(n: int) -> None:
             r = await client.post(f"{stack.url('intake')}/v1/tickets",
                                   json=ticket(title=f"Laptop {n} will not boot",

@@ -40,7 +40,7 @@ async def test_offers_declines_time_outs_and_presence(own_stack: Stack) -> None:
     stack.start("intake", "router", "metrics")
     await stack.put_roster(PAIR)
     router = stack.url("router")
-    async with httpx.AsyncClient() as client:
+    async with own_stack.client() as client:
         async def new_ticket() -> str:
             r = await client.post(f"{stack.url('intake')}/v1/tickets", json=ticket())
             assert r.status_code == 201, r.text
@@ -139,7 +139,7 @@ async def test_three_router_replicas_never_overfill_or_double_assign(own_stack: 
                                  "skills": {"network": 3},
                                  "channels": {"portal": 3, "chat": 2}, "max_total": 4}
                   for n in range(6)}
-        async with httpx.AsyncClient(timeout=30) as client:
+        async with own_stack.client(timeout=30) as client:
             for n, (agent_id, body) in enumerate(roster.items()):
                 r = await client.put(f"http://127.0.0.1:{ports[n % 3]}/v1/agents/{agent_id}",
                                      json=body)
@@ -225,7 +225,7 @@ async def test_agent_import_is_all_or_none_and_bad_input_names_the_field(stack: 
             "channels": {"chat": 3, "email": 5}, "max_total": 6, "languages": ["en", "pt"],
             "team": "network-ops", "manager": "mia", "timezone": "Europe/Lisbon",
             "working_hours": {"mon": ["09:00-13:00", "14:00-18:00"]}}
-    async with httpx.AsyncClient() as client:
+    async with stack.client() as client:
         bad = await client.post(f"{router}/v1/agents/import", json={"agents": [
             good, dict(good, id="imp-2", skills={"network": 9})]})
         assert bad.status_code == 422, bad.text

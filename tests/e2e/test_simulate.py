@@ -61,7 +61,8 @@ def test_a_scenario_against_running_services_in_real_time(stack: Stack,
                                  "accept_after_seconds": 0.5, "confirm_after_minutes": 0.05}}
     report = simulate(tmp_path, quick, "--intake", stack.url("intake"), "--router",
                       stack.url("router"), "--bootstrap", stack.bootstrap,
-                      "--topic-prefix", stack.topics.prefix, "--exclusive")
+                      "--topic-prefix", stack.topics.prefix, "--exclusive",
+                      "--api-key", stack.api_key)
     assert report["errors"] == 0, report["error_samples"]
     assert report["tickets"] >= 3 and report["resolved"] == report["tickets"]
     assert report["csat_answers"] >= 1

@@ -38,7 +38,7 @@ def fast_policies(folder: Path) -> Path:
 
 
 async def metrics_text(stack: Stack) -> str:
-    async with httpx.AsyncClient() as client:
+    async with stack.client() as client:
         return (await client.get(f"{stack.url('metrics')}/metrics")).text
 
 
@@ -48,7 +48,7 @@ async def test_sla_escalation_reaches_router_and_metrics(own_stack: Stack,
     stack.procs.env["TIERLINE_POLICY_DIR"] = str(fast_policies(tmp_path / "policies"))
     stack.start()
     await stack.put_roster(ROSTER)
-    async with httpx.AsyncClient() as client:
+    async with own_stack.client() as client:
         r = await client.post(f"{stack.url('intake')}/v1/tickets", json=ticket(
             priority_override={"priority": "P1", "by": "lead", "reason": "CEO cannot work"}))
         assert r.status_code == 201, r.text
@@ -89,7 +89,7 @@ async def test_sla_escalation_reaches_router_and_metrics(own_stack: Stack,
 
 async def test_a_burst_on_one_service_is_one_major_incident_everywhere(stack: Stack) -> None:
     service = f"Payroll {uuid.uuid4().hex[:6]}"
-    async with httpx.AsyncClient() as client:
+    async with stack.client() as client:
         ids = []
         for n in range(6):
             r = await client.post(f"{stack.url('intake')}/v1/tickets", json=ticket(

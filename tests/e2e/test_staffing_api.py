@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
 from tests.e2e.conftest import Stack
@@ -11,7 +10,7 @@ pytestmark = [pytest.mark.db, pytest.mark.kafka, pytest.mark.e2e]
 
 
 async def test_plan_answers_agents_per_interval(stack: Stack) -> None:
-    async with httpx.AsyncClient(base_url=stack.url("metrics")) as client:
+    async with stack.client("metrics") as client:
         r = await client.post("/v1/staffing/plan", json={
             "volumes": [0, 12, 40, 95], "interval_minutes": 30, "aht_s": 240,
             "service_level": 0.8, "answer_within_s": 20, "shrinkage": 0.3})
@@ -32,7 +31,7 @@ async def test_plan_answers_agents_per_interval(stack: Stack) -> None:
     ({"volumes": [1], "shrinkage": 1}, "body.shrinkage"),
 ])
 async def test_bad_plans_name_the_field(stack: Stack, body: dict, field: str) -> None:
-    async with httpx.AsyncClient(base_url=stack.url("metrics")) as client:
+    async with stack.client("metrics") as client:
         r = await client.post("/v1/staffing/plan", json=body)
     assert r.status_code == 422
     assert field in [p["field"] for p in r.json()["detail"]]
@@ -71,7 +70,7 @@ async def test_plan_forecasts_from_tickets_the_system_has_seen(own_stack: Stack)
         return await stack.scalar("SELECT count(*) FROM metrics.ticket_facts") == len(messages)
 
     await eventually(folded, timeout=60, what="metrics folded the history")
-    async with httpx.AsyncClient(base_url=stack.url("metrics")) as client:
+    async with stack.client("metrics") as client:
         r = await client.post("/v1/staffing/plan", json={
             "forecast": {"days": 1, "history_days": 21, "channel": "chat"},
             "aht_s": 600, "service_level": 0.8, "answer_within_s": 30,
@@ -108,7 +107,8 @@ async def test_plan_forecasts_from_tickets_the_system_has_seen(own_stack: Stack)
     cli = await asyncio.to_thread(subprocess.run, [
         sys.executable, "-m", "tierline_shared.cli", "staffing", "plan", "--from-metrics",
         stack.url("metrics"), "--channel", "chat", "--history-days", "21", "--aht", "600",
-        "--within", "30", "--out", str(out), "--chart", str(chart)],
+        "--within", "30", "--out", str(out), "--chart", str(chart),
+        "--api-key", stack.api_key],
         capture_output=True, text=True, timeout=120)
     assert cli.returncode == 0, cli.stderr
     assert "forecast: holt-winters, weekly" in cli.stderr
@@ -126,7 +126,7 @@ async def test_adherence_from_presence_router_publishes(own_stack: Stack) -> Non
     stack = own_stack
     stack.start("router", "metrics")
     now = datetime.now(UTC)
-    async with httpx.AsyncClient() as client:
+    async with own_stack.client() as client:
         put = await client.put(f"{stack.url('router')}/v1/agents/shift-ana", json={
             "name": "Ana", "tier": 1, "skills": {"general": 3}, "channels": {"chat": 2}})
         assert put.status_code == 200

@@ -14,7 +14,6 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
 import pytest
 import uvicorn
 from starlette.applications import Starlette
@@ -94,7 +93,7 @@ async def receiver() -> AsyncIterator[Receiver]:
 
 
 async def subscribe(stack: Stack, url: str, events: list[str], **extra: Any) -> dict[str, Any]:
-    async with httpx.AsyncClient(base_url=stack.url("intake")) as client:
+    async with stack.client("intake") as client:
         r = await client.post("/v1/webhooks", json={"url": url, "events": events,
                                                     "secret": SECRET, "backoff_s": 0.05,
                                                     "max_attempts": 3, **extra})
@@ -103,7 +102,7 @@ async def subscribe(stack: Stack, url: str, events: list[str], **extra: Any) -> 
 
 
 async def deliveries(stack: Stack, **params: str) -> list[dict[str, Any]]:
-    async with httpx.AsyncClient(base_url=stack.url("intake")) as client:
+    async with stack.client("intake") as client:
         r = await client.get("/v1/webhooks/deliveries", params=params)
     assert r.status_code == 200, r.text
     return r.json()
@@ -127,7 +126,7 @@ async def test_signed_webhooks_with_retries_dead_letters_and_a_log(
     jira_only = await subscribe(intake, receiver.url("jira"), ["status"], system="jira")
     assert fine["secret"] == SECRET
 
-    async with httpx.AsyncClient(base_url=intake.url("intake")) as client:
+    async with intake.client("intake") as client:
         ticket = (await client.post("/v1/tickets", json={
             "title": "VPN keeps disconnecting", "description": "Drops every few minutes",
             "channel": "portal", "requester": {"id": "u-wh"}})).json()
@@ -180,7 +179,7 @@ async def test_signed_webhooks_with_retries_dead_letters_and_a_log(
                                                                           timed_out["id"]}
     assert await deliveries(intake, subscription_id=jira_only["id"]) == []
 
-    async with httpx.AsyncClient(base_url=intake.url("intake")) as client:
+    async with intake.client("intake") as client:
         again = await client.post(f"/v1/webhooks/deliveries/{dead['id']}/redeliver")
         assert again.status_code == 200 and again.json()["status"] == "pending"
         refused = await client.post(f"/v1/webhooks/deliveries/{flaky_log['id']}/redeliver")
@@ -192,7 +191,7 @@ async def test_signed_webhooks_with_retries_dead_letters_and_a_log(
 async def test_a_system_filter_sends_only_its_own_tickets(intake: Stack,
                                                          receiver: Receiver) -> None:
     sub = await subscribe(intake, receiver.url("zendesk"), ["status"], system="zendesk")
-    async with httpx.AsyncClient(base_url=intake.url("intake")) as client:
+    async with intake.client("intake") as client:
         await client.post("/v1/adapters/zendesk", json=sample("zendesk_ticket"))
         r = await client.post("/v1/adapters/zendesk", json=sample("zendesk_event_webhook"))
         assert r.status_code == 200, r.text
@@ -215,6 +214,6 @@ async def test_a_system_filter_sends_only_its_own_tickets(intake: Stack,
 ])
 async def test_bad_subscriptions_name_the_field(intake: Stack, body: dict[str, Any],
                                                 field: str) -> None:
-    async with httpx.AsyncClient(base_url=intake.url("intake")) as client:
+    async with intake.client("intake") as client:
         r = await client.post("/v1/webhooks", json=body)
     assert r.status_code == 422 and field in [p["field"] for p in r.json()["detail"]]

@@ -25,7 +25,7 @@ from sqlalchemy import func, select
 
 from tests.conftest import Databases
 from tests.e2e.conftest import counter
-from tests.helpers import eventually, offline_runtime, produce
+from tests.helpers import attach, eventually, offline_runtime, produce
 from tests.kpi_stream import EXPECTED, EXPECTED_AGENTS, PERIOD, TICKETS, script, subset
 from tierline_metrics.app import SPEC, create_app
 from tierline_metrics.exposition import register
@@ -71,10 +71,11 @@ class Live:
     app: FastAPI
     databases: Databases
     envelopes: list[Envelope]
+    key: str = ""
 
     def client(self, app: FastAPI | None = None) -> httpx.AsyncClient:
         return httpx.AsyncClient(transport=httpx.ASGITransport(app=app or self.app),
-                                 base_url="http://metrics")
+                                 base_url="http://metrics", headers={"X-API-Key": self.key})
 
 
 async def inbox_count(runtime: Runtime) -> int:
@@ -89,7 +90,7 @@ async def live(databases: Databases, kafka: EmbeddedKafka) -> AsyncIterator[Live
                         topic_prefix=f"kpi{uuid.uuid4().hex[:10]}", consumer_retry_backoff_s=0.05)
     runtime = await Runtime.start(SPEC, settings, FrozenClock(PERIOD[1]))
     app = create_app(settings)
-    app.state.runtime = runtime
+    key = attach(app, runtime)
     topics = Topics(settings.topic_prefix)
     events = script()
     types = {e.ticket_id: e.ticket_type for e in events  # type: ignore[attr-defined]
@@ -107,7 +108,7 @@ async def live(databases: Databases, kafka: EmbeddedKafka) -> AsyncIterator[Live
 
     await eventually(all_applied, timeout=60, what="the scripted stream applied")
     try:
-        yield Live(settings, runtime, app, databases, envelopes)
+        yield Live(settings, runtime, app, databases, envelopes, key)
     finally:
         await runtime.stop()
 
@@ -287,9 +288,11 @@ async def test_a_rebuild_replays_the_topics_into_identical_figures(live: Live) -
     async def figures(database_url: str) -> list[dict[str, Any]]:
         runtime = offline_runtime(SPEC, database_url, FrozenClock(PERIOD[1]))
         app = create_app(runtime.settings)
-        app.state.runtime = runtime
+        key = attach(app, runtime)
         try:
-            async with live.client(app) as client:
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                         base_url="http://metrics",
+                                         headers={"X-API-Key": key}) as client:
                 return [await kpis(client, **g) for g in ({}, {"group_by": "agent"},
                                                           {"group_by": "channel"})]
         finally:

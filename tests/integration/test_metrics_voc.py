@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from tests.conftest import Databases
-from tests.helpers import deliver, offline_runtime, outbox_events
+from tests.helpers import attach, deliver, offline_runtime, outbox_events
 from tierline_metrics.app import SPEC, create_app
 from tierline_metrics.voc_job import check
 from tierline_shared.bus.events import TicketCreated, TicketEscalated
@@ -75,9 +75,9 @@ async def test_a_spike_is_stored_published_once_and_reported(runtime: Any) -> No
     assert spike["p_value"] < 0.001
 
     app = create_app(runtime.settings)
-    app.state.runtime = runtime
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                 base_url="http://metrics") as client:
+    key = attach(app, runtime)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://metrics",
+                                 headers={"X-API-Key": key}) as client:
         report = (await client.get("/v1/reports/voc",
                                    params={"from": "2026-11-20", "to": "2026-11-21"})).json()
         table = await client.get("/v1/reports/voc", params={

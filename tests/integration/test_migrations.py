@@ -11,14 +11,15 @@ from alembic.migration import MigrationContext
 from sqlalchemy import MetaData
 
 from tierline_shared.db import make_engine
-from tierline_shared.migrate import SERVICES
+from tierline_shared.migrate import SCHEMAS
 
 pytestmark = [pytest.mark.db]
 
 
-@pytest.mark.parametrize("service", SERVICES)
+@pytest.mark.parametrize("service", SCHEMAS)
 async def test_migrations_match_the_models(database_url: str, service: str) -> None:
-    metadata: MetaData = importlib.import_module(f"tierline_{service}.models").metadata
+    module = "tierline_shared.auth.models" if service == "auth" else f"tierline_{service}.models"
+    metadata: MetaData = importlib.import_module(module).metadata
 
     def diff(connection: Any) -> list[Any]:
         context = MigrationContext.configure(connection, opts={

@@ -13,6 +13,7 @@ from tierline_intake.api import ERRORS, IdempotencyKey, _invalid, _reused
 from tierline_intake.idempotency import KeyReused, run_once
 from tierline_intake.schemas import TICKET_OUT_EXAMPLE, TicketOut
 from tierline_intake.service import InvalidInput
+from tierline_shared.auth.deps import require
 from tierline_shared.runtime import Runtime
 from tierline_shared.web import RuntimeDep, SessionDep, error_body
 
@@ -125,7 +126,8 @@ def _endpoint(system: str) -> Any:
 for _system in MAPPERS:
     router.add_api_route(f"/{_system}", _endpoint(_system), methods=["POST"],
                          status_code=201, response_model=AdapterOut, responses=ERRORS,
-                         name=f"ingest_{_system}", summary=f"Ingest a {_system} ticket")
+                         name=f"ingest_{_system}", summary=f"Ingest a {_system} ticket",
+                         dependencies=[require("tickets:write")])
 
 
 class UnmappedStatus(BaseModel):
@@ -142,7 +144,8 @@ class UnmappedStatus(BaseModel):
 
 
 @router.get("/unmapped-statuses", response_model=list[UnmappedStatus],
-            responses={422: ERRORS[422]})
+            responses={422: ERRORS[422]},
+            dependencies=[require("tickets:read")])
 async def list_unmapped(session: SessionDep) -> Any:
     """External tickets whose latest status had no Tierline equivalent (kept as is)."""
     return await unmapped_statuses(session)

@@ -28,6 +28,7 @@ from tierline_intake.service import (
     get_ticket,
     ticket_out,
 )
+from tierline_shared.auth.deps import require
 from tierline_shared.web import RuntimeDep, SessionDep, error_body
 
 router = APIRouter(prefix="/v1", tags=["tickets"])
@@ -58,7 +59,8 @@ def _reused() -> HTTPException:
         "this Idempotency-Key was already used with a different request body"))
 
 
-@router.post("/tickets", status_code=201, response_model=TicketOut, responses=ERRORS)
+@router.post("/tickets", status_code=201, response_model=TicketOut, responses=ERRORS,
+             dependencies=[require("tickets:write")])
 async def create_ticket(runtime: RuntimeDep, response: Response,
                         body: Annotated[TicketIn, Body(openapi_examples={
                             "incident": {"summary": "An incident from a portal",
@@ -82,7 +84,8 @@ async def create_ticket(runtime: RuntimeDep, response: Response,
     return JSONResponse(payload, status_code=status, headers=headers)
 
 
-@router.get("/tickets/{ticket_id}", response_model=TicketOut, responses={404: ERRORS[404]})
+@router.get("/tickets/{ticket_id}", response_model=TicketOut, responses={404: ERRORS[404]},
+            dependencies=[require("tickets:read")])
 async def read_ticket(ticket_id: UUID, session: SessionDep) -> Any:
     row = await get_ticket(session, ticket_id)
     if row is None:
@@ -91,7 +94,8 @@ async def read_ticket(ticket_id: UUID, session: SessionDep) -> Any:
 
 
 @router.get("/tickets/{ticket_id}/history", response_model=list[HistoryEntry],
-            responses={404: ERRORS[404]})
+            responses={404: ERRORS[404]},
+            dependencies=[require("tickets:read")])
 async def read_history(ticket_id: UUID, session: SessionDep) -> Any:
     """Every change to the ticket, oldest first."""
     if await get_ticket(session, ticket_id) is None:
@@ -99,7 +103,8 @@ async def read_history(ticket_id: UUID, session: SessionDep) -> Any:
     return await get_history(session, ticket_id)
 
 
-@router.post("/tickets/{ticket_id}/events", response_model=TicketEventOut, responses=ERRORS)
+@router.post("/tickets/{ticket_id}/events", response_model=TicketEventOut, responses=ERRORS,
+             dependencies=[require("tickets:write")])
 async def post_event(ticket_id: UUID, runtime: RuntimeDep,
                      body: Annotated[TicketEventIn, Body(openapi_examples=EVENT_EXAMPLES)],
                      idempotency_key: IdempotencyKey = None) -> Any:

@@ -26,6 +26,7 @@ from tierline_intake.directory import (
 from tierline_intake.directory_service import get_row, profile_of, recent_tickets, upsert
 from tierline_intake.idempotency import KeyReused, run_once
 from tierline_intake.models import accounts, customers
+from tierline_shared.auth.deps import require
 from tierline_shared.runtime import Runtime
 from tierline_shared.web import RuntimeDep, SessionDep, error_body
 
@@ -92,7 +93,8 @@ async def _customer_out(runtime: Runtime, session: AsyncSession,
             "profile": profile, "recent_tickets": await recent_tickets(session, [customer_id])}
 
 
-@router.put("/accounts/{account_id}", response_model=AccountOut, responses=ERRORS)
+@router.put("/accounts/{account_id}", response_model=AccountOut, responses=ERRORS,
+            dependencies=[require("customers:write")])
 async def put_account(account_id: RowId, body: AccountIn, runtime: RuntimeDep) -> Any:
     """Create or replace an account: plan, tier, VIP, region, language, products."""
     async with runtime.sessions() as session, session.begin():
@@ -101,7 +103,8 @@ async def put_account(account_id: RowId, body: AccountIn, runtime: RuntimeDep) -
 
 
 @router.get("/accounts/{account_id}", response_model=AccountOut,
-            responses={404: ERRORS[404], 422: ERRORS[422]})
+            responses={404: ERRORS[404], 422: ERRORS[422]},
+            dependencies=[require("customers:read")])
 async def get_account(account_id: RowId, session: SessionDep) -> Any:
     row = await get_row(session, accounts, account_id)
     if row is None:
@@ -110,7 +113,8 @@ async def get_account(account_id: RowId, session: SessionDep) -> Any:
     return row
 
 
-@router.put("/customers/{customer_id}", response_model=CustomerOut, responses=ERRORS)
+@router.put("/customers/{customer_id}", response_model=CustomerOut, responses=ERRORS,
+            dependencies=[require("customers:write")])
 async def put_customer(customer_id: RowId, body: CustomerIn, runtime: RuntimeDep) -> Any:
     """Create or replace a customer; what it leaves empty comes from its account."""
     record = {"id": customer_id, **body.model_dump()}
@@ -125,7 +129,8 @@ async def put_customer(customer_id: RowId, body: CustomerIn, runtime: RuntimeDep
 
 
 @router.get("/customers/{customer_id}", response_model=CustomerOut,
-            responses={404: ERRORS[404], 422: ERRORS[422]})
+            responses={404: ERRORS[404], 422: ERRORS[422]},
+            dependencies=[require("customers:read")])
 async def get_customer(customer_id: RowId, runtime: RuntimeDep, session: SessionDep) -> Any:
     """The customer's record, the effective profile tickets are enriched with (account
     values filled in, tenure) and their recent tickets."""
@@ -201,7 +206,8 @@ def _import_route(name: str, table: Table, model: type[AccountRow] | type[Custom
                          response_model=ImportOut, responses={**ERRORS, 415: {
                              "description": "Neither CSV nor JSON"}},
                          openapi_extra=openapi_extra, name=f"import_{name}",
-                         summary=f"Bulk import {name}")
+                         summary=f"Bulk import {name}",
+                         dependencies=[require("customers:write")])
 
 
 _import_route("accounts", accounts, AccountRow, ACCOUNT_EXAMPLE)

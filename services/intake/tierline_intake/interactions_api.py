@@ -22,6 +22,7 @@ from tierline_intake.interaction_service import (
 )
 from tierline_intake.schemas import Text200, Text5000
 from tierline_intake.service import InvalidInput, get_ticket
+from tierline_shared.auth.deps import require
 from tierline_shared.bus.events import (
     Channel,
     InteractionKind,
@@ -134,7 +135,8 @@ class InteractionDetail(InteractionOut):
 
 
 @router.post("/interactions", status_code=201, response_model=InteractionResult,
-             responses=ERRORS)
+             responses=ERRORS,
+             dependencies=[require("tickets:write")])
 async def post_interaction(runtime: RuntimeDep,
                            body: Annotated[InteractionIn,
                                            Body(openapi_examples=INTERACTION_EXAMPLES)],
@@ -170,7 +172,8 @@ async def post_interaction(runtime: RuntimeDep,
 
 
 @router.get("/interactions/{interaction_id}", response_model=InteractionDetail,
-            responses={404: ERRORS[404], 422: ERRORS[422]})
+            responses={404: ERRORS[404], 422: ERRORS[422]},
+            dependencies=[require("tickets:read")])
 async def read_interaction(interaction_id: str, session: SessionDep) -> Any:
     """The contact, and the history of every leg it continues (a chat handed to phone shows
     the chat's messages before the call's)."""
@@ -181,7 +184,8 @@ async def read_interaction(interaction_id: str, session: SessionDep) -> Any:
 
 
 @router.get("/tickets/{ticket_id}/interactions", response_model=list[InteractionOut],
-            responses={404: ERRORS[404], 422: ERRORS[422]})
+            responses={404: ERRORS[404], 422: ERRORS[422]},
+            dependencies=[require("tickets:read")])
 async def read_ticket_interactions(ticket_id: UUID, session: SessionDep) -> Any:
     """The customer contacts linked to the ticket, oldest first."""
     if await get_ticket(session, ticket_id) is None:

@@ -23,6 +23,7 @@ from tierline_intake.kb_service import (
     suggest,
 )
 from tierline_intake.schemas import Name64, Text200
+from tierline_shared.auth.deps import require
 from tierline_shared.web import RuntimeDep, SessionDep, error_body
 
 router = APIRouter(prefix="/v1/kb", tags=["knowledge base"])
@@ -88,7 +89,8 @@ def _not_found(article_id: UUID) -> HTTPException:
     return HTTPException(404, error_body("not_found", f"no article {article_id}"))
 
 
-@router.post("/articles", status_code=201, response_model=ArticleOut, responses=ERRORS)
+@router.post("/articles", status_code=201, response_model=ArticleOut, responses=ERRORS,
+             dependencies=[require("kb:write")])
 async def post_article(runtime: RuntimeDep, body: ArticleIn,
                        idempotency_key: IdempotencyKey = None) -> Any:
     """Publish an article; it is suggested from now on."""
@@ -108,7 +110,8 @@ async def post_article(runtime: RuntimeDep, body: ArticleIn,
     return JSONResponse(payload, status_code=status, headers=headers)
 
 
-@router.get("/articles", response_model=list[ArticleOut], responses={422: ERRORS[422]})
+@router.get("/articles", response_model=list[ArticleOut], responses={422: ERRORS[422]},
+            dependencies=[require("kb:read")])
 async def get_articles(session: SessionDep,
                        status: Literal["published", "proposed", "retired"] | None = None,
                        category: str | None = None) -> Any:
@@ -117,7 +120,8 @@ async def get_articles(session: SessionDep,
 
 
 @router.get("/articles/{article_id}", response_model=ArticleOut,
-            responses={404: ERRORS[404], 422: ERRORS[422]})
+            responses={404: ERRORS[404], 422: ERRORS[422]},
+            dependencies=[require("kb:read")])
 async def get_one(article_id: UUID, session: SessionDep) -> Any:
     row = await get_article(session, article_id)
     if row is None:
@@ -125,7 +129,8 @@ async def get_one(article_id: UUID, session: SessionDep) -> Any:
     return {**article_out(row), "deflections": await deflections(session, article_id)}
 
 
-@router.put("/articles/{article_id}", response_model=ArticleOut, responses=ERRORS)
+@router.put("/articles/{article_id}", response_model=ArticleOut, responses=ERRORS,
+            dependencies=[require("kb:write")])
 async def put_article(article_id: UUID, body: ArticleIn, runtime: RuntimeDep) -> Any:
     """Replace an article's text; editing it counts as reviewing it."""
     values = body.model_dump()
@@ -137,7 +142,8 @@ async def put_article(article_id: UUID, body: ArticleIn, runtime: RuntimeDep) ->
     return article_out(row)
 
 
-@router.post("/articles/{article_id}/reviews", response_model=ArticleOut, responses=ERRORS)
+@router.post("/articles/{article_id}/reviews", response_model=ArticleOut, responses=ERRORS,
+             dependencies=[require("kb:write")])
 async def review(article_id: UUID, runtime: RuntimeDep,
                  body: Annotated[ReviewIn, Body()]) -> Any:
     """Mark it reviewed now, publish a proposal, or retire it."""
@@ -151,14 +157,16 @@ async def review(article_id: UUID, runtime: RuntimeDep,
     return article_out(row)
 
 
-@router.get("/suggestions", response_model=list[SuggestionOut], responses={422: ERRORS[422]})
+@router.get("/suggestions", response_model=list[SuggestionOut], responses={422: ERRORS[422]},
+            dependencies=[require("kb:read")])
 async def get_suggestions(runtime: RuntimeDep, session: SessionDep,
                           q: Annotated[str, Query(min_length=1, max_length=5000)]) -> Any:
     """The top 3 published articles for these words (TF-IDF cosine), best first."""
     return await suggest(runtime, session, q)
 
 
-@router.get("/stale", response_model=list[ArticleOut], responses={422: ERRORS[422]})
+@router.get("/stale", response_model=list[ArticleOut], responses={422: ERRORS[422]},
+            dependencies=[require("kb:read")])
 async def get_stale(runtime: RuntimeDep, session: SessionDep) -> Any:
     """Published articles not reviewed within 90 days, the longest unreviewed first."""
     return await stale_articles(runtime, session)

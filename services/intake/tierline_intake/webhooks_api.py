@@ -16,6 +16,7 @@ from tierline_intake.idempotency import KeyReused, run_once
 from tierline_intake.models import webhook_deliveries, webhook_subscriptions
 from tierline_intake.webhook_service import delivery_out, subscription_out
 from tierline_intake.webhooks import KINDS
+from tierline_shared.auth.deps import require
 from tierline_shared.web import RuntimeDep, SessionDep, error_body
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
@@ -100,7 +101,8 @@ def _missing(what: str, ident: UUID) -> HTTPException:
     return HTTPException(404, error_body("not_found", f"no {what} {ident}"))
 
 
-@router.post("", status_code=201, response_model=SubscriptionOut, responses=ERRORS)
+@router.post("", status_code=201, response_model=SubscriptionOut, responses=ERRORS,
+             dependencies=[require("admin")])
 async def subscribe(runtime: RuntimeDep, body: SubscriptionIn,
                     idempotency_key: IdempotencyKey = None) -> Any:
     """Subscribe a URL to event kinds. Each delivery is a signed POST (``X-Tierline-Signature:
@@ -126,7 +128,8 @@ async def subscribe(runtime: RuntimeDep, body: SubscriptionIn,
     return JSONResponse(payload, status_code=status, headers=headers)
 
 
-@router.get("", response_model=list[SubscriptionOut], responses={422: ERRORS[422]})
+@router.get("", response_model=list[SubscriptionOut], responses={422: ERRORS[422]},
+            dependencies=[require("admin")])
 async def subscriptions(session: SessionDep) -> Any:
     rows = (await session.execute(select(webhook_subscriptions).order_by(
         webhook_subscriptions.c.created_at))).all()
@@ -134,7 +137,8 @@ async def subscriptions(session: SessionDep) -> Any:
 
 
 @router.delete("/{subscription_id}", response_model=SubscriptionOut,
-               responses={404: ERRORS[404], 422: ERRORS[422]})
+               responses={404: ERRORS[404], 422: ERRORS[422]},
+               dependencies=[require("admin")])
 async def unsubscribe(subscription_id: UUID, runtime: RuntimeDep) -> Any:
     """Stop queueing new deliveries for it (its log stays)."""
     async with runtime.sessions() as session, session.begin():
@@ -146,7 +150,8 @@ async def unsubscribe(subscription_id: UUID, runtime: RuntimeDep) -> Any:
     return subscription_out(dict(row._mapping))
 
 
-@router.get("/deliveries", response_model=list[DeliveryOut], responses={422: ERRORS[422]})
+@router.get("/deliveries", response_model=list[DeliveryOut], responses={422: ERRORS[422]},
+            dependencies=[require("admin")])
 async def deliveries(session: SessionDep, subscription_id: UUID | None = None,
                      status: Literal["pending", "delivered", "dead"] | None = None,
                      kind: Kind | None = None, ticket_id: UUID | None = None,
@@ -162,7 +167,8 @@ async def deliveries(session: SessionDep, subscription_id: UUID | None = None,
 
 
 @router.get("/deliveries/{delivery_id}", response_model=DeliveryOut,
-            responses={404: ERRORS[404], 422: ERRORS[422]})
+            responses={404: ERRORS[404], 422: ERRORS[422]},
+            dependencies=[require("admin")])
 async def delivery(delivery_id: UUID, session: SessionDep) -> Any:
     row = (await session.execute(select(webhook_deliveries).where(
         webhook_deliveries.c.id == delivery_id))).first()
@@ -172,7 +178,8 @@ async def delivery(delivery_id: UUID, session: SessionDep) -> Any:
 
 
 @router.post("/deliveries/{delivery_id}/redeliver", response_model=DeliveryOut,
-             responses=ERRORS)
+             responses=ERRORS,
+             dependencies=[require("admin")])
 async def redeliver(delivery_id: UUID, runtime: RuntimeDep) -> Any:
     """Give a dead delivery a fresh set of tries (409 unless it is dead)."""
     async with runtime.sessions() as session, session.begin():

@@ -38,6 +38,7 @@ from tierline_metrics.staffing.api import router as staffing_router
 from tierline_metrics.ticket_log import with_log
 from tierline_metrics.voc_job import check as check_voc
 from tierline_metrics.voc_job import router as voc_router
+from tierline_shared.auth.deps import require
 from tierline_shared.bus.consumer import Handler
 from tierline_shared.bus.events import (
     AgentPresenceChanged,
@@ -115,7 +116,8 @@ SPEC = ServiceSpec(name="metrics", metadata=models.metadata, outbox=models.outbo
 reports = APIRouter(prefix="/v1", tags=["reports"])
 
 
-@reports.get("/reports/summary")
+@reports.get("/reports/summary",
+             dependencies=[require("reports:read")])
 async def summary(runtime: RuntimeDep) -> dict[str, object]:
     """Ticket counts by priority and category, as created and as assigned; escalations by
     kind and trigger; SLA breaches by priority (all clocks); major incidents open (not yet

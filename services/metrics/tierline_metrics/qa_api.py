@@ -12,6 +12,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy import Table, select
 
 from tierline_metrics.models import esat_answers, qa_evaluations
+from tierline_shared.auth.deps import require
 from tierline_shared.web import RuntimeDep, SessionDep
 
 router = APIRouter(prefix="/v1", tags=["quality"])
@@ -62,23 +63,27 @@ async def _list(session: Any, table: Table, time_column: str,
 
 
 @router.post("/qa/evaluations", status_code=201,
-             responses={422: {"description": "Invalid evaluation"}})
+             responses={422: {"description": "Invalid evaluation"}},
+             dependencies=[require("reports:write")])
 async def post_evaluation(body: EvaluationIn, runtime: RuntimeDep) -> dict[str, Any]:
     return await _store(runtime, qa_evaluations, body.model_dump())
 
 
-@router.get("/qa/evaluations")
+@router.get("/qa/evaluations",
+            dependencies=[require("reports:read")])
 async def list_evaluations(session: SessionDep,
                            agent_id: Annotated[str | None, Query()] = None) -> list[dict[str, Any]]:
     return await _list(session, qa_evaluations, "evaluated_at", agent_id)
 
 
-@router.post("/esat/answers", status_code=201, responses={422: {"description": "Invalid answer"}})
+@router.post("/esat/answers", status_code=201, responses={422: {"description": "Invalid answer"}},
+             dependencies=[require("reports:write")])
 async def post_esat(body: EsatIn, runtime: RuntimeDep) -> dict[str, Any]:
     return await _store(runtime, esat_answers, body.model_dump())
 
 
-@router.get("/esat/answers")
+@router.get("/esat/answers",
+            dependencies=[require("reports:read")])
 async def list_esat(session: SessionDep,
                     agent_id: Annotated[str | None, Query()] = None) -> list[dict[str, Any]]:
     return await _list(session, esat_answers, "answered_at", agent_id)

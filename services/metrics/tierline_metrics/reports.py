@@ -21,6 +21,7 @@ from tierline_metrics.config import MetricsPolicy, business_seconds, load_metric
 from tierline_metrics.kpi.formulas import GroupBy, Period, report
 from tierline_metrics.kpi.targets import judge
 from tierline_metrics.ticket_log import load
+from tierline_shared.auth.deps import require
 from tierline_shared.runtime import Runtime
 from tierline_shared.web import RuntimeDep, SessionDep, error_body
 
@@ -120,7 +121,8 @@ def csv_response(text: str, name: str) -> Response:
 Format = Literal["json", "csv"]
 
 
-@router.get("/reports/kpis", responses={422: {"description": "Invalid window or grouping"}})
+@router.get("/reports/kpis", responses={422: {"description": "Invalid window or grouping"}},
+            dependencies=[require("reports:read")])
 async def get_kpis(
     session: SessionDep, runtime: RuntimeDep,
     start: Annotated[AwareDatetime, Query(alias="from", description="start (inclusive)")],
@@ -140,7 +142,8 @@ async def get_kpis(
     return out
 
 
-@router.get("/reports/targets", responses={422: {"description": "Invalid window"}})
+@router.get("/reports/targets", responses={422: {"description": "Invalid window"}},
+            dependencies=[require("reports:read")])
 async def get_targets(
     session: SessionDep, runtime: RuntimeDep,
     start: Annotated[AwareDatetime, Query(alias="from")],
@@ -166,13 +169,15 @@ async def get_targets(
     return {"period": period, "targets": rows}
 
 
-@router.get("/export")
+@router.get("/export",
+            dependencies=[require("reports:read")])
 async def list_exports() -> dict[str, list[str]]:
     """The read models that ``GET /v1/export/{table}`` gives as CSV."""
     return {"tables": sorted(EXPORTS)}
 
 
-@router.get("/export/{table}", responses={404: {"description": "No such read model"}})
+@router.get("/export/{table}", responses={404: {"description": "No such read model"}},
+            dependencies=[require("reports:read")])
 async def export(table: str, runtime: RuntimeDep) -> StreamingResponse:
     """A whole read model as CSV (JSON columns as JSON text), streamed in key order."""
     source = EXPORTS.get(table)

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tierline_metrics.kpi.voc import Contact, Signal, detect
 from tierline_metrics.models import ticket_log, voc_signals
 from tierline_metrics.reports import check_window, csv_response, policy_of, to_csv
+from tierline_shared.auth.deps import require
 from tierline_shared.bus.events import TicketCreated, TicketEscalated, VoiceOfCustomerSignal
 from tierline_shared.runtime import Runtime
 from tierline_shared.web import SessionDep
@@ -87,7 +88,8 @@ async def check(runtime: Runtime) -> list[Signal]:
     return new
 
 
-@router.get("/reports/voc", responses={422: {"description": "Invalid window"}})
+@router.get("/reports/voc", responses={422: {"description": "Invalid window"}},
+            dependencies=[require("reports:read")])
 async def get_voc(session: SessionDep,
                   start: Annotated[date, Query(alias="from", description="first day")],
                   end: Annotated[date, Query(alias="to", description="day after the last")],

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tierline_router.models import agents
 from tierline_router.work import set_presence
+from tierline_shared.auth.deps import require
 from tierline_shared.bus.events import AgentPresenceChanged, Channel
 from tierline_shared.runtime import Runtime
 from tierline_shared.web import RuntimeDep, SessionDep, error_body
@@ -129,7 +130,8 @@ async def upsert_agent(runtime: Runtime, session: AsyncSession, agent_id: str,
     return AgentOut.model_validate(dict(row._mapping))
 
 
-@router.put("/agents/{agent_id}", response_model=AgentOut)
+@router.put("/agents/{agent_id}", response_model=AgentOut,
+            dependencies=[require("agents:admin")])
 async def put_agent(agent_id: AgentId, body: AgentIn, runtime: RuntimeDep) -> AgentOut:
     """Create or replace an agent; waiting work they can take is offered at once."""
     async with runtime.sessions() as session, session.begin():
@@ -138,7 +140,8 @@ async def put_agent(agent_id: AgentId, body: AgentIn, runtime: RuntimeDep) -> Ag
     return out
 
 
-@router.post("/agents/import", response_model=dict[str, Any])
+@router.post("/agents/import", response_model=dict[str, Any],
+             dependencies=[require("agents:admin")])
 async def import_agents(body: AgentImport, runtime: RuntimeDep) -> dict[str, Any]:
     """Create or replace up to 1,000 agents in one transaction: all or none."""
     async with runtime.sessions() as session, session.begin():
@@ -150,7 +153,8 @@ async def import_agents(body: AgentImport, runtime: RuntimeDep) -> dict[str, Any
 
 
 @router.put("/agents/{agent_id}/presence", response_model=AgentOut,
-            responses={404: {"description": "No such agent"}})
+            responses={404: {"description": "No such agent"}},
+            dependencies=[require("agents:write")])
 async def put_presence(agent_id: AgentId, body: PresenceIn, runtime: RuntimeDep) -> AgentOut:
     """Set an agent's presence. Coming available offers them waiting work at once; going
     away or offline sends the work they have not accepted to others."""
@@ -162,9 +166,10 @@ async def put_presence(agent_id: AgentId, body: PresenceIn, runtime: RuntimeDep)
     return AgentOut.model_validate(dict(row._mapping))
 
 
-@router.get("/agents", response_model=dict[str, Any])
+@router.get("/agents", response_model=dict[str, Any],
+            dependencies=[require("agents:read")])
 async def list_agents(session: SessionDep, limit: int = Query(100, ge=1, le=500),
-                      offset: int = Query(0, ge=0),
+                      offset: int = Query(0, ge=0, le=1_000_000),
                       team: str | None = Query(None, max_length=200),
                       presence: Presence | None = None) -> dict[str, Any]:
     query = select(agents)
@@ -180,7 +185,8 @@ async def list_agents(session: SessionDep, limit: int = Query(100, ge=1, le=500)
 
 
 @router.get("/agents/{agent_id}", response_model=AgentOut,
-            responses={404: {"description": "No such agent"}})
+            responses={404: {"description": "No such agent"}},
+            dependencies=[require("agents:read")])
 async def read_agent(agent_id: AgentId, session: SessionDep) -> AgentOut:
     row = (await session.execute(select(agents).where(agents.c.id == agent_id))).first()
     if row is None:

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from tierline_router.api import AgentIdStr
 from tierline_router.models import assignments, history, queue
 from tierline_router.work import OfferConflict, answer_offer
+from tierline_shared.auth.deps import require
 from tierline_shared.web import RuntimeDep, SessionDep, error_body
 
 router = APIRouter(prefix="/v1", tags=["routing"])
@@ -40,7 +41,8 @@ class OfferAnswer(BaseModel):
 
 
 @router.get("/assignments/{ticket_id}", response_model=AssignmentOut,
-            responses={404: {"description": "Not assigned (yet): queued or unknown"}})
+            responses={404: {"description": "Not assigned (yet): queued or unknown"}},
+            dependencies=[require("tickets:read")])
 async def read_assignment(ticket_id: UUID, session: SessionDep) -> AssignmentOut:
     row = (await session.execute(select(assignments)
                                  .where(assignments.c.ticket_id == ticket_id))).first()
@@ -52,10 +54,11 @@ async def read_assignment(ticket_id: UUID, session: SessionDep) -> AssignmentOut
     return AssignmentOut.model_validate(dict(row._mapping))
 
 
-@router.get("/assignments/{ticket_id}/history", response_model=dict[str, Any])
+@router.get("/assignments/{ticket_id}/history", response_model=dict[str, Any],
+            dependencies=[require("tickets:read")])
 async def read_history(ticket_id: UUID, session: SessionDep,
                        limit: int = Query(200, ge=1, le=1000),
-                       offset: int = Query(0, ge=0)) -> dict[str, Any]:
+                       offset: int = Query(0, ge=0, le=1_000_000)) -> dict[str, Any]:
     """Every routing step of the ticket: offered, accepted, declined, timed out, queued,
     escalated, returned on reopen, released."""
     rows = (await session.execute(select(history).where(history.c.ticket_id == ticket_id)
@@ -79,7 +82,8 @@ async def _answer(ticket_id: UUID, body: OfferAnswer, runtime: RuntimeDep,
 
 
 @router.post("/assignments/{ticket_id}/accept", response_model=dict[str, Any],
-             responses={409: {"description": "No open offer of this ticket to this agent"}})
+             responses={409: {"description": "No open offer of this ticket to this agent"}},
+             dependencies=[require("agents:write")])
 async def accept_offer(ticket_id: UUID, body: OfferAnswer,
                        runtime: RuntimeDep) -> dict[str, Any]:
     """The agent takes the offered ticket: it stays theirs until resolved, even if they go
@@ -88,14 +92,16 @@ async def accept_offer(ticket_id: UUID, body: OfferAnswer,
 
 
 @router.post("/assignments/{ticket_id}/decline", response_model=dict[str, Any],
-             responses={409: {"description": "No open offer of this ticket to this agent"}})
+             responses={409: {"description": "No open offer of this ticket to this agent"}},
+             dependencies=[require("agents:write")])
 async def decline_offer(ticket_id: UUID, body: OfferAnswer,
                         runtime: RuntimeDep) -> dict[str, Any]:
     """The agent passes on the offer: it goes to the next best agent (never back to them)."""
     return await _answer(ticket_id, body, runtime, accepted=False)
 
 
-@router.get("/queues", response_model=dict[str, Any])
+@router.get("/queues", response_model=dict[str, Any],
+            dependencies=[require("tickets:read")])
 async def list_queues(session: SessionDep, runtime: RuntimeDep) -> dict[str, Any]:
     """Each queue's depth and the age of its oldest ticket."""
     now = runtime.clock.now()
@@ -106,9 +112,10 @@ async def list_queues(session: SessionDep, runtime: RuntimeDep) -> dict[str, Any
                       for name, depth, oldest in rows]}
 
 
-@router.get("/queues/{name}", response_model=dict[str, Any])
+@router.get("/queues/{name}", response_model=dict[str, Any],
+            dependencies=[require("tickets:read")])
 async def read_queue(name: str, session: SessionDep, limit: int = Query(50, ge=1, le=500),
-                     offset: int = Query(0, ge=0)) -> dict[str, Any]:
+                     offset: int = Query(0, ge=0, le=1_000_000)) -> dict[str, Any]:
     """A queue's waiting tickets in the order they will be offered: earned priority, then
     SLA due time, then age."""
     total = await session.scalar(select(func.count()).select_from(queue)

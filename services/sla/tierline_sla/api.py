@@ -10,6 +10,7 @@ from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
+from tierline_shared.auth.deps import require
 from tierline_shared.web import RuntimeDep, SessionDep, error_body
 from tierline_sla.clock import fold
 from tierline_sla.models import escalations, tickets
@@ -62,7 +63,8 @@ class TicketSlaOut(BaseModel):
 
 
 @router.get("/sla/{ticket_id}", response_model=TicketSlaOut,
-            responses={404: {"description": "No clocks for this ticket (yet)"}})
+            responses={404: {"description": "No clocks for this ticket (yet)"}},
+            dependencies=[require("tickets:read")])
 async def ticket_sla(ticket_id: UUID, session: SessionDep, runtime: RuntimeDep) -> TicketSlaOut:
     rows, events = await read_clocks(session, ticket_id)
     if not rows:

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Body, HTTPException, Query
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import func, select
 
+from tierline_shared.auth.deps import require
 from tierline_shared.web import RuntimeDep, SessionDep, error_body
 from tierline_sla import incidents, major
 from tierline_sla.models import major_incidents, problems, tickets
@@ -169,7 +170,8 @@ async def _out(session: Any, row: Any) -> MajorIncidentOut:
 
 @router.post("/major-incidents", status_code=201, response_model=MajorIncidentOut,
              responses={409: {"description": "A major incident is already open for this "
-                                             "service or configuration item"}})
+                                             "service or configuration item"}},
+             dependencies=[require("tickets:write")])
 async def declare(body: DeclareIn, session: SessionDep, runtime: RuntimeDep) -> MajorIncidentOut:
     """Declare a major incident by hand; its tickets are linked as children."""
     key = major.outage_key(body.service, body.configuration_item)
@@ -199,11 +201,13 @@ async def declare(body: DeclareIn, session: SessionDep, runtime: RuntimeDep) -> 
     return out
 
 
-@router.get("/major-incidents")
+@router.get("/major-incidents",
+            dependencies=[require("tickets:read")])
 async def list_major_incidents(
         session: SessionDep,
         status: Literal["declared", "restored", "resolved", "closed"] | None = None,
-        limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0)) -> dict[str, Any]:
+        limit: int = Query(50, ge=1, le=500),
+        offset: int = Query(0, ge=0, le=1_000_000)) -> dict[str, Any]:
     where = [major_incidents.c.status == status] if status else []
     total = await session.scalar(select(func.count()).select_from(major_incidents).where(*where))
     rows = (await session.execute(select(major_incidents).where(*where)
@@ -214,7 +218,8 @@ async def list_major_incidents(
 
 
 @router.get("/major-incidents/{mi_id}", response_model=MajorIncidentOut,
-            responses={404: {"description": "No such major incident"}})
+            responses={404: {"description": "No such major incident"}},
+            dependencies=[require("tickets:read")])
 async def get_major_incident(mi_id: UUID, session: SessionDep) -> MajorIncidentOut:
     row = await incidents.load(session, mi_id)
     if row is None:
@@ -224,7 +229,8 @@ async def get_major_incident(mi_id: UUID, session: SessionDep) -> MajorIncidentO
 
 @router.post("/major-incidents/{mi_id}/tickets", response_model=MajorIncidentOut,
              responses={404: {"description": "No such major incident"},
-                        409: {"description": "The major incident is closed"}})
+                        409: {"description": "The major incident is closed"}},
+             dependencies=[require("tickets:write")])
 async def link_tickets(mi_id: UUID, body: LinkIn, session: SessionDep,
                        runtime: RuntimeDep) -> MajorIncidentOut:
     async with session.begin():
@@ -249,7 +255,8 @@ async def link_tickets(mi_id: UUID, body: LinkIn, session: SessionDep,
 
 @router.post("/major-incidents/{mi_id}/events", response_model=MajorIncidentOut,
              responses={404: {"description": "No such major incident"},
-                        409: {"description": "Not allowed in the incident's current state"}})
+                        409: {"description": "Not allowed in the incident's current state"}},
+             dependencies=[require("tickets:write")])
 async def major_incident_event(mi_id: UUID, body: Annotated[MajorIncidentEventIn, Body()],
                                session: SessionDep, runtime: RuntimeDep) -> MajorIncidentOut:
     """Move a major incident on: post a stakeholder update (resets the reminder cadence),
@@ -300,9 +307,10 @@ def _problem(row: Any) -> ProblemOut:
                       identified_at=row.identified_at)
 
 
-@router.get("/problems")
+@router.get("/problems",
+            dependencies=[require("tickets:read")])
 async def list_problems(session: SessionDep, limit: int = Query(50, ge=1, le=500),
-                        offset: int = Query(0, ge=0)) -> dict[str, Any]:
+                        offset: int = Query(0, ge=0, le=1_000_000)) -> dict[str, Any]:
     total = await session.scalar(select(func.count()).select_from(problems))
     rows = (await session.execute(select(problems).order_by(problems.c.identified_at.desc())
                                   .limit(limit).offset(offset))).all()
@@ -311,7 +319,8 @@ async def list_problems(session: SessionDep, limit: int = Query(50, ge=1, le=500
 
 
 @router.get("/problems/{problem_id}", response_model=ProblemOut,
-            responses={404: {"description": "No such problem"}})
+            responses={404: {"description": "No such problem"}},
+            dependencies=[require("tickets:read")])
 async def get_problem(problem_id: UUID, session: SessionDep) -> ProblemOut:
     row = (await session.execute(select(problems).where(problems.c.id == problem_id))).first()
     if row is None:
@@ -320,7 +329,8 @@ async def get_problem(problem_id: UUID, session: SessionDep) -> ProblemOut:
 
 
 @router.put("/problems/{problem_id}/workaround", response_model=ProblemOut,
-            responses={404: {"description": "No such problem"}})
+            responses={404: {"description": "No such problem"}},
+            dependencies=[require("tickets:write")])
 async def record_workaround(problem_id: UUID, body: WorkaroundIn, session: SessionDep,
                             runtime: RuntimeDep) -> ProblemOut:
     """Record a workaround; it is published for the knowledge base."""

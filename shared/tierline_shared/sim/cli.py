@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,6 +31,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--router", help="URL of running router")
     parser.add_argument("--bootstrap", help="Kafka bootstrap servers of the running services")
     parser.add_argument("--topic-prefix", default="tierline")
+    parser.add_argument("--api-key", default=os.environ.get("TIERLINE_API_KEY"),
+                        help="API key for running services, with tickets:write and "
+                        "agents:admin (default: $TIERLINE_API_KEY)")
     parser.add_argument("--exclusive", action="store_true", help="set every agent the "
                         "scenario did not create offline first (for a development stack)")
     parser.add_argument("--no-progress", action="store_true")
@@ -44,7 +48,7 @@ def _one(scenario: Scenario, args: argparse.Namespace) -> tuple[dict[str, Any], 
         clock = SimClock(datetime.now(UTC), time.time(), 1.0)
         scenario = scenario.model_copy(update={"start": clock.start})
         endpoints = Endpoints(args.intake.rstrip("/"), args.router.rstrip("/"), args.bootstrap,
-                              f"{args.topic_prefix}.routing")
+                              f"{args.topic_prefix}.routing", args.api_key)
         sim = Simulation(scenario, endpoints, clock, progress)
         summary = asyncio.run(sim.run(exclusive=args.exclusive))
         return summary, list(sim.stories.values())

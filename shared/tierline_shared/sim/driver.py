@@ -29,6 +29,7 @@ class Endpoints:
     router: str
     bootstrap: str
     routing_topic: str
+    api_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,9 @@ class Simulation:
         self.tasks: set[asyncio.Task[None]] = set()
         self.errors: list[str] = []
         self.started: set[str] = set()  # tickets an agent has moved to in_progress
-        self.http = httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=32))
+        self.http = httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=32),
+                                      headers={"X-API-Key": endpoints.api_key}
+                                      if endpoints.api_key else None)
 
     async def run(self, exclusive: bool = False) -> dict[str, Any]:
         plan = arrivals(self.s, load_corpus())

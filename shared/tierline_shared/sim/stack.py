@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
+from tierline_shared.auth.keys import generate
 from tierline_shared.bus.topics import Topics
 from tierline_shared.devstack import ServiceProcesses, create_database, service_env, wait_ready
 from tierline_shared.embedded import EmbeddedKafka, EmbeddedPostgres, free_port
@@ -33,8 +34,11 @@ def own_stack(start: datetime, speed: float, log_dir: Path | None = None,
             asyncio.run(create_database(pg.url(), "sim"))
             url = pg.url().rsplit("/", 1)[0] + "/sim"
             upgrade(url)
+            key = generate().plaintext  # an admin key for this stack alone
             settings = Settings(database_url=url, kafka_bootstrap_servers=kafka.bootstrap_servers,
-                                topic_prefix="sim", log_level="WARNING",
+                                topic_prefix="sim", log_level="WARNING", environment="test",
+                                bootstrap_admin_key=key, rate_limit_per_s=10_000,
+                                rate_limit_burst=10_000,
                                 **{f"{s}_port": free_port() for s in SERVICES})
             real_start = time.time() + 20  # the services' clocks and ours share this moment
             # Simulated agents always answer their offers, but on a busy machine an answer can
@@ -51,7 +55,7 @@ def own_stack(start: datetime, speed: float, log_dir: Path | None = None,
             endpoints = Endpoints(intake=settings.url_for("intake"),
                                   router=settings.url_for("router"),
                                   bootstrap=kafka.bootstrap_servers,
-                                  routing_topic=Topics("sim").routing)
+                                  routing_topic=Topics("sim").routing, api_key=key)
             time.sleep(max(0.0, real_start - time.time()))
             yield endpoints, clock
         finally:

@@ -12,6 +12,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from tierline_metrics.models import presence_log, schedule_shifts
 from tierline_metrics.staffing.adherence import adherence
+from tierline_shared.auth.deps import require
 from tierline_shared.web import RuntimeDep, SessionDep, error_body
 
 router = APIRouter(prefix="/v1/staffing", tags=["staffing"])
@@ -44,7 +45,8 @@ class AdherenceOut(BaseModel):
     adherence: float | None
 
 
-@router.put("/schedule", responses={422: {"description": "Invalid shifts"}})
+@router.put("/schedule", responses={422: {"description": "Invalid shifts"}},
+            dependencies=[require("reports:write")])
 async def put_schedule(body: ScheduleIn, runtime: RuntimeDep) -> dict[str, int]:
     """Store scheduled shifts (an agent's shift starting at the same time is replaced)."""
     async with runtime.sessions() as session, session.begin():
@@ -57,7 +59,8 @@ async def put_schedule(body: ScheduleIn, runtime: RuntimeDep) -> dict[str, int]:
 
 
 @router.get("/adherence", response_model=list[AdherenceOut],
-            responses={422: {"description": "Invalid window"}})
+            responses={422: {"description": "Invalid window"}},
+            dependencies=[require("reports:read")])
 async def get_adherence(session: SessionDep, runtime: RuntimeDep,
                         start: Annotated[AwareDatetime, Query()],
                         end: Annotated[AwareDatetime, Query()]) -> list[AdherenceOut]:

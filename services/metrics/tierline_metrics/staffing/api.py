@@ -12,6 +12,7 @@ from tierline_metrics.staffing.forecast import forecast
 from tierline_metrics.staffing.history import arrivals
 from tierline_metrics.staffing.plan import IntervalPlan, Target, plan
 from tierline_metrics.staffing.shifts import Infeasible, ShiftTemplate, schedule
+from tierline_shared.auth.deps import require
 from tierline_shared.bus.events import Channel
 from tierline_shared.web import RuntimeDep, error_body
 
@@ -111,7 +112,8 @@ def _templates(body: PlanIn, size: int) -> list[ShiftTemplate]:
     return out
 
 
-@router.post("/plan", response_model=PlanOut, responses={422: {"description": "Invalid input"}})
+@router.post("/plan", response_model=PlanOut, responses={422: {"description": "Invalid input"}},
+             dependencies=[require("reports:read")])
 async def staffing_plan(runtime: RuntimeDep, body: Annotated[PlanIn, Body(openapi_examples={
         "half-hours": {"summary": "A morning in half hours", "value": EXAMPLE},
         "forecast": {"summary": "Tomorrow's chat, forecast from four weeks", "value": {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import os
 import sys
 from pathlib import Path
 
@@ -17,6 +18,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "volumes from what the metrics service at URL has seen, e.g. "
                         "http://127.0.0.1:8004")
     parser.add_argument("--channel", help="with --from-metrics: only this channel")
+    parser.add_argument("--api-key", default=os.environ.get("TIERLINE_API_KEY"),
+                        help="with --from-metrics: a key with reports:read "
+                        "(default: $TIERLINE_API_KEY)")
     parser.add_argument("--days", type=int, default=1, help="with --from-metrics: days to plan")
     parser.add_argument("--history-days", type=int, default=28,
                         help="with --from-metrics: days of history to learn from")
@@ -103,6 +107,7 @@ def _from_metrics(args: argparse.Namespace) -> list[IntervalPlan]:
             **({"asa_s": args.asa} if args.asa else
                {"service_level": args.service_level or 0.8})}
     response = httpx.post(f"{args.from_metrics.rstrip('/')}/v1/staffing/plan", json=body,
+                          headers={"X-API-Key": args.api_key} if args.api_key else None,
                           timeout=120)
     if response.status_code != 200:
         raise ValueError(f"metrics answered {response.status_code}: {response.text[:500]}")

@@ -1,0 +1,1 @@
+"""API keys and scopes for every service (the ``auth`` schema, shared infrastructure)."""

@@ -1,0 +1,102 @@
+"""The FastAPI side of keys: who is calling (401), may they (403), not too often (429)."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import Depends, HTTPException, Request, Security
+from fastapi.routing import APIRoute
+from fastapi.security import APIKeyHeader
+
+from tierline_shared.auth.keys import SCOPES, allows, hash_secret, parse, verify
+from tierline_shared.auth.limits import TokenBuckets
+from tierline_shared.auth.store import KeyCache
+
+HEADER = "X-API-Key"
+_header = APIKeyHeader(name=HEADER, auto_error=False,
+                       description="an API key, tl_<id>_<secret> (`tierline keys create`)")
+
+
+@dataclass(frozen=True)
+class Principal:
+    key_id: str
+    name: str
+    scopes: frozenset[str]
+
+
+class Authenticator:
+    def __init__(self, cache: KeyCache, limits: TokenBuckets,
+                 bootstrap_key: str | None = None) -> None:
+        self.cache = cache
+        self.limits = limits
+        parsed = parse(bootstrap_key) if bootstrap_key else None
+        self.bootstrap = (parsed[0], hash_secret(parsed[1])) if parsed else None
+
+    async def principal(self, key: str | None) -> Principal:
+        parsed = parse(key) if key else None
+        if parsed is None:
+            raise _unauthorized("missing" if not key else "malformed")
+        key_id, secret = parsed
+        if self.bootstrap is not None and key_id == self.bootstrap[0]:
+            if verify(secret, self.bootstrap[1]):
+                return Principal(key_id, "bootstrap", frozenset({"admin"}))
+            raise _unauthorized("unknown")
+        record = await self.cache.get(key_id)
+        if record is None or not verify(secret, record.key_hash):
+            raise _unauthorized("unknown")
+        if not record.usable_at(datetime.now(UTC)):
+            raise _unauthorized("revoked or expired")
+        return Principal(record.key_id, record.name, record.scopes)
+
+
+def _unauthorized(why: str) -> HTTPException:
+    return HTTPException(401, detail={"error": "unauthorized",
+                                      "detail": f"a valid API key is required in the {HEADER} "
+                                                f"header ({why} key)"},
+                         headers={"WWW-Authenticate": HEADER})
+
+
+async def authenticate(request: Request,
+                       key: Annotated[str | None, Security(_header)]) -> Principal:
+    auth: Authenticator = request.app.state.auth
+    principal = await auth.principal(key)
+    wait = auth.limits.take(principal.key_id, time.monotonic())
+    if wait > 0:
+        retry = max(1, math.ceil(wait))
+        raise HTTPException(429, detail={"error": "rate_limited",
+                                         "detail": "too many requests for this key",
+                                         "retry_after_s": retry},
+                            headers={"Retry-After": str(retry)})
+    request.state.principal = principal
+    return principal
+
+
+def require(scope: str) -> Any:
+    """``Depends`` that lets the request through only with a key holding ``scope``."""
+    if scope not in SCOPES:
+        raise ValueError(f"unknown scope {scope!r}")
+
+    async def check(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
+        if not allows(principal.scopes, scope):
+            raise HTTPException(403, detail={"error": "forbidden", "scope": scope,
+                                             "detail": f"this key lacks the {scope} scope"})
+        return principal
+
+    check.required_scope = scope  # type: ignore[attr-defined]
+    return Depends(check)
+
+
+def route_scopes(route: APIRoute) -> set[str]:
+    found: set[str] = set()
+    pending = [route.dependant]
+    while pending:
+        dependant = pending.pop()
+        scope = getattr(dependant.call, "required_scope", None)
+        if scope:
+            found.add(scope)
+        pending.extend(dependant.dependencies)
+    return found
