@@ -5,6 +5,7 @@ a few examples per operation, generated only (no shrinking, no example database)
 from __future__ import annotations
 
 import asyncio
+import os
 from typing import Any
 
 import pytest
@@ -17,7 +18,11 @@ from tests.e2e.conftest import Stack
 
 pytestmark = [pytest.mark.db, pytest.mark.kafka, pytest.mark.e2e]
 
-EXAMPLES_PER_OPERATION = 8
+# CI draws the same examples every run, so a red build is a real regression and not the luck
+# of the draw; TIERLINE_FUZZ_EXPLORE=1 draws fresh ones (and TIERLINE_FUZZ_EXAMPLES more of
+# them) to hunt for new failures.
+EXPLORE = os.environ.get("TIERLINE_FUZZ_EXPLORE") == "1"
+EXAMPLES_PER_OPERATION = int(os.environ.get("TIERLINE_FUZZ_EXAMPLES", "8"))
 
 
 def fuzz(base_url: str, key: str) -> list[str]:
@@ -27,7 +32,7 @@ def fuzz(base_url: str, key: str) -> list[str]:
     assert operations
     for operation in operations:
         @settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, database=None,
-                  phases=[Phase.explicit, Phase.generate],
+                  phases=[Phase.explicit, Phase.generate], derandomize=not EXPLORE,
                   suppress_health_check=list(HealthCheck))
         @given(case=operation.as_strategy())
         def check(case: Any) -> None:

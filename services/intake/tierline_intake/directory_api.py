@@ -31,7 +31,10 @@ from tierline_shared.runtime import Runtime
 from tierline_shared.web import RuntimeDep, SessionDep, error_body
 
 router = APIRouter(prefix="/v1", tags=["customers"])
-RowId = Annotated[str, Path(min_length=1, max_length=200)]
+# An id as the rows keep it: no control characters, no space at either end (a path of "\r"
+# would otherwise be stored and then fail the response model, which strips it).
+_ID_PATTERN = r"^[^\s\x00-\x1f\x7f](?:[^\x00-\x1f\x7f]{0,198}[^\s\x00-\x1f\x7f])?$"
+RowId = Annotated[str, Path(pattern=_ID_PATTERN)]
 
 PROFILE_EXAMPLE: dict[str, Any] = {
     "customer_id": "u-1001", "name": "Ada Park", "email": "ada@example.com",
