@@ -65,6 +65,7 @@ class Simulation:
         self.tasks: set[asyncio.Task[None]] = set()
         self.errors: list[str] = []
         self.started: set[str] = set()  # tickets an agent has moved to in_progress
+        self.offers_seen: set[tuple[str, int]] = set()  # (ticket, attempt) already worked
         self.http = httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=32),
                                       headers={"X-API-Key": endpoints.api_key}
                                       if endpoints.api_key else None)
@@ -148,14 +149,16 @@ class Simulation:
                     with contextlib.suppress(InvalidMessage):
                         envelope = decode(record.headers, record.value)
                         event = envelope.event
+                        offer = (str(event.ticket_id), getattr(event, "attempt", 0))
                         if isinstance(event, TicketAssigned) and \
-                                str(event.ticket_id) in self.stories and \
-                                event.agent_id in self.agents:
-                            story = self.stories[str(event.ticket_id)]
+                                offer[0] in self.stories and event.agent_id in self.agents \
+                                and offer not in self.offers_seen:  # Kafka may redeliver
+                            self.offers_seen.add(offer)
+                            story = self.stories[offer[0]]
                             story.offers.append((event.assigned_at, event.agent_id,
                                                  event.agent_tier))
                             self._spawn(self._work(story, event.agent_id, event.agent_tier,
-                                                   accept=True))
+                                                   event.attempt, accept=True))
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.create_task(coro)
@@ -185,7 +188,8 @@ class Simulation:
             await asyncio.sleep(0.2)
         return {}
 
-    async def _work(self, story: Story, agent: str, tier: int, accept: bool) -> None:
+    async def _work(self, story: Story, agent: str, tier: int, attempt: int,
+                    accept: bool) -> None:
         if accept:
             await self.clock.sleep(self.s.outcomes.accept_after_seconds)
             r = await self.http.post(f"{self.e.router}/v1/assignments/{story.ticket_id}/accept",
@@ -216,9 +220,10 @@ class Simulation:
             await self._event(story, {"type": "customer_reply", "fixed": False,
                                       "text": "It is broken again."})
             held = await self._held_again(story)
-            if held.get("agent_id") == agent and held.get("status") == "accepted":
-                await self._work(story, agent, tier, accept=False)  # came back to us
-            return  # otherwise router offers it to someone else, and we read that
+            if held.get("agent_id") == agent and held.get("status") == "accepted" \
+                    and held.get("attempt") == attempt:  # came back to us, not re-offered
+                await self._work(story, agent, tier, attempt, accept=False)
+            return  # otherwise router offered it anew (perhaps to us), and we read that
         await self._event(story, {"type": "customer_reply", "fixed": True})
         score = self.draws.csat(story.wait_s or 0.0, story.escalated, story.reopened)
         if score is not None:
