@@ -15,6 +15,17 @@ class PolicyError(ValueError):
     pass
 
 
+def known_timezone(value: str) -> str:
+    """A field validator: the value names an IANA timezone."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown timezone {value!r}") from None
+    return value
+
+
 def load_policy(path: Path, model: type[M]) -> M:
     try:
         source = path.read_text(encoding="utf-8")

@@ -23,6 +23,7 @@ from tierline_router.models import agents
 from tierline_router.work import set_presence
 from tierline_shared.auth.deps import require
 from tierline_shared.bus.events import AgentPresenceChanged, Channel
+from tierline_shared.policy import known_timezone
 from tierline_shared.runtime import Runtime
 from tierline_shared.web import RuntimeDep, SessionDep, error_body
 
@@ -55,15 +56,7 @@ class AgentIn(BaseModel):
     working_hours: dict[Weekday, list[str]] | None = Field(
         default=None, description='e.g. {"mon": ["09:00-17:00"]}, in the agent\'s timezone')
 
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, value: str) -> str:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown timezone {value!r}") from None
-        return value
+    _zone = field_validator("timezone")(known_timezone)
 
     @field_validator("working_hours")
     @classmethod

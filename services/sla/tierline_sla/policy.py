@@ -7,11 +7,11 @@ from datetime import date, datetime, time
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from tierline_shared.policy import load_policy
+from tierline_shared.policy import known_timezone, load_policy
 from tierline_sla.calendar import WEEKDAYS, Calendar
 
 PERIOD = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
@@ -39,14 +39,7 @@ class CalendarPolicy(BaseModel):
     hours: dict[str, list[str]] = Field(default_factory=dict)
     holidays: list[date] = Field(default_factory=list)
 
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown timezone {value!r}") from None
-        return value
+    _zone = field_validator("timezone")(known_timezone)
 
     @field_validator("hours")
     @classmethod
