@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,6 +17,7 @@ from tqdm import tqdm
 
 from tierline_shared.bus.envelope import InvalidMessage, decode
 from tierline_shared.bus.events import TicketAssigned
+from tierline_shared.clock import ScaledClock
 from tierline_shared.sim.plan import Arrival, Draws, arrivals, load_corpus, roster
 from tierline_shared.sim.report import Story, summarize
 from tierline_shared.sim.scenario import Scenario
@@ -32,16 +32,8 @@ class Endpoints:
     api_key: str | None = None
 
 
-@dataclass(frozen=True)
-class SimClock:
-    """Simulated time: ``start`` at Unix time ``real_start``, ``speed`` times faster."""
-
-    start: datetime
-    real_start: float
-    speed: float
-
-    def now(self) -> datetime:
-        return self.start + timedelta(seconds=(time.time() - self.real_start) * self.speed)
+class SimClock(ScaledClock):
+    """The services' scaled clock, plus sleeping in simulated time."""
 
     async def sleep_until(self, at: datetime) -> None:
         delay = (at - self.now()).total_seconds() / self.speed
