@@ -105,9 +105,11 @@ async def test_offers_declines_time_outs_and_presence(own_stack: Stack) -> None:
 
         async def gauge() -> float | None:
             text = (await client.get(f"{router}/metrics")).text
-            return counter(text, "tierline_router_queue_depth", queue="default") or None
+            # the gauges are refreshed by the router's job loop, so wait for it to catch up
+            value = counter(text, "tierline_router_queue_depth", queue="default")
+            return value if value == 4 else None
 
-        assert await eventually(gauge, what="queue depth on /metrics") == 4
+        assert await eventually(gauge, what="queue depth 4 on /metrics") == 4
         history = (await client.get(f"{router}/v1/assignments/{second}/history")).json()
         actions = [h["action"] for h in history["items"]]
         assert actions[:3] == ["offered", "timed_out", "offered"]
