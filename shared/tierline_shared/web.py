@@ -20,7 +20,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from tierline_shared.auth.deps import HEADER, Authenticator, authenticate, route_scopes
+from tierline_shared.auth.deps import (
+    HEADER,
+    Authenticator,
+    authenticate,
+    forbidden,
+    refusal,
+    route_scopes,
+)
 from tierline_shared.auth.keys import allows
 from tierline_shared.auth.limits import TokenBuckets
 from tierline_shared.auth.store import KeyCache
@@ -216,6 +223,10 @@ def create_service_app(
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        route = request.scope.get("route")
+        denied = await refusal(request, route) if isinstance(route, APIRoute) else None
+        if denied is not None:
+            return await http_error(request, denied)
         problems = [_problem(err) for err in exc.errors()]
         return JSONResponse(jsonable_encoder(error_body("validation_error", problems)),
                             status_code=422)
@@ -282,6 +293,22 @@ _ERROR_SCHEMA = {
 }
 
 
+def _error_answer(description: str, **extra: Any) -> dict[str, Any]:
+    return {"description": description, **extra, "content": {
+        "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+
+
+# What every operation behind a key may answer besides its own codes.
+_KEY_ANSWERS = {
+    "401": _error_answer("No valid API key: missing, malformed, unknown, revoked or expired",
+                         headers={"WWW-Authenticate": {"schema": {"type": "string"}}}),
+    "403": _error_answer("The key lacks the scope this operation requires"),
+    "429": _error_answer("Too many requests for this key; retry after Retry-After seconds",
+                         headers={"Retry-After": {"schema": {"type": "integer"},
+                                                  "description": "seconds to wait"}}),
+}
+
+
 def _document_errors_as_answered(app: FastAPI) -> None:
     """FastAPI documents its own 422 body; the services answer ``_ERROR_SCHEMA``."""
     generate = app.openapi
@@ -293,6 +320,12 @@ def _document_errors_as_answered(app: FastAPI) -> None:
             if "HTTPValidationError" in components:
                 components["HTTPValidationError"] = _ERROR_SCHEMA
                 components.pop("ValidationError", None)
+            components.setdefault("Error", _ERROR_SCHEMA)
+            for operations in schema.get("paths", {}).values():
+                for op in operations.values():
+                    if op.get("security"):
+                        for code, answer in _KEY_ANSWERS.items():
+                            op["responses"].setdefault(code, answer)
         return app.openapi_schema or {}
 
     app.openapi = openapi  # type: ignore[method-assign]
@@ -310,8 +343,7 @@ async def require_scope(request: Request, scope: str) -> None:
     key = request.headers.get(HEADER)
     principal = await authenticate(request, key)
     if not allows(principal.scopes, scope):
-        raise StarletteHTTPException(403, detail={"error": "forbidden", "scope": scope,
-                                                  "detail": f"this key lacks the {scope} scope"})
+        raise forbidden(scope)
 
 
 def _problem(err: dict[str, Any]) -> dict[str, str]:

@@ -63,6 +63,26 @@ async def test_a_write_needs_the_write_scope(stack: Stack) -> None:
         assert (await client.get("/v1/keys")).status_code == 403  # admin only
 
 
+async def test_the_key_is_checked_before_the_body(stack: Stack) -> None:
+    """A caller without the right key learns nothing from a body it got wrong."""
+    reader = (await new_key(stack, "tickets:read"))["key"]
+    writer = (await new_key(stack, "tickets:write"))["key"]
+    broken = {"content": b'{"title": '}
+    invalid = {"content": b'{"title": ""}'}
+    async with stack.client("intake") as client:
+        for body in (broken, invalid):
+            def post(key: str, body: dict = body):  # noqa: ANN202
+                return client.post("/v1/tickets", **body, headers={
+                    "X-API-Key": key, "Content-Type": "application/json"})
+
+            r = await post("")
+            assert r.status_code == 401 and r.json()["error"] == "unauthorized", r.text
+            r = await post(reader)
+            assert r.status_code == 403 and r.json()["scope"] == "tickets:write", r.text
+            r = await post(writer)
+            assert r.status_code == 422 and r.json()["error"] == "validation_error", r.text
+
+
 async def test_keys_are_listed_without_secrets_revoked_and_rotated(stack: Stack) -> None:
     made = await new_key(stack, "agents:read", name="dashboard")
     assert made["key"].startswith(f"tl_{made['id']}_") and made["created_by"] == "bootstrap"

@@ -1,6 +1,10 @@
 """Intake's OpenAPI: every operation documents an example of what it takes and answers."""
 
+import pytest
+
 from tierline_intake.app import create_app
+from tierline_shared.migrate import SERVICES
+from tierline_shared.serve import build_app
 from tierline_shared.settings import Settings
 
 
@@ -29,3 +33,20 @@ def test_every_intake_operation_has_examples() -> None:
             schema = op["responses"][ok]["content"]["application/json"]["schema"]
             assert _has_example(schema, spec), f"{method} {path}: no response example"
             assert "422" in op["responses"], f"{method} {path}: 422 undocumented"
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_every_operation_behind_a_key_documents_401_403_and_429(service: str) -> None:
+    spec = build_app(service, Settings()).openapi()
+    secured = 0
+    for path, operations in spec["paths"].items():
+        for method, op in operations.items():
+            if path in ("/healthz", "/readyz"):
+                assert not op.get("security"), f"{method} {path} must stay open"
+                continue
+            assert op.get("security"), f"{service}: {method} {path} is not behind a key"
+            secured += 1
+            for code in ("401", "403", "429"):
+                assert code in op["responses"], f"{service}: {method} {path}: {code} undocumented"
+            assert "Retry-After" in op["responses"]["429"]["headers"]
+    assert secured and spec["components"]["schemas"]["Error"]["required"] == ["error"]

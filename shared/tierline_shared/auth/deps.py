@@ -75,6 +75,32 @@ async def authenticate(request: Request,
     return principal
 
 
+def forbidden(scope: str) -> HTTPException:
+    return HTTPException(403, detail={"error": "forbidden", "scope": scope,
+                                      "detail": f"this key lacks the {scope} scope"})
+
+
+async def refusal(request: Request, route: APIRoute) -> HTTPException | None:
+    """What ``require`` would have answered for ``route``, or None if the caller may pass.
+
+    FastAPI parses a JSON body before it runs the dependencies, so a malformed body would be
+    answered 422 before the key is looked at; the validation handler asks this first, and a
+    caller without a valid key learns nothing about the endpoint's schema."""
+    scopes = route_scopes(route)
+    if not scopes:
+        return None
+    principal = getattr(request.state, "principal", None)
+    if principal is None:
+        try:
+            principal = await authenticate(request, request.headers.get(HEADER))
+        except HTTPException as exc:
+            return exc
+    for scope in sorted(scopes):
+        if not allows(principal.scopes, scope):
+            return forbidden(scope)
+    return None
+
+
 def require(scope: str) -> Any:
     """``Depends`` that lets the request through only with a key holding ``scope``."""
     if scope not in SCOPES:
@@ -82,8 +108,7 @@ def require(scope: str) -> Any:
 
     async def check(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
         if not allows(principal.scopes, scope):
-            raise HTTPException(403, detail={"error": "forbidden", "scope": scope,
-                                             "detail": f"this key lacks the {scope} scope"})
+            raise forbidden(scope)
         return principal
 
     check.required_scope = scope  # type: ignore[attr-defined]
