@@ -74,7 +74,7 @@ async def test_servicenow_incident_created_then_updated_by_sys_id(intake: Stack)
     assert reported.json()["ticket"]["status"] == "resolved"  # kept, not dropped or forced
     assert "external_status_unmapped" in await history_kinds(intake, ticket["id"])
     async with intake.client("intake") as client:
-        listed = (await client.get("/v1/adapters/unmapped-statuses")).json()
+        listed = (await client.get("/v1/adapters/unmapped-statuses")).json()["items"]
     assert {"system": "servicenow", "key": "INC0010021", "external_status": "8"}.items() <= \
         next(r for r in listed if r["ticket_id"] == ticket["id"]).items()
     assert await intake.scalar(

@@ -97,13 +97,13 @@ async def test_a_ticket_closed_by_an_article_is_deflected(intake: Stack,
 async def test_articles_not_reviewed_for_90_days_are_stale(intake: Stack,
                                                           kb: dict[str, str]) -> None:
     async with intake.client("intake") as client:
-        stale = (await client.get("/v1/kb/stale")).json()
+        stale = (await client.get("/v1/kb/stale")).json()["items"]
         assert [a["id"] for a in stale] == [kb["invoice"]]
         assert stale[0]["days_since_review"] >= 120
         r = await client.post(f"/v1/kb/articles/{kb['invoice']}/reviews",
                               json={"by": "billing-team"})
         assert r.status_code == 200
-        assert (await client.get("/v1/kb/stale")).json() == []
+        assert (await client.get("/v1/kb/stale")).json()["items"] == []
 
 
 async def assign(stack: Stack, ticket_id: str, tier: int) -> None:
@@ -141,7 +141,8 @@ async def test_a_tier_2_resolution_proposes_an_article(intake: Stack) -> None:
         tier2 = (await new()).json()["id"]
         await assign(intake, tier2, 2)
         assert (await resolve(tier2)).status_code == 200
-        proposed = (await client.get("/v1/kb/articles", params={"status": "proposed"})).json()
+        proposed = (await client.get("/v1/kb/articles",
+                                     params={"status": "proposed"})).json()["items"]
         mine = [a for a in proposed if a["source_ticket_id"] == tier2]
         assert len(mine) == 1 and mine[0]["owner"] == "tara"
         assert mine[0]["title"] == "Docking station gives no network"

@@ -105,7 +105,8 @@ async def deliveries(stack: Stack, **params: str) -> list[dict[str, Any]]:
     async with stack.client("intake") as client:
         r = await client.get("/v1/webhooks/deliveries", params=params)
     assert r.status_code == 200, r.text
-    return r.json()
+    assert r.json()["total"] >= len(r.json()["items"])
+    return r.json()["items"]
 
 
 async def publish(stack: Stack, topic: str, *events: Event) -> None:
@@ -127,6 +128,11 @@ async def test_signed_webhooks_with_retries_dead_letters_and_a_log(
     assert fine["secret"] == SECRET
 
     async with intake.client("intake") as client:
+        mine = {fine["id"], flaky["id"], down["id"], slow["id"], jira_only["id"]}
+        listed = (await client.get("/v1/webhooks", params={"limit": 500})).json()
+        assert mine <= {s["id"] for s in listed["items"]} and listed["total"] >= 5
+        two = (await client.get("/v1/webhooks", params={"limit": 2, "offset": 1})).json()
+        assert two["items"] == listed["items"][1:3] and two["total"] == listed["total"]
         ticket = (await client.post("/v1/tickets", json={
             "title": "VPN keeps disconnecting", "description": "Drops every few minutes",
             "channel": "portal", "requester": {"id": "u-wh"}})).json()

@@ -143,7 +143,14 @@ async def test_per_agent_figures_with_qa_and_esat(live: Live) -> None:
             "agent_id": "a1", "question": "workload", "score": 4,
             "answered_at": "2026-11-02T17:30:00Z"})
         assert response.status_code == 201, response.text
-        listed = (await client.get("/v1/qa/evaluations", params={"agent_id": "a1"})).json()
+        page = (await client.get("/v1/qa/evaluations", params={"agent_id": "a1"})).json()
+        listed = page["items"]
+        assert page["total"] == 2
+        first = (await client.get("/v1/qa/evaluations",
+                                  params={"agent_id": "a1", "limit": 1, "offset": 1})).json()
+        assert first["total"] == 2 and first["items"] == listed[1:]
+        esat = (await client.get("/v1/esat/answers", params={"agent_id": "a1"})).json()
+        assert esat["total"] == 1 and esat["items"][0]["score"] == 4
         groups = {g["key"]: g for g in (await kpis(client, group_by="agent"))["groups"]}
         teams = {g["key"]: g["output"]
                  for g in (await kpis(client, group_by="team"))["groups"]}

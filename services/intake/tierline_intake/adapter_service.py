@@ -23,6 +23,7 @@ from tierline_intake.service import (
     log_ticket,
     ticket_out,
 )
+from tierline_shared.pagination import fetch_page, page
 from tierline_shared.runtime import Runtime
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -144,10 +145,12 @@ async def ingest(runtime: Runtime, session: AsyncSession, ext: ExternalTicket,
     return 200, {**result, "outcome": "updated", "changes": changes, "ticket": ticket_out(row)}
 
 
-async def unmapped_statuses(session: AsyncSession) -> list[dict[str, Any]]:
-    rows = (await session.execute(select(external_tickets).where(
+async def unmapped_statuses(session: AsyncSession, limit: int,
+                            offset: int) -> dict[str, Any]:
+    rows, total = await fetch_page(session, select(external_tickets).where(
         external_tickets.c.status_mapped.is_(False)).order_by(
-        external_tickets.c.updated_at.desc()).limit(500))).all()
-    return [{"system": r.system, "external_id": r.external_id, "key": r.key,
+        external_tickets.c.updated_at.desc(), external_tickets.c.system,
+        external_tickets.c.external_id), limit, offset)
+    return page([{"system": r.system, "external_id": r.external_id, "key": r.key,
              "ticket_id": str(r.ticket_id), "external_status": r.external_status,
-             "updated_at": r.updated_at.isoformat()} for r in rows]
+             "updated_at": r.updated_at.isoformat()} for r in rows], total, limit, offset)

@@ -14,6 +14,7 @@ from tierline_intake.idempotency import KeyReused, run_once
 from tierline_intake.schemas import TICKET_OUT_EXAMPLE, TicketOut
 from tierline_intake.service import InvalidInput
 from tierline_shared.auth.deps import require
+from tierline_shared.pagination import Limit, Offset, page_of
 from tierline_shared.runtime import Runtime
 from tierline_shared.web import RuntimeDep, SessionDep, error_body
 
@@ -143,9 +144,10 @@ class UnmappedStatus(BaseModel):
     updated_at: str
 
 
-@router.get("/unmapped-statuses", response_model=list[UnmappedStatus],
+@router.get("/unmapped-statuses", response_model=page_of(UnmappedStatus),
             responses={422: ERRORS[422]},
             dependencies=[require("tickets:read")])
-async def list_unmapped(session: SessionDep) -> Any:
-    """External tickets whose latest status had no Tierline equivalent (kept as is)."""
-    return await unmapped_statuses(session)
+async def list_unmapped(session: SessionDep, limit: Limit = 50, offset: Offset = 0) -> Any:
+    """External tickets whose latest status had no Tierline equivalent (kept as is), the
+    latest first."""
+    return await unmapped_statuses(session, limit, offset)

@@ -24,6 +24,7 @@ from tierline_intake.kb_service import (
 )
 from tierline_intake.schemas import Name64, Text200
 from tierline_shared.auth.deps import require
+from tierline_shared.pagination import Limit, Offset, page_of
 from tierline_shared.web import RuntimeDep, SessionDep, error_body
 
 router = APIRouter(prefix="/v1/kb", tags=["knowledge base"])
@@ -110,13 +111,14 @@ async def post_article(runtime: RuntimeDep, body: ArticleIn,
     return JSONResponse(payload, status_code=status, headers=headers)
 
 
-@router.get("/articles", response_model=list[ArticleOut], responses={422: ERRORS[422]},
+@router.get("/articles", response_model=page_of(ArticleOut), responses={422: ERRORS[422]},
             dependencies=[require("kb:read")])
 async def get_articles(session: SessionDep,
                        status: Literal["published", "proposed", "retired"] | None = None,
-                       category: str | None = None) -> Any:
+                       category: Annotated[str | None, Query(max_length=200)] = None,
+                       limit: Limit = 50, offset: Offset = 0) -> Any:
     """Articles, oldest first; ``status=proposed`` lists proposals awaiting review."""
-    return await list_articles(session, status, category)
+    return await list_articles(session, status, category, limit, offset)
 
 
 @router.get("/articles/{article_id}", response_model=ArticleOut,
@@ -165,8 +167,9 @@ async def get_suggestions(runtime: RuntimeDep, session: SessionDep,
     return await suggest(runtime, session, q)
 
 
-@router.get("/stale", response_model=list[ArticleOut], responses={422: ERRORS[422]},
+@router.get("/stale", response_model=page_of(ArticleOut), responses={422: ERRORS[422]},
             dependencies=[require("kb:read")])
-async def get_stale(runtime: RuntimeDep, session: SessionDep) -> Any:
+async def get_stale(runtime: RuntimeDep, session: SessionDep,
+                    limit: Limit = 50, offset: Offset = 0) -> Any:
     """Published articles not reviewed within 90 days, the longest unreviewed first."""
-    return await stale_articles(runtime, session)
+    return await stale_articles(runtime, session, limit, offset)

@@ -25,6 +25,7 @@ from tierline_intake.service import (
 )
 from tierline_shared.bus.consumer import HandlerContext
 from tierline_shared.bus.events import ProblemWorkaroundRecorded, TicketAssigned
+from tierline_shared.pagination import fetch_page, page
 from tierline_shared.runtime import Runtime
 
 PUBLISHED = "published"
@@ -84,14 +85,15 @@ async def get_article(session: AsyncSession, article_id: UUID,
     return dict(row._mapping) if row is not None else None
 
 
-async def list_articles(session: AsyncSession, status: str | None,
-                        category: str | None) -> list[dict[str, Any]]:
-    query = select(kb_articles).order_by(kb_articles.c.created_at)
+async def list_articles(session: AsyncSession, status: str | None, category: str | None,
+                        limit: int, offset: int) -> dict[str, Any]:
+    query = select(kb_articles).order_by(kb_articles.c.created_at, kb_articles.c.id)
     if status is not None:
         query = query.where(kb_articles.c.status == status)
     if category is not None:
         query = query.where(kb_articles.c.category == category)
-    return [article_out(dict(r._mapping)) for r in (await session.execute(query)).all()]
+    rows, total = await fetch_page(session, query, limit, offset)
+    return page([article_out(dict(r._mapping)) for r in rows], total, limit, offset)
 
 
 async def change_article(runtime: Runtime, session: AsyncSession, article_id: UUID,
@@ -106,14 +108,14 @@ async def change_article(runtime: Runtime, session: AsyncSession, article_id: UU
     return row
 
 
-async def stale_articles(runtime: Runtime, session: AsyncSession,
-                         after: timedelta = STALE_AFTER) -> list[dict[str, Any]]:
+async def stale_articles(runtime: Runtime, session: AsyncSession, limit: int, offset: int,
+                         after: timedelta = STALE_AFTER) -> dict[str, Any]:
     """Published articles nobody reviewed within ``after`` (90 days), oldest review first."""
     now = runtime.clock.now()
-    rows = (await session.execute(select(kb_articles).where(
+    rows, total = await fetch_page(session, select(kb_articles).where(
         kb_articles.c.status == PUBLISHED, kb_articles.c.last_reviewed_at < now - after)
-        .order_by(kb_articles.c.last_reviewed_at))).all()
-    return [article_out(dict(r._mapping), now) for r in rows]
+        .order_by(kb_articles.c.last_reviewed_at, kb_articles.c.id), limit, offset)
+    return page([article_out(dict(r._mapping), now) for r in rows], total, limit, offset)
 
 
 async def deflections(session: AsyncSession, article_id: UUID) -> int:

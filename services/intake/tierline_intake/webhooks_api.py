@@ -6,7 +6,7 @@ import secrets
 from typing import Annotated, Any, Literal
 from uuid import UUID, uuid4
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException
 from fastapi.responses import JSONResponse
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import insert, select, update
@@ -17,6 +17,7 @@ from tierline_intake.models import webhook_deliveries, webhook_subscriptions
 from tierline_intake.webhook_service import delivery_out, subscription_out
 from tierline_intake.webhooks import KINDS
 from tierline_shared.auth.deps import require
+from tierline_shared.pagination import Limit, Offset, fetch_page, page, page_of
 from tierline_shared.web import RuntimeDep, SessionDep, error_body
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
@@ -128,12 +129,12 @@ async def subscribe(runtime: RuntimeDep, body: SubscriptionIn,
     return JSONResponse(payload, status_code=status, headers=headers)
 
 
-@router.get("", response_model=list[SubscriptionOut], responses={422: ERRORS[422]},
+@router.get("", response_model=page_of(SubscriptionOut), responses={422: ERRORS[422]},
             dependencies=[require("admin")])
-async def subscriptions(session: SessionDep) -> Any:
-    rows = (await session.execute(select(webhook_subscriptions).order_by(
-        webhook_subscriptions.c.created_at))).all()
-    return [subscription_out(dict(r._mapping)) for r in rows]
+async def subscriptions(session: SessionDep, limit: Limit = 50, offset: Offset = 0) -> Any:
+    rows, total = await fetch_page(session, select(webhook_subscriptions).order_by(
+        webhook_subscriptions.c.created_at, webhook_subscriptions.c.id), limit, offset)
+    return page([subscription_out(dict(r._mapping)) for r in rows], total, limit, offset)
 
 
 @router.delete("/{subscription_id}", response_model=SubscriptionOut,
@@ -150,20 +151,21 @@ async def unsubscribe(subscription_id: UUID, runtime: RuntimeDep) -> Any:
     return subscription_out(dict(row._mapping))
 
 
-@router.get("/deliveries", response_model=list[DeliveryOut], responses={422: ERRORS[422]},
+@router.get("/deliveries", response_model=page_of(DeliveryOut), responses={422: ERRORS[422]},
             dependencies=[require("admin")])
 async def deliveries(session: SessionDep, subscription_id: UUID | None = None,
                      status: Literal["pending", "delivered", "dead"] | None = None,
                      kind: Kind | None = None, ticket_id: UUID | None = None,
-                     limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> Any:
+                     limit: Limit = 100, offset: Offset = 0) -> Any:
     """The delivery log, newest first: every try with its status code, error and duration."""
     d = webhook_deliveries.c
-    query = select(webhook_deliveries).order_by(d.created_at.desc()).limit(limit)
+    query = select(webhook_deliveries).order_by(d.created_at.desc(), d.id)
     for column, value in ((d.subscription_id, subscription_id), (d.status, status),
                           (d.kind, kind), (d.ticket_id, ticket_id)):
         if value is not None:
             query = query.where(column == value)
-    return [delivery_out(dict(r._mapping)) for r in (await session.execute(query)).all()]
+    rows, total = await fetch_page(session, query, limit, offset)
+    return page([delivery_out(dict(r._mapping)) for r in rows], total, limit, offset)
 
 
 @router.get("/deliveries/{delivery_id}", response_model=DeliveryOut,

@@ -13,6 +13,7 @@ from sqlalchemy import Table, select
 
 from tierline_metrics.models import esat_answers, qa_evaluations
 from tierline_shared.auth.deps import require
+from tierline_shared.pagination import Limit, Offset, fetch_page, page
 from tierline_shared.web import RuntimeDep, SessionDep
 
 router = APIRouter(prefix="/v1", tags=["quality"])
@@ -54,12 +55,13 @@ async def _store(runtime: Any, table: Table, values: dict[str, Any]) -> dict[str
     return row
 
 
-async def _list(session: Any, table: Table, time_column: str,
-                agent_id: str | None) -> list[dict[str, Any]]:
-    query = select(table).order_by(table.c[time_column], table.c.id).limit(10_000)
+async def _list(session: Any, table: Table, time_column: str, agent_id: str | None,
+                limit: int, offset: int) -> dict[str, Any]:
+    query = select(table).order_by(table.c[time_column], table.c.id)
     if agent_id is not None:
         query = query.where(table.c.agent_id == agent_id)
-    return [dict(r._mapping) for r in (await session.execute(query)).all()]
+    rows, total = await fetch_page(session, query, limit, offset)
+    return page([dict(r._mapping) for r in rows], total, limit, offset)
 
 
 @router.post("/qa/evaluations", status_code=201,
@@ -72,8 +74,10 @@ async def post_evaluation(body: EvaluationIn, runtime: RuntimeDep) -> dict[str, 
 @router.get("/qa/evaluations",
             dependencies=[require("reports:read")])
 async def list_evaluations(session: SessionDep,
-                           agent_id: Annotated[str | None, Query()] = None) -> list[dict[str, Any]]:
-    return await _list(session, qa_evaluations, "evaluated_at", agent_id)
+                           agent_id: Annotated[str | None, Query(max_length=200)] = None,
+                           limit: Limit = 100, offset: Offset = 0) -> dict[str, Any]:
+    """Evaluations, oldest first, one page at a time."""
+    return await _list(session, qa_evaluations, "evaluated_at", agent_id, limit, offset)
 
 
 @router.post("/esat/answers", status_code=201, responses={422: {"description": "Invalid answer"}},
@@ -85,5 +89,7 @@ async def post_esat(body: EsatIn, runtime: RuntimeDep) -> dict[str, Any]:
 @router.get("/esat/answers",
             dependencies=[require("reports:read")])
 async def list_esat(session: SessionDep,
-                    agent_id: Annotated[str | None, Query()] = None) -> list[dict[str, Any]]:
-    return await _list(session, esat_answers, "answered_at", agent_id)
+                    agent_id: Annotated[str | None, Query(max_length=200)] = None,
+                    limit: Limit = 100, offset: Offset = 0) -> dict[str, Any]:
+    """Self-evaluation answers, oldest first, one page at a time."""
+    return await _list(session, esat_answers, "answered_at", agent_id, limit, offset)
