@@ -15,7 +15,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,6 +23,7 @@ from tierline_router.models import agents
 from tierline_router.work import set_presence
 from tierline_shared.auth.deps import require
 from tierline_shared.bus.events import AgentPresenceChanged, Channel
+from tierline_shared.pagination import Limit, Offset, fetch_page, page
 from tierline_shared.policy import known_timezone
 from tierline_shared.runtime import Runtime
 from tierline_shared.web import RuntimeDep, SessionDep, error_body
@@ -161,8 +162,7 @@ async def put_presence(agent_id: AgentId, body: PresenceIn, runtime: RuntimeDep)
 
 @router.get("/agents", response_model=dict[str, Any],
             dependencies=[require("agents:read")])
-async def list_agents(session: SessionDep, limit: int = Query(100, ge=1, le=500),
-                      offset: int = Query(0, ge=0, le=1_000_000),
+async def list_agents(session: SessionDep, limit: Limit = 100, offset: Offset = 0,
                       team: str | None = Query(None, max_length=200),
                       presence: Presence | None = None) -> dict[str, Any]:
     query = select(agents)
@@ -170,11 +170,9 @@ async def list_agents(session: SessionDep, limit: int = Query(100, ge=1, le=500)
         query = query.where(agents.c.team == team)
     if presence is not None:
         query = query.where(agents.c.presence == presence)
-    total = await session.scalar(select(func.count()).select_from(query.subquery()))
-    rows = (await session.execute(query.order_by(agents.c.id).limit(limit)
-                                  .offset(offset))).all()
-    return {"items": [AgentOut.model_validate(dict(r._mapping)).model_dump(mode="json")
-                      for r in rows], "total": total, "limit": limit, "offset": offset}
+    rows, total = await fetch_page(session, query.order_by(agents.c.id), limit, offset)
+    return page([AgentOut.model_validate(dict(r._mapping)).model_dump(mode="json")
+                 for r in rows], total, limit, offset)
 
 
 @router.get("/agents/{agent_id}", response_model=AgentOut,

@@ -7,11 +7,12 @@ from datetime import date, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Body, HTTPException, Query
+from fastapi import APIRouter, Body, HTTPException
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from tierline_shared.auth.deps import require
+from tierline_shared.pagination import Limit, Offset, fetch_page, page
 from tierline_shared.web import RuntimeDep, SessionDep, error_body
 from tierline_sla import incidents, major
 from tierline_sla.models import major_incidents, problems, tickets
@@ -206,15 +207,12 @@ async def declare(body: DeclareIn, session: SessionDep, runtime: RuntimeDep) -> 
 async def list_major_incidents(
         session: SessionDep,
         status: Literal["declared", "restored", "resolved", "closed"] | None = None,
-        limit: int = Query(50, ge=1, le=500),
-        offset: int = Query(0, ge=0, le=1_000_000)) -> dict[str, Any]:
+        limit: Limit = 50, offset: Offset = 0) -> dict[str, Any]:
     where = [major_incidents.c.status == status] if status else []
-    total = await session.scalar(select(func.count()).select_from(major_incidents).where(*where))
-    rows = (await session.execute(select(major_incidents).where(*where)
-                                  .order_by(major_incidents.c.declared_at.desc())
-                                  .limit(limit).offset(offset))).all()
-    return {"items": [(await _out(session, r)).model_dump(mode="json") for r in rows],
-            "total": total, "limit": limit, "offset": offset}
+    rows, total = await fetch_page(session, select(major_incidents).where(*where).order_by(
+        major_incidents.c.declared_at.desc(), major_incidents.c.id), limit, offset)
+    return page([(await _out(session, r)).model_dump(mode="json") for r in rows],
+                total, limit, offset)
 
 
 @router.get("/major-incidents/{mi_id}", response_model=MajorIncidentOut,
@@ -309,13 +307,11 @@ def _problem(row: Any) -> ProblemOut:
 
 @router.get("/problems",
             dependencies=[require("tickets:read")])
-async def list_problems(session: SessionDep, limit: int = Query(50, ge=1, le=500),
-                        offset: int = Query(0, ge=0, le=1_000_000)) -> dict[str, Any]:
-    total = await session.scalar(select(func.count()).select_from(problems))
-    rows = (await session.execute(select(problems).order_by(problems.c.identified_at.desc())
-                                  .limit(limit).offset(offset))).all()
-    return {"items": [_problem(r).model_dump(mode="json") for r in rows], "total": total,
-            "limit": limit, "offset": offset}
+async def list_problems(session: SessionDep, limit: Limit = 50,
+                        offset: Offset = 0) -> dict[str, Any]:
+    rows, total = await fetch_page(session, select(problems).order_by(
+        problems.c.identified_at.desc(), problems.c.id), limit, offset)
+    return page([_problem(r).model_dump(mode="json") for r in rows], total, limit, offset)
 
 
 @router.get("/problems/{problem_id}", response_model=ProblemOut,
