@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
+from aiokafka import ConsumerRecord
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry, generate_latest
 from sqlalchemy import func, select
@@ -30,7 +31,8 @@ from tests.kpi_stream import EXPECTED, EXPECTED_AGENTS, PERIOD, TICKETS, script,
 from tierline_metrics.app import SPEC, create_app
 from tierline_metrics.exposition import register
 from tierline_metrics.models import inbox, ticket_log
-from tierline_metrics.rebuild import rebuild
+from tierline_metrics.rebuild import Replayed, _apply_batch, rebuild
+from tierline_shared.bus.consumer import HandlerContext
 from tierline_shared.bus.envelope import Envelope
 from tierline_shared.bus.events import (
     AgentPresenceChanged,
@@ -43,6 +45,7 @@ from tierline_shared.bus.events import (
 )
 from tierline_shared.bus.topics import Topics
 from tierline_shared.clock import FrozenClock
+from tierline_shared.db import make_engine, make_sessionmaker
 from tierline_shared.embedded import EmbeddedKafka
 from tierline_shared.runtime import Runtime
 from tierline_shared.settings import Settings
@@ -321,3 +324,32 @@ async def test_a_rebuild_replays_the_topics_into_identical_figures(live: Live) -
     outcome = await rebuild(live.settings)
     assert (outcome.applied, outcome.failed) == (len(live.envelopes), [])
     assert await figures(live.settings.database_url) == before
+
+
+async def test_a_replayed_batch_with_a_failing_event_keeps_all_the_others(live: Live) -> None:
+    """A rebuild applies a batch in one transaction; an event whose handler fails rolls the
+    batch back and the batch is applied again event by event: only that one is left out."""
+    url = live.databases.create()
+    engine = make_engine(url, pool_size=2)
+    handlers = dict(SPEC.handlers(None))  # type: ignore[arg-type]
+    poison = live.envelopes[3]
+    real = handlers[poison.type]
+
+    async def fails_on_poison(ctx: HandlerContext) -> None:
+        if ctx.envelope.id == poison.id:
+            raise RuntimeError("this event cannot be applied")
+        await real(ctx)
+
+    handlers[poison.type] = fails_on_poison
+    records = [ConsumerRecord("t", 0, n, 0, 0, env.key, env.body(), None, 0, 0,
+                              env.headers()) for n, env in enumerate(live.envelopes)]
+    outcome = Replayed()
+    try:
+        await _apply_batch(make_sessionmaker(engine), handlers, records, outcome)
+        async with engine.connect() as conn:
+            kept = set((await conn.execute(select(inbox.c.event_id))).scalars())
+    finally:
+        await engine.dispose()
+    assert len(outcome.failed) == 1 and "t/0@3" in outcome.failed[0]
+    assert outcome.applied == len(live.envelopes) - 1
+    assert kept == {env.id for env in live.envelopes} - {poison.id}

@@ -73,10 +73,9 @@ async def rebuild(settings: Settings, timeout_s: float = 600) -> Replayed:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"replay not finished within {timeout_s} s")
             batch = await consumer.getmany(timeout_ms=500, max_records=500)
-            for tp, records in batch.items():
-                for record in records:
-                    if record.offset < ends[tp]:
-                        await _apply(sessions, handlers, record, outcome)
+            await _apply_batch(sessions, handlers, [
+                record for tp, records in batch.items()
+                for record in records if record.offset < ends[tp]], outcome)
     finally:
         await consumer.stop()
         await engine.dispose()
@@ -86,30 +85,63 @@ async def rebuild(settings: Settings, timeout_s: float = 600) -> Replayed:
     return outcome
 
 
+async def _apply_batch(sessions: async_sessionmaker[AsyncSession],
+                       handlers: Mapping[str, Handler],
+                       records: list[ConsumerRecord[bytes, bytes]], outcome: Replayed) -> None:
+    """A batch in one transaction (one commit, not one per event); if any event of it fails,
+    the batch is rolled back and applied again one event per transaction, so only the
+    failing events are left out, as the live consumer would have dead-lettered them."""
+    if not records:
+        return
+    done = Replayed()
+    try:
+        async with sessions() as session, session.begin():
+            for record in records:
+                if await _apply_in(session, handlers, record):
+                    done.applied += 1
+                else:
+                    done.skipped += 1
+    except Exception:
+        for record in records:
+            await _apply(sessions, handlers, record, outcome)
+        return
+    outcome.applied += done.applied
+    outcome.skipped += done.skipped
+
+
 async def _apply(sessions: async_sessionmaker[AsyncSession], handlers: Mapping[str, Handler],
                  record: ConsumerRecord[bytes, bytes], outcome: Replayed) -> None:
     try:
-        envelope = decode(list(record.headers or ()), record.value)
-    except InvalidMessage:
-        outcome.skipped += 1
-        return
-    handler = handlers.get(envelope.type)
-    if handler is None:
-        outcome.skipped += 1
-        return
-    try:
         async with sessions() as session, session.begin():
-            inserted = await session.scalar(
-                pg_insert(models.inbox)
-                .values(event_id=envelope.id, event_type=envelope.type, topic=record.topic)
-                .on_conflict_do_nothing().returning(models.inbox.c.event_id))
-            if inserted is None:
-                outcome.skipped += 1
-                return
-            await handler(HandlerContext(session=session, envelope=envelope, emit=_no_emit))
-        outcome.applied += 1
+            applied = await _apply_in(session, handlers, record)
     except Exception as exc:  # the live consumer dead-lettered it too
         outcome.failed.append(f"{record.topic}/{record.partition}@{record.offset}: {exc!r}")
+        return
+    if applied:
+        outcome.applied += 1
+    else:
+        outcome.skipped += 1
+
+
+async def _apply_in(session: AsyncSession, handlers: Mapping[str, Handler],
+                    record: ConsumerRecord[bytes, bytes]) -> bool:
+    """Apply one record in ``session``; False if it is not for metrics, invalid or a
+    duplicate (skipped)."""
+    try:
+        envelope = decode(list(record.headers or ()), record.value)
+    except InvalidMessage:
+        return False
+    handler = handlers.get(envelope.type)
+    if handler is None:
+        return False
+    inserted = await session.scalar(
+        pg_insert(models.inbox)
+        .values(event_id=envelope.id, event_type=envelope.type, topic=record.topic)
+        .on_conflict_do_nothing().returning(models.inbox.c.event_id))
+    if inserted is None:
+        return False
+    await handler(HandlerContext(session=session, envelope=envelope, emit=_no_emit))
+    return True
 
 
 async def _no_emit(topic: str, envelope: Envelope) -> None:
