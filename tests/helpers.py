@@ -122,16 +122,18 @@ async def outbox_events(runtime: Any, subject: str | None = None) -> list[tuple[
     return out
 
 
-def attach(app: Any, runtime: Any, rate_per_s: float = 10_000, burst: int = 10_000) -> str:
-    """Serve ``app`` in process on ``runtime`` (no lifespan), accepting a fresh admin key,
-    which it returns for the clients to send."""
+def attach(app: Any, runtime: Any, rate_per_s: float = 10_000, burst: int = 10_000,
+           key: str | None = None, limits: Any = None) -> str:
+    """Serve ``app`` in process on ``runtime`` (no lifespan), accepting a fresh admin key
+    (or ``key``), which it returns for the clients to send; ``limits`` replaces the
+    in-process buckets."""
     from tierline_shared.auth.deps import Authenticator
     from tierline_shared.auth.keys import generate
     from tierline_shared.auth.limits import TokenBuckets
     from tierline_shared.auth.store import KeyCache
 
-    key = generate().plaintext
+    key = key or generate().plaintext
     app.state.runtime = runtime
     app.state.auth = Authenticator(KeyCache(runtime.sessions, 5.0),
-                                   TokenBuckets(rate_per_s, burst), key)
+                                   limits or TokenBuckets(rate_per_s, burst), key)
     return key

@@ -137,6 +137,7 @@ def service_env(settings: Settings, **extra: str) -> dict[str, str]:
         "TIERLINE_ENVIRONMENT": settings.environment,
         "TIERLINE_RATE_LIMIT_PER_S": str(settings.rate_limit_per_s),
         "TIERLINE_RATE_LIMIT_BURST": str(settings.rate_limit_burst),
+        "TIERLINE_RATE_LIMIT_SCOPE": settings.rate_limit_scope,
     })
     if settings.bootstrap_admin_key is not None:
         env["TIERLINE_BOOTSTRAP_ADMIN_KEY"] = settings.bootstrap_admin_key.get_secret_value()

@@ -44,9 +44,13 @@ class Settings(BaseSettings):
         default=5.0, ge=0, le=60, description="how long a process trusts what it read about "
         "a key: a revocation takes effect within this long")
     rate_limit_per_s: float = Field(default=100.0, gt=0, description="requests per second "
-                                    "each API key may make to one process, sustained")
+                                    "each API key may make, sustained")
     rate_limit_burst: int = Field(default=200, ge=1, description="requests a key may make "
                                   "at once before the sustained rate applies")
+    rate_limit_scope: Literal["cluster", "process"] = Field(
+        default="cluster", description="where each key's bucket is kept: cluster, one row per "
+        "key in PostgreSQL shared by every process and replica (one statement per request); "
+        "process, in memory, so each process grants the full allowance on its own")
     metrics_require_key: bool = Field(default=False, description="ask for a key with the "
                                       "reports:read scope on /metrics")
     log_level: str = "INFO"

@@ -29,7 +29,7 @@ from tierline_shared.auth.deps import (
     route_scopes,
 )
 from tierline_shared.auth.keys import allows
-from tierline_shared.auth.limits import TokenBuckets
+from tierline_shared.auth.limits import SharedBuckets, TokenBuckets
 from tierline_shared.auth.store import KeyCache
 from tierline_shared.bus.consumer import is_transient
 from tierline_shared.clock import Clock
@@ -333,8 +333,10 @@ def _document_errors_as_answered(app: FastAPI) -> None:
 
 def authenticator(settings: Settings, runtime: Runtime) -> Authenticator:
     key = settings.bootstrap_admin_key
-    return Authenticator(KeyCache(runtime.sessions, settings.auth_cache_ttl_s),
-                         TokenBuckets(settings.rate_limit_per_s, settings.rate_limit_burst),
+    rate, burst = settings.rate_limit_per_s, settings.rate_limit_burst
+    limits = (SharedBuckets(runtime.sessions, rate, burst)
+              if settings.rate_limit_scope == "cluster" else TokenBuckets(rate, burst))
+    return Authenticator(KeyCache(runtime.sessions, settings.auth_cache_ttl_s), limits,
                          key.get_secret_value() if key else None)
 
 

@@ -13,7 +13,7 @@ from fastapi.routing import APIRoute
 from fastapi.security import APIKeyHeader
 
 from tierline_shared.auth.keys import SCOPES, allows, hash_secret, parse, verify
-from tierline_shared.auth.limits import TokenBuckets
+from tierline_shared.auth.limits import SharedBuckets, TokenBuckets
 from tierline_shared.auth.store import KeyCache
 
 HEADER = "X-API-Key"
@@ -29,7 +29,7 @@ class Principal:
 
 
 class Authenticator:
-    def __init__(self, cache: KeyCache, limits: TokenBuckets,
+    def __init__(self, cache: KeyCache, limits: TokenBuckets | SharedBuckets,
                  bootstrap_key: str | None = None) -> None:
         self.cache = cache
         self.limits = limits
@@ -64,7 +64,9 @@ async def authenticate(request: Request,
                        key: Annotated[str | None, Security(_header)]) -> Principal:
     auth: Authenticator = request.app.state.auth
     principal = await auth.principal(key)
-    wait = auth.limits.take(principal.key_id, time.monotonic())
+    limits = auth.limits
+    wait = (await limits.take(principal.key_id) if isinstance(limits, SharedBuckets)
+            else limits.take(principal.key_id, time.monotonic()))
     if wait > 0:
         retry = max(1, math.ceil(wait))
         raise HTTPException(429, detail={"error": "rate_limited",

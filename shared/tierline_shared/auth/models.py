@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Column, DateTime, MetaData, String, Table, Text
+from sqlalchemy import Boolean, Column, DateTime, Float, MetaData, String, Table, Text
 from sqlalchemy.dialects.postgresql import JSONB
 
 SCHEMA = "auth"
@@ -20,4 +20,15 @@ api_keys = Table(
     Column("expires_at", DateTime(timezone=True)),
     Column("revoked_at", DateTime(timezone=True)),
     Column("replaces", String(12)),
+)
+
+# Each key's token bucket when the limit is kept for the whole cluster (unlogged).
+rate_buckets = Table(
+    "rate_buckets",
+    metadata,
+    Column("key_id", String(12), primary_key=True),
+    Column("tokens", Float, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("allowed", Boolean, nullable=False),
+    prefixes=["UNLOGGED"],
 )
