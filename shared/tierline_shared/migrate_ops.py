@@ -30,3 +30,21 @@ def create_bus_tables(schema: str) -> None:
                   server_default=sa.func.now()),
         schema=schema,
     )
+
+
+def create_audit_table(schema: str) -> None:
+    """The audit log, matching :func:`tierline_shared.audit.audit_table`."""
+    op.create_table(
+        "audit_log",
+        sa.Column("id", sa.BigInteger, sa.Identity(always=True), primary_key=True),
+        sa.Column("entity_type", sa.String(32), nullable=False),
+        sa.Column("entity_id", sa.String(200), nullable=False),
+        sa.Column("action", sa.String(64), nullable=False),
+        sa.Column("actor_name", sa.Text, nullable=False),
+        sa.Column("actor_key_id", sa.String(64)),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("changes", pg.JSONB, nullable=False),
+        schema=schema,
+    )
+    op.create_index("audit_log_entity_idx", "audit_log", ["entity_type", "entity_id", "id"],
+                    schema=schema)

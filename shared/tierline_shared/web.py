@@ -20,9 +20,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from tierline_shared.audit import Actor
 from tierline_shared.auth.deps import (
     HEADER,
     Authenticator,
+    Principal,
     authenticate,
     forbidden,
     refusal,
@@ -53,6 +55,14 @@ async def get_session(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+async def current_actor(principal: Annotated[Principal, Depends(authenticate)]) -> Actor:
+    """Who is calling, for the audit log: the API key's name and id."""
+    return Actor(principal.name, principal.key_id)
+
+
+ActorDep = Annotated[Actor, Depends(current_actor)]
 
 
 def error_body(error: str, detail: Any = None, **extra: Any) -> dict[str, Any]:

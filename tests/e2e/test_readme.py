@@ -44,5 +44,6 @@ async def test_readme_curl_examples_work(stack: Stack) -> None:
     assert 'tierline_tickets_created_total{category="network",priority="P2"}' in out
     assert '"closed_by":"customer_confirmation"' in out
     assert '"kind":"status_changed"' in out
+    assert '"action":"created","actor":{"name":"bootstrap"' in out  # the audit trail
     assert '{"error":"unauthorized"' in out
     assert '"field":"body.channel"' in out and '"field":"body.description"' in out

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tierline_intake import lifecycle
 from tierline_intake.adapters import ExternalTicket
+from tierline_intake.audit import audit_ticket
 from tierline_intake.idempotency import request_hash
 from tierline_intake.models import external_tickets, tickets
 from tierline_intake.schemas import TicketIn
@@ -89,6 +90,14 @@ async def _follow_status(runtime: Runtime, session: AsyncSession, row: dict[str,
     return changes
 
 
+async def _audit_external_status(runtime: Runtime, session: AsyncSession,
+                                 row: dict[str, Any], ext: ExternalTicket) -> None:
+    await audit_ticket(runtime, session, row["id"], "external_status_changed",
+                       {"external_status": row["external_status"]},
+                       {"external_status": ext.external_status})
+    row["external_status"] = ext.external_status
+
+
 async def ingest(runtime: Runtime, session: AsyncSession, ext: ExternalTicket,
                  payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     digest = request_hash(payload)
@@ -111,7 +120,7 @@ async def ingest(runtime: Runtime, session: AsyncSession, ext: ExternalTicket,
             else []
         await session.execute(update(tickets).where(tickets.c.id == row["id"]).values(
             external_status=ext.external_status))
-        row["external_status"] = ext.external_status
+        await _audit_external_status(runtime, session, row, ext)
         await session.execute(insert(external_tickets).values(
             system=ext.system, external_id=ext.external_id, ticket_id=row["id"], key=ext.key,
             external_status=ext.external_status, status_mapped=ext.status is not None,
@@ -133,7 +142,8 @@ async def ingest(runtime: Runtime, session: AsyncSession, ext: ExternalTicket,
         changes.append({"field": "priority", "applied": True, "to": priority[0]})
     await session.execute(update(tickets).where(tickets.c.id == row["id"]).values(
         external_status=ext.external_status, updated_at=now))
-    row.update(external_status=ext.external_status, updated_at=now)
+    await _audit_external_status(runtime, session, row, ext)
+    row["updated_at"] = now
     await session.execute(update(external_tickets).where(
         external_tickets.c.system == ext.system,
         external_tickets.c.external_id == ext.external_id).values(

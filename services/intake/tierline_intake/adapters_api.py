@@ -16,7 +16,7 @@ from tierline_intake.service import InvalidInput
 from tierline_shared.auth.deps import require
 from tierline_shared.pagination import Limit, Offset, page_of
 from tierline_shared.runtime import Runtime
-from tierline_shared.web import RuntimeDep, SessionDep, error_body
+from tierline_shared.web import ActorDep, RuntimeDep, SessionDep, error_body
 
 router = APIRouter(prefix="/v1/adapters", tags=["adapters"])
 
@@ -90,7 +90,7 @@ def _counter(runtime: Runtime) -> Counter:
 
 
 def _endpoint(system: str) -> Any:
-    async def receive(runtime: RuntimeDep,
+    async def receive(runtime: RuntimeDep, actor: ActorDep,
                       body: Annotated[dict[str, Any], Body(openapi_examples={
                           system: {"summary": f"A {system} payload",
                                    "value": EXAMPLES[system]}})],
@@ -101,7 +101,7 @@ def _endpoint(system: str) -> Any:
             raise _missing(exc) from None
         try:
             status, payload, replayed = await run_once(
-                runtime, key=idempotency_key, scope=f"POST /v1/adapters/{system}",
+                runtime, key=idempotency_key, actor=actor, scope=f"POST /v1/adapters/{system}",
                 payload=body, effect=lambda session: ingest(runtime, session, ext, body))
         except ValidationError as exc:
             raise _unmappable(exc) from None

@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Body, Header, HTTPException, Response
+from fastapi import APIRouter, Body, Header, HTTPException, Query, Response
 from fastapi.responses import JSONResponse
 
+from tierline_intake.audit import ENTITY
 from tierline_intake.idempotency import KeyReused, run_once
 from tierline_intake.kb_service import log_ticket_or_deflect
+from tierline_intake.models import audit_log
 from tierline_intake.schemas import (
     EVENT_EXAMPLES,
     TICKET_EXAMPLE,
@@ -28,8 +30,9 @@ from tierline_intake.service import (
     get_ticket,
     ticket_out,
 )
+from tierline_shared import audit
 from tierline_shared.auth.deps import require
-from tierline_shared.web import RuntimeDep, SessionDep, error_body
+from tierline_shared.web import ActorDep, RuntimeDep, SessionDep, error_body
 
 router = APIRouter(prefix="/v1", tags=["tickets"])
 
@@ -61,7 +64,7 @@ def _reused() -> HTTPException:
 
 @router.post("/tickets", status_code=201, response_model=TicketOut, responses=ERRORS,
              dependencies=[require("tickets:write")])
-async def create_ticket(runtime: RuntimeDep, response: Response,
+async def create_ticket(runtime: RuntimeDep, actor: ActorDep, response: Response,
                         body: Annotated[TicketIn, Body(openapi_examples={
                             "incident": {"summary": "An incident from a portal",
                                          "value": TICKET_EXAMPLE}})],
@@ -71,7 +74,7 @@ async def create_ticket(runtime: RuntimeDep, response: Response,
     reason in ``reasons``; a low-confidence category flags the ticket for triage."""
     try:
         status, payload, replayed = await run_once(
-            runtime, key=idempotency_key, scope="POST /v1/tickets",
+            runtime, key=idempotency_key, actor=actor, scope="POST /v1/tickets",
             payload=body.model_dump(mode="json"),
             effect=lambda session: log_ticket_or_deflect(runtime, session, body))
     except InvalidInput as exc:
@@ -103,9 +106,25 @@ async def read_history(ticket_id: UUID, session: SessionDep) -> Any:
     return await get_history(session, ticket_id)
 
 
+@router.get("/tickets/{ticket_id}/audit", response_model=audit.AuditPage,
+            responses={404: ERRORS[404], 422: ERRORS[422]},
+            dependencies=[require("tickets:read")])
+async def read_audit(ticket_id: UUID, session: SessionDep,
+                     limit: int = Query(100, ge=1, le=500),
+                     offset: int = Query(0, ge=0, le=1_000_000)) -> Any:
+    """Who changed what on the ticket, oldest first: each entry has the action, the actor
+    (the API key's name and id, or ``system:<service>`` for changes made on events and
+    timers), when, and the changed fields with their values before and after (personal
+    data redacted)."""
+    if await get_ticket(session, ticket_id) is None:
+        raise HTTPException(404, error_body("not_found", f"no ticket {ticket_id}"))
+    return await audit.page(session, audit_log, entity_type=ENTITY, entity_id=ticket_id,
+                            limit=limit, offset=offset)
+
+
 @router.post("/tickets/{ticket_id}/events", response_model=TicketEventOut, responses=ERRORS,
              dependencies=[require("tickets:write")])
-async def post_event(ticket_id: UUID, runtime: RuntimeDep,
+async def post_event(ticket_id: UUID, runtime: RuntimeDep, actor: ActorDep,
                      body: Annotated[TicketEventIn, Body(openapi_examples=EVENT_EXAMPLES)],
                      idempotency_key: IdempotencyKey = None) -> Any:
     """A lifecycle event: a status change, a comment, a reassignment request, the
@@ -113,7 +132,8 @@ async def post_event(ticket_id: UUID, runtime: RuntimeDep,
     answer. Each is recorded in the ticket's history and published on Kafka."""
     try:
         status, payload, replayed = await run_once(
-            runtime, key=idempotency_key, scope=f"POST /v1/tickets/{ticket_id}/events",
+            runtime, key=idempotency_key, actor=actor,
+            scope=f"POST /v1/tickets/{ticket_id}/events",
             payload=body.model_dump(mode="json"),
             effect=lambda session: apply_event(runtime, session, ticket_id, body))
     except TicketNotFound:

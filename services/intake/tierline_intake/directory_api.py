@@ -28,7 +28,7 @@ from tierline_intake.idempotency import KeyReused, run_once
 from tierline_intake.models import accounts, customers
 from tierline_shared.auth.deps import require
 from tierline_shared.runtime import Runtime
-from tierline_shared.web import RuntimeDep, SessionDep, error_body
+from tierline_shared.web import ActorDep, RuntimeDep, SessionDep, error_body
 
 router = APIRouter(prefix="/v1", tags=["customers"])
 # An id as the rows keep it: no control characters, no space at either end (a path of "\r"
@@ -150,7 +150,7 @@ CSV_EXAMPLES = {
 
 def _import_route(name: str, table: Table, model: type[AccountRow] | type[CustomerRow],
                   example: dict[str, Any]) -> Any:
-    async def import_rows(request: Request, runtime: RuntimeDep,
+    async def import_rows(request: Request, runtime: RuntimeDep, actor: ActorDep,
                           idempotency_key: IdempotencyKey = None) -> Any:
         raw = await request.body()
         kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -185,7 +185,7 @@ def _import_route(name: str, table: Table, model: type[AccountRow] | type[Custom
 
         try:
             status, payload, replayed = await run_once(
-                runtime, key=idempotency_key, scope=f"POST /v1/{name}/import",
+                runtime, key=idempotency_key, actor=actor, scope=f"POST /v1/{name}/import",
                 payload={"content_type": kind, "body": raw.decode("utf-8", "replace")},
                 effect=effect)
         except RowsInvalid as exc:

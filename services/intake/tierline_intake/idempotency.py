@@ -14,6 +14,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tierline_intake.models import idempotency_keys
+from tierline_shared import audit
 from tierline_shared.runtime import Runtime
 
 Effect = Callable[[AsyncSession], Awaitable[tuple[int, dict[str, Any]]]]
@@ -44,8 +45,9 @@ async def _stored(session: AsyncSession, key: str, scope: str,
 
 
 async def run_once(runtime: Runtime, *, key: str | None, scope: str, payload: Any,
-                   effect: Effect) -> tuple[int, dict[str, Any], bool]:
-    """Run ``effect`` in a transaction, once per key; returns (status, body, replayed)."""
+                   actor: audit.Actor, effect: Effect) -> tuple[int, dict[str, Any], bool]:
+    """Run ``effect`` in a transaction, once per key, as ``actor`` (the audit log's who);
+    returns (status, body, replayed)."""
     digest = request_hash(payload)
     if key is not None:
         async with runtime.sessions() as session:
@@ -54,6 +56,7 @@ async def run_once(runtime: Runtime, *, key: str | None, scope: str, payload: An
             return stored[0], stored[1], True
     try:
         async with runtime.sessions() as session, session.begin():
+            audit.bind(session, actor)
             status, body = await effect(session)
             if key is not None:
                 inserted = await session.scalar(pg_insert(idempotency_keys).values(

@@ -17,6 +17,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tierline_intake import lifecycle
+from tierline_intake.audit import audit_added, audit_ticket
 from tierline_intake.interactions import REPEAT_WINDOW, Candidate, match_repeat, transcript
 from tierline_intake.models import REQUESTER_ID, interaction_events, interactions, tickets
 from tierline_intake.schemas import TicketIn
@@ -123,11 +124,16 @@ async def _link(runtime: Runtime, session: AsyncSession, inter: dict[str, Any],
     await session.execute(update(interactions).where(interactions.c.id == inter["id"]).values(
         ticket_id=ticket["id"], repeat=repeat, updated_at=now))
     inter.update(ticket_id=ticket["id"], repeat=repeat)
+    before = {"repeat_contacts": ticket["repeat_contacts"]}
     if repeat:
         ticket["repeat_contacts"] += 1
         await session.execute(update(tickets).where(tickets.c.id == ticket["id"]).values(
             repeat_contacts=ticket["repeat_contacts"], updated_at=now))
         effects.append("repeat_contact")
+    await audit_ticket(runtime, session, ticket["id"], "contact_linked", before, {
+        "repeat_contacts": ticket["repeat_contacts"],
+        "contact": {"interaction_id": inter["id"], "channel": inter["channel"],
+                    "repeat": repeat, "transferred_from": inter["transferred_from"]}})
     await _record(runtime, session, ticket["id"], "contact_linked", inter["customer_id"], {
         "interaction_id": inter["id"], "channel": inter["channel"], "repeat": repeat,
         "transferred_from": inter["transferred_from"], "reason": reason})
@@ -341,6 +347,9 @@ async def _apply_to(runtime: Runtime, session: AsyncSession, ev: InteractionOccu
             await _record(runtime, session, ticket["id"], "csat_answered",
                           inter["customer_id"], {"score": ev.score, "comment": ev.comment,
                                                  "interaction_id": inter["id"]})
+            await audit_added(runtime, session, ticket["id"], "csat_answered",
+                              "interaction_csat", {"score": ev.score, "comment": ev.comment,
+                                                   "interaction_id": inter["id"]})
             await _emit(runtime, session, ticket["ticket_type"], SurveyAnswered(
                 ticket_id=ticket["id"], kind="csat", score=ev.score, comment=ev.comment,
                 answered_at=now))

@@ -29,7 +29,7 @@ from tierline_shared.bus.events import (
     InteractionOccurred,
     interaction_missing,
 )
-from tierline_shared.web import RuntimeDep, SessionDep, error_body
+from tierline_shared.web import ActorDep, RuntimeDep, SessionDep, error_body
 
 router = APIRouter(prefix="/v1", tags=["interactions"])
 
@@ -137,7 +137,7 @@ class InteractionDetail(InteractionOut):
 @router.post("/interactions", status_code=201, response_model=InteractionResult,
              responses=ERRORS,
              dependencies=[require("tickets:write")])
-async def post_interaction(runtime: RuntimeDep,
+async def post_interaction(runtime: RuntimeDep, actor: ActorDep,
                            body: Annotated[InteractionIn,
                                            Body(openapi_examples=INTERACTION_EXAMPLES)],
                            idempotency_key: IdempotencyKey = None) -> Any:
@@ -153,7 +153,7 @@ async def post_interaction(runtime: RuntimeDep,
                                 occurred_at=body.occurred_at or runtime.clock.now())
     try:
         status, payload, replayed = await run_once(
-            runtime, key=idempotency_key, scope="POST /v1/interactions",
+            runtime, key=idempotency_key, actor=actor, scope="POST /v1/interactions",
             payload=body.model_dump(mode="json"),
             effect=lambda session: apply_interaction(runtime, session, event))
     except InteractionNotFound:

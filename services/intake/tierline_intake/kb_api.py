@@ -25,7 +25,7 @@ from tierline_intake.kb_service import (
 from tierline_intake.schemas import Name64, Text200
 from tierline_shared.auth.deps import require
 from tierline_shared.pagination import Limit, Offset, page_of
-from tierline_shared.web import RuntimeDep, SessionDep, error_body
+from tierline_shared.web import ActorDep, RuntimeDep, SessionDep, error_body
 
 router = APIRouter(prefix="/v1/kb", tags=["knowledge base"])
 
@@ -92,7 +92,7 @@ def _not_found(article_id: UUID) -> HTTPException:
 
 @router.post("/articles", status_code=201, response_model=ArticleOut, responses=ERRORS,
              dependencies=[require("kb:write")])
-async def post_article(runtime: RuntimeDep, body: ArticleIn,
+async def post_article(runtime: RuntimeDep, actor: ActorDep, body: ArticleIn,
                        idempotency_key: IdempotencyKey = None) -> Any:
     """Publish an article; it is suggested from now on."""
     async def effect(session: Any) -> tuple[int, dict[str, Any]]:
@@ -101,7 +101,7 @@ async def post_article(runtime: RuntimeDep, body: ArticleIn,
 
     try:
         status, payload, replayed = await run_once(
-            runtime, key=idempotency_key, scope="POST /v1/kb/articles",
+            runtime, key=idempotency_key, actor=actor, scope="POST /v1/kb/articles",
             payload=body.model_dump(mode="json"), effect=effect)
     except KeyReused:
         raise _reused() from None

@@ -12,6 +12,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tierline_intake import lifecycle
+from tierline_intake.audit import audit_added, audit_ticket
 from tierline_intake.kb import STALE_AFTER, Article, KbIndex
 from tierline_intake.models import interactions, kb_articles, tickets
 from tierline_intake.schemas import TicketIn
@@ -163,6 +164,8 @@ async def propose_from_resolution(runtime: Runtime, session: AsyncSession,
         source_ticket_id=row["id"])
     await _record(runtime, session, row["id"], "kb_article_proposed", actor,
                   {"article_id": str(article["id"]), "tier": tier})
+    await audit_added(runtime, session, row["id"], "kb_article_proposed", "proposed_article",
+                      {"article_id": article["id"], "tier": tier})
     return article
 
 
@@ -170,8 +173,17 @@ async def on_assigned(runtime: Runtime, ctx: HandlerContext) -> None:
     """Router placed the ticket: remember who holds it, at which tier."""
     event = ctx.envelope.event
     assert isinstance(event, TicketAssigned)
+    held = (await ctx.session.execute(
+        select(tickets.c.assigned_agent, tickets.c.assigned_tier)
+        .where(tickets.c.id == event.ticket_id).with_for_update())).first()
+    if held is None:
+        return
     await ctx.session.execute(update(tickets).where(tickets.c.id == event.ticket_id).values(
         assigned_agent=event.agent_id, assigned_tier=event.agent_tier))
+    await audit_ticket(runtime, ctx.session, event.ticket_id, "assigned",
+                       {"assigned_agent": held.assigned_agent,
+                        "assigned_tier": held.assigned_tier},
+                       {"assigned_agent": event.agent_id, "assigned_tier": event.agent_tier})
 
 
 async def on_workaround(runtime: Runtime, ctx: HandlerContext) -> None:

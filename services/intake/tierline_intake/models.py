@@ -23,6 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
+from tierline_shared.audit import audit_table
 from tierline_shared.db import bus_tables
 
 SCHEMA = "intake"
@@ -239,5 +240,8 @@ webhook_deliveries = Table(
 
 # The requester's id as the index above spells it, so the planner uses the index.
 REQUESTER_ID = tickets.c.requester.op("->>")(literal_column("'id'"))
+
+# Who changed what on each ticket, written in the change's transaction.
+audit_log = audit_table(metadata)
 
 outbox, inbox = bus_tables(metadata)

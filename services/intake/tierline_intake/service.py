@@ -11,6 +11,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tierline_intake import lifecycle
+from tierline_intake.audit import audit_added, audit_ticket, snapshot
 from tierline_intake.classify import classify
 from tierline_intake.directory_service import profile_of, recent_tickets
 from tierline_intake.models import history, tickets
@@ -163,6 +164,7 @@ async def log_ticket(runtime: Runtime, session: AsyncSession, body: TicketIn,
         "reopen_count": 0, "repeat_contacts": 0, "deflected": deflected,
     }
     await session.execute(insert(tickets).values(**row))
+    await audit_ticket(runtime, session, row["id"], "created", {}, snapshot(row))
     await _record(runtime, session, row["id"], "created", body.requester.id,
                   {"priority": result.priority, "category": result.category,
                    "type": result.ticket_type})
@@ -219,7 +221,10 @@ async def _transition(runtime: Runtime, session: AsyncSession, row: dict[str, An
     if move.to_status == "reopened":
         changes.update(reopen_count=row["reopen_count"] + 1, resolved_at=None)
     await session.execute(update(tickets).where(tickets.c.id == row["id"]).values(**changes))
+    before = snapshot(row)
     row.update(changes)
+    await audit_ticket(runtime, session, row["id"], "status_changed", before,
+                       {**snapshot(row), "resolution_notes": resolution_notes})
     detail = {"from": move.from_status, "to": move.to_status, "auto": move.auto,
               "closed_by": move.closed_by, "note": note, "resolution_notes": resolution_notes}
     entry = await _record(runtime, session, row["id"], "status_changed", actor,
@@ -248,6 +253,8 @@ async def change_priority(runtime: Runtime, session: AsyncSession, row: dict[str
                                  "reason": reason}]
     await session.execute(update(tickets).where(tickets.c.id == row["id"]).values(
         priority=priority, reasons=reasons, updated_at=now))
+    await audit_ticket(runtime, session, row["id"], "priority_changed",
+                       {"priority": row["priority"]}, {"priority": priority})
     entry = await _record(runtime, session, row["id"], "priority_changed", by,
                           {"from": row["priority"], "to": priority, "reason": why})
     await _emit(runtime, session, row["ticket_type"], TicketPriorityChanged(
@@ -305,6 +312,8 @@ async def apply_event(runtime: Runtime, session: AsyncSession, ticket_id: UUID,
             else:
                 entry = await _record(runtime, session, row["id"], "customer_replied",
                                       requester, {"text": event.text})
+                await audit_added(runtime, session, row["id"], "customer_replied",
+                                  "customer_reply", {"fixed": event.fixed, "text": event.text})
             if event.text:  # the customer's words: sla reads their sentiment
                 await _emit(runtime, session, row["ticket_type"], TicketCommented(
                     ticket_id=row["id"], author=requester, public=True, from_requester=True,
@@ -312,6 +321,9 @@ async def apply_event(runtime: Runtime, session: AsyncSession, ticket_id: UUID,
         elif isinstance(event, Comment):
             entry = await _record(runtime, session, row["id"], "commented", event.author,
                                   {"text": event.text, "public": event.public})
+            await audit_added(runtime, session, row["id"], "commented", "comment",
+                              {"author": event.author, "text": event.text,
+                               "public": event.public})
             await _emit(runtime, session, row["ticket_type"], TicketCommented(
                 ticket_id=row["id"], author=event.author, public=event.public,
                 text=event.text, commented_at=now))
@@ -321,6 +333,8 @@ async def apply_event(runtime: Runtime, session: AsyncSession, ticket_id: UUID,
             detail = event.model_dump(exclude={"type"}, exclude_none=True)
             entry = await _record(runtime, session, row["id"], "reassignment_requested",
                                   event.requested_by, detail)
+            await audit_added(runtime, session, row["id"], "reassignment_requested",
+                              "reassignment_request", detail)
             await _emit(runtime, session, row["ticket_type"], ReassignmentRequested(
                 ticket_id=row["id"], requested_by=event.requested_by, reason=event.reason,
                 to_tier=event.to_tier, to_skill=event.to_skill, requested_at=now))
@@ -338,6 +352,9 @@ async def apply_event(runtime: Runtime, session: AsyncSession, ticket_id: UUID,
                                    f"resolved; this one is {status}")
             await session.execute(update(tickets).where(tickets.c.id == row["id"])
                                   .values({event.type: event.score, "updated_at": now}))
+            await audit_ticket(runtime, session, row["id"], f"{event.type}_answered",
+                               {event.type: row[event.type]},
+                               {event.type: event.score, f"{event.type}_comment": event.comment})
             row[event.type] = event.score
             entry = await _record(runtime, session, row["id"], f"{event.type}_answered",
                                   row["requester"]["id"],

@@ -18,7 +18,7 @@ from tierline_intake.webhook_service import delivery_out, subscription_out
 from tierline_intake.webhooks import KINDS
 from tierline_shared.auth.deps import require
 from tierline_shared.pagination import Limit, Offset, fetch_page, page, page_of
-from tierline_shared.web import RuntimeDep, SessionDep, error_body
+from tierline_shared.web import ActorDep, RuntimeDep, SessionDep, error_body
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 
@@ -104,7 +104,7 @@ def _missing(what: str, ident: UUID) -> HTTPException:
 
 @router.post("", status_code=201, response_model=SubscriptionOut, responses=ERRORS,
              dependencies=[require("admin")])
-async def subscribe(runtime: RuntimeDep, body: SubscriptionIn,
+async def subscribe(runtime: RuntimeDep, actor: ActorDep, body: SubscriptionIn,
                     idempotency_key: IdempotencyKey = None) -> Any:
     """Subscribe a URL to event kinds. Each delivery is a signed POST (``X-Tierline-Signature:
     t=<unix>,v1=<hex HMAC-SHA256 of "<t>." + body>``), retried with exponential backoff and
@@ -121,7 +121,7 @@ async def subscribe(runtime: RuntimeDep, body: SubscriptionIn,
 
     try:
         status, payload, replayed = await run_once(
-            runtime, key=idempotency_key, scope="POST /v1/webhooks",
+            runtime, key=idempotency_key, actor=actor, scope="POST /v1/webhooks",
             payload=body.model_dump(mode="json"), effect=effect)
     except KeyReused:
         raise _reused() from None

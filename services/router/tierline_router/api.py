@@ -19,14 +19,16 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tierline_router.models import agents
+from tierline_router.audit import ENTITY, audit_agent, settings_of
+from tierline_router.models import agents, audit_log
 from tierline_router.work import set_presence
+from tierline_shared import audit
 from tierline_shared.auth.deps import require
 from tierline_shared.bus.events import AgentPresenceChanged, Channel
 from tierline_shared.pagination import Limit, Offset, fetch_page, page
 from tierline_shared.policy import known_timezone
 from tierline_shared.runtime import Runtime
-from tierline_shared.web import RuntimeDep, SessionDep, error_body
+from tierline_shared.web import ActorDep, RuntimeDep, SessionDep, error_body
 
 router = APIRouter(prefix="/v1", tags=["agents"])
 
@@ -111,24 +113,30 @@ async def upsert_agent(runtime: Runtime, session: AsyncSession, agent_id: str,
     take effect at once, and a presence change is applied as by the presence endpoint."""
     now = runtime.clock.now()
     values = body.model_dump() | {"id": agent_id, "updated_at": now}
-    previous = await session.scalar(select(agents.c.presence).where(agents.c.id == agent_id)
-                                    .with_for_update())
+    found = (await session.execute(select(agents).where(agents.c.id == agent_id)
+                                   .with_for_update())).first()
+    previous = None if found is None else found.presence
     await session.execute(pg_insert(agents).values(**values).on_conflict_do_update(
         index_elements=[agents.c.id],
         set_={k: v for k, v in values.items() if k not in ("id", "presence")}))
     if previous is None:
         await runtime.emit(session, runtime.topics.agents, runtime.envelope(AgentPresenceChanged(
             agent_id=agent_id, presence=body.presence, previous=None, changed_at=now)))
-    row = await set_presence(runtime, session, agent_id, body.presence, now)
+    row = await set_presence(runtime, session, agent_id, body.presence, now, audited=False)
     assert row is not None
+    await audit_agent(runtime, session, agent_id, "created" if found is None else "updated",
+                      {} if found is None else settings_of(found._mapping),
+                      settings_of(row._mapping))
     return AgentOut.model_validate(dict(row._mapping))
 
 
 @router.put("/agents/{agent_id}", response_model=AgentOut,
             dependencies=[require("agents:admin")])
-async def put_agent(agent_id: AgentId, body: AgentIn, runtime: RuntimeDep) -> AgentOut:
+async def put_agent(agent_id: AgentId, body: AgentIn, runtime: RuntimeDep,
+                    actor: ActorDep) -> AgentOut:
     """Create or replace an agent; waiting work they can take is offered at once."""
     async with runtime.sessions() as session, session.begin():
+        audit.bind(session, actor)
         out = await upsert_agent(runtime, session, agent_id, body)
     runtime.relay.notify()
     return out
@@ -136,9 +144,11 @@ async def put_agent(agent_id: AgentId, body: AgentIn, runtime: RuntimeDep) -> Ag
 
 @router.post("/agents/import", response_model=dict[str, Any],
              dependencies=[require("agents:admin")])
-async def import_agents(body: AgentImport, runtime: RuntimeDep) -> dict[str, Any]:
+async def import_agents(body: AgentImport, runtime: RuntimeDep,
+                        actor: ActorDep) -> dict[str, Any]:
     """Create or replace up to 1,000 agents in one transaction: all or none."""
     async with runtime.sessions() as session, session.begin():
+        audit.bind(session, actor)
         for item in sorted(body.agents, key=lambda a: a.id):
             await upsert_agent(runtime, session, item.id,
                                AgentIn.model_validate(item.model_dump(exclude={"id"})))
@@ -149,10 +159,12 @@ async def import_agents(body: AgentImport, runtime: RuntimeDep) -> dict[str, Any
 @router.put("/agents/{agent_id}/presence", response_model=AgentOut,
             responses={404: {"description": "No such agent"}},
             dependencies=[require("agents:write")])
-async def put_presence(agent_id: AgentId, body: PresenceIn, runtime: RuntimeDep) -> AgentOut:
+async def put_presence(agent_id: AgentId, body: PresenceIn, runtime: RuntimeDep,
+                       actor: ActorDep) -> AgentOut:
     """Set an agent's presence. Coming available offers them waiting work at once; going
     away or offline sends the work they have not accepted to others."""
     async with runtime.sessions() as session, session.begin():
+        audit.bind(session, actor)
         row = await set_presence(runtime, session, agent_id, body.presence, runtime.clock.now())
         if row is None:
             raise HTTPException(404, error_body("not_found", f"no agent {agent_id}"))
@@ -173,6 +185,22 @@ async def list_agents(session: SessionDep, limit: Limit = 100, offset: Offset = 
     rows, total = await fetch_page(session, query.order_by(agents.c.id), limit, offset)
     return page([AgentOut.model_validate(dict(r._mapping)).model_dump(mode="json")
                  for r in rows], total, limit, offset)
+
+
+@router.get("/agents/{agent_id}/audit", response_model=audit.AuditPage,
+            responses={404: {"description": "No such agent"}},
+            dependencies=[require("agents:read")])
+async def read_audit(agent_id: AgentId, session: SessionDep,
+                     limit: int = Query(100, ge=1, le=500),
+                     offset: int = Query(0, ge=0, le=1_000_000)) -> Any:
+    """Who changed what on the agent, oldest first: roster changes, presence, answers to
+    offers. Each entry has the action, the actor (the API key's name and id, or
+    ``system:router`` for changes made on events and timers, such as a missed offer), when,
+    and the changed fields with their values before and after."""
+    if await session.scalar(select(agents.c.id).where(agents.c.id == agent_id)) is None:
+        raise HTTPException(404, error_body("not_found", f"no agent {agent_id}"))
+    return await audit.page(session, audit_log, entity_type=ENTITY, entity_id=agent_id,
+                            limit=limit, offset=offset)
 
 
 @router.get("/agents/{agent_id}", response_model=AgentOut,

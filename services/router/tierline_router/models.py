@@ -18,6 +18,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
+from tierline_shared.audit import audit_table
 from tierline_shared.db import bus_tables
 
 SCHEMA = "router"
@@ -132,5 +133,8 @@ queue = Table(
     Index("queue_review_idx", "review_at"),
     Index("queue_name_idx", "queue", "queued_at"),
 )
+
+# Who changed what on each agent, written in the change's transaction.
+audit_log = audit_table(metadata)
 
 outbox, inbox = bus_tables(metadata)

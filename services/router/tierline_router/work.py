@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tierline_router.audit import audit_agent
 from tierline_router.matcher import skill_fit
 from tierline_router.models import agents, assignments, queue, tickets
 from tierline_router.placement import (
@@ -64,22 +65,33 @@ async def answer_offer(runtime: Runtime, session: AsyncSession, ticket_id: UUID,
                               .values(status="accepted", accepted_at=now,
                                       offer_expires_at=None))
         await record(session, ticket_id, now, "accepted", agent_id)
+        await _audit_answer(runtime, session, agent_id, ticket_id, "accepted")
         await runtime.emit(session, runtime.topics.routing, runtime.envelope(TicketOfferAnswered(
             ticket_id=ticket_id, agent_id=agent_id, outcome="accepted", answered_at=now)))
         return "accepted"
     await session.execute(update(tickets).where(tickets.c.ticket_id == ticket_id)
                           .values(declined_by=[*ticket.declined_by, agent_id]))
     await release(runtime, session, ticket_id, now, "declined", reason)
+    await _audit_answer(runtime, session, agent_id, ticket_id, "declined")
     await route(runtime, session, ticket_id, now, trigger=f"declined by {agent_id}")
     await offer_waiting_to(runtime, session, agent_id, now, "capacity freed by a decline")
     return "declined"
 
 
+async def _audit_answer(runtime: Runtime, session: AsyncSession, agent_id: str,
+                        ticket_id: UUID, answer: str) -> None:
+    await audit_agent(runtime, session, agent_id, f"offer_{answer}",
+                      {"offers": {str(ticket_id): "offered"}},
+                      {"offers": {str(ticket_id): answer}})
+
+
 async def set_presence(runtime: Runtime, session: AsyncSession, agent_id: str,
-                       presence: str, now: datetime) -> Row[Any] | None:
+                       presence: str, now: datetime, *,
+                       audited: bool = True) -> Row[Any] | None:
     """Set an agent's presence. Work they have not accepted goes elsewhere at once when they
     go away or offline; accepted work stays unless the policy's ``reroute_accepted_when``
-    names that presence. Coming available offers them waiting work."""
+    names that presence. Coming available offers them waiting work. ``audited=False`` when
+    the caller records the change in the audit log itself (with the rest of its change)."""
     moving = ["offered"] if presence in ("away", "offline") else []
     if presence in policy(runtime).reroute_accepted_when:
         moving.append("accepted")
@@ -98,6 +110,9 @@ async def set_presence(runtime: Runtime, session: AsyncSession, agent_id: str,
                                  .values(presence=presence, updated_at=now)
                                  .returning(agents))).one()
     if previous != presence:
+        if audited:
+            await audit_agent(runtime, session, agent_id, "presence_changed",
+                              {"presence": previous}, {"presence": presence})
         await runtime.emit(session, runtime.topics.agents, runtime.envelope(AgentPresenceChanged(
             agent_id=agent_id, presence=presence, previous=previous,  # type: ignore[arg-type]
             changed_at=now)))

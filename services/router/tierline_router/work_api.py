@@ -13,8 +13,11 @@ from sqlalchemy import func, select
 from tierline_router.api import AgentIdStr
 from tierline_router.models import assignments, history, queue
 from tierline_router.work import OfferConflict, answer_offer
+from tierline_shared import audit
+from tierline_shared.audit import Actor
 from tierline_shared.auth.deps import require
-from tierline_shared.web import RuntimeDep, SessionDep, error_body
+from tierline_shared.runtime import Runtime
+from tierline_shared.web import ActorDep, RuntimeDep, SessionDep, error_body
 
 router = APIRouter(prefix="/v1", tags=["routing"])
 
@@ -68,10 +71,11 @@ async def read_history(ticket_id: UUID, session: SessionDep,
                        "detail": r.detail} for r in rows]}
 
 
-async def _answer(ticket_id: UUID, body: OfferAnswer, runtime: RuntimeDep,
+async def _answer(ticket_id: UUID, body: OfferAnswer, runtime: Runtime, actor: Actor,
                   accepted: bool) -> dict[str, Any]:
     try:
         async with runtime.sessions() as session, session.begin():
+            audit.bind(session, actor)
             outcome = await answer_offer(runtime, session, ticket_id, body.agent_id, accepted,
                                          body.reason)
     except OfferConflict as exc:
@@ -84,20 +88,20 @@ async def _answer(ticket_id: UUID, body: OfferAnswer, runtime: RuntimeDep,
 @router.post("/assignments/{ticket_id}/accept", response_model=dict[str, Any],
              responses={409: {"description": "No open offer of this ticket to this agent"}},
              dependencies=[require("agents:write")])
-async def accept_offer(ticket_id: UUID, body: OfferAnswer,
-                       runtime: RuntimeDep) -> dict[str, Any]:
+async def accept_offer(ticket_id: UUID, body: OfferAnswer, runtime: RuntimeDep,
+                       actor: ActorDep) -> dict[str, Any]:
     """The agent takes the offered ticket: it stays theirs until resolved, even if they go
     away."""
-    return await _answer(ticket_id, body, runtime, accepted=True)
+    return await _answer(ticket_id, body, runtime, actor, accepted=True)
 
 
 @router.post("/assignments/{ticket_id}/decline", response_model=dict[str, Any],
              responses={409: {"description": "No open offer of this ticket to this agent"}},
              dependencies=[require("agents:write")])
-async def decline_offer(ticket_id: UUID, body: OfferAnswer,
-                        runtime: RuntimeDep) -> dict[str, Any]:
+async def decline_offer(ticket_id: UUID, body: OfferAnswer, runtime: RuntimeDep,
+                        actor: ActorDep) -> dict[str, Any]:
     """The agent passes on the offer: it goes to the next best agent (never back to them)."""
-    return await _answer(ticket_id, body, runtime, accepted=False)
+    return await _answer(ticket_id, body, runtime, actor, accepted=False)
 
 
 @router.get("/queues", response_model=dict[str, Any],
