@@ -12,6 +12,7 @@ from tierline_intake.adapters_api import router as adapters_router
 from tierline_intake.api import router
 from tierline_intake.categorizer import CORPUS, Categorizer, load_corpus
 from tierline_intake.directory_api import router as directory_router
+from tierline_intake.erasure_api import router as erasure_router
 from tierline_intake.interaction_service import on_interaction
 from tierline_intake.interactions_api import router as interactions_router
 from tierline_intake.kb_api import router as kb_router
@@ -84,12 +85,12 @@ SPEC = ServiceSpec(
 def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     return create_service_app(
         SPEC, settings, routers=[router, adapters_router, interactions_router, directory_router,
-                               kb_router, webhooks_router],
+                               kb_router, webhooks_router, erasure_router],
         clock=clock,
         title="Tierline intake",
         description="Logs incidents and service requests with full context, categorizes and "
                     "prioritizes them with their reasons, and keeps their lifecycle; takes "
                     "chat and IVR contacts and ServiceNow, Jira and Zendesk tickets, enriches "
                     "tickets from the customer directory, suggests knowledge-base articles "
-                    "and sends signed webhooks.",
+                    "sends signed webhooks and erases a requester's personal data on request.",
     )

@@ -238,6 +238,22 @@ webhook_deliveries = Table(
     Index("webhook_deliveries_subscription_idx", "subscription_id", "created_at"),
 )
 
+# Each right-to-erasure request: who asked, when, the pseudonym the person became and what
+# changed. The person is kept only as digests of what was asked for (to answer a repeat).
+erasures = Table(
+    "erasures",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("requested_by", String(200), nullable=False),
+    Column("requested_at", DateTime(timezone=True), nullable=False),
+    Column("pseudonym", String(64), nullable=False),
+    Column("subject_digests", JSONB, nullable=False),
+    Column("counts", JSONB, nullable=False),
+    Column("tickets_announced", Integer, nullable=False),
+    Column("repeat_of", UUID(as_uuid=True)),
+    Index("erasures_pseudonym_idx", "pseudonym", "requested_at"),
+)
+
 # The requester's id as the index above spells it, so the planner uses the index.
 REQUESTER_ID = tickets.c.requester.op("->>")(literal_column("'id'"))
 

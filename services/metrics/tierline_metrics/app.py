@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from fastapi import APIRouter, FastAPI
 
 from tierline_metrics import models
+from tierline_metrics.erasure import on_requester_erased
 from tierline_metrics.exposition import Counters, register
 from tierline_metrics.qa_api import router as qa_router
 from tierline_metrics.reports import policy_of
@@ -56,6 +57,7 @@ from tierline_shared.bus.events import (
     TicketCreated,
     TicketEscalated,
     TicketQueued,
+    TicketRequesterErased,
     TicketStatusChanged,
 )
 from tierline_shared.clock import Clock
@@ -85,6 +87,7 @@ def handlers(runtime: Runtime) -> Mapping[str, Handler]:
         MajorIncidentUpdateDue.event_type: on_major_incident_update_due,
         ProblemIdentified.event_type: on_problem_identified,
         ProblemWorkaroundRecorded.event_type: on_problem_workaround_recorded,
+        TicketRequesterErased.event_type: on_requester_erased,
     })
 
 

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from tierline_router import models
 from tierline_router.api import router as agents_router
+from tierline_router.erasure import on_requester_erased
 from tierline_router.handlers import (
     on_clock_started,
     on_escalated,
@@ -32,6 +33,7 @@ from tierline_shared.bus.events import (
     TicketCreated,
     TicketEscalated,
     TicketPriorityChanged,
+    TicketRequesterErased,
     TicketStatusChanged,
 )
 from tierline_shared.clock import Clock
@@ -54,7 +56,8 @@ def handlers(runtime: Runtime) -> Mapping[str, Handler]:
             SlaClockStarted.event_type: partial(on_clock_started, runtime),
             AgentPresenceChanged.event_type: partial(on_presence_reported, runtime),
             MajorIncidentDeclared.event_type: partial(on_major_incident, runtime),
-            MajorIncidentTicketLinked.event_type: partial(on_major_incident, runtime)}
+            MajorIncidentTicketLinked.event_type: partial(on_major_incident, runtime),
+            TicketRequesterErased.event_type: on_requester_erased}
 
 
 async def _offers_and_reviews(runtime: Runtime) -> None:

@@ -14,6 +14,7 @@ from tierline_shared.bus.events import (
     TicketCommented,
     TicketCreated,
     TicketPriorityChanged,
+    TicketRequesterErased,
     TicketStatusChanged,
 )
 from tierline_shared.clock import Clock
@@ -22,6 +23,7 @@ from tierline_shared.settings import Settings
 from tierline_shared.web import create_service_app
 from tierline_sla import models
 from tierline_sla.api import router
+from tierline_sla.erasure import on_requester_erased
 from tierline_sla.escalation import load_escalation_policy
 from tierline_sla.incidents_api import router as incidents_router
 from tierline_sla.policy import load_sla_policy
@@ -49,6 +51,7 @@ def handlers(runtime: Runtime) -> Mapping[str, Handler]:
         TicketPriorityChanged.event_type: partial(on_priority_changed, runtime),
         TicketCommented.event_type: partial(on_commented, runtime),
         ReassignmentRequested.event_type: partial(on_reassignment_requested, runtime),
+        TicketRequesterErased.event_type: on_requester_erased,
     }
 
 

@@ -30,6 +30,7 @@ from tierline_shared.bus.events import (
     TicketOfferAnswered,
     TicketPriorityChanged,
     TicketQueued,
+    TicketRequesterErased,
     TicketStatusChanged,
     VoiceOfCustomerSignal,
 )
@@ -39,7 +40,7 @@ from tierline_shared.bus.topics import Topics
 TICKET_EVENTS: list[type[Event]] = [TicketCreated, TicketStatusChanged, TicketPriorityChanged,
                                     TicketCommented,
                                     ReassignmentRequested, SurveyRequested, SurveyAnswered,
-                                    TicketContactLinked]
+                                    TicketContactLinked, TicketRequesterErased]
 CHANNELS: dict[str, tuple[str, str, list[type[Event]]]] = {
     "incidents": ("intake", "Incidents: creation and every lifecycle event, keyed by ticket "
                   "id, in order per ticket.", TICKET_EVENTS),

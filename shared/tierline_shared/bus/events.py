@@ -337,6 +337,25 @@ class ProblemWorkaroundRecorded(ProblemEvent):
     recorded_at: datetime
 
 
+class TicketRequesterErased(TicketEvent):
+    """The ticket's requester asked to be forgotten: intake anonymized its copy and tells
+    the other services how to do the same with theirs. The event names no personal data:
+    each stored string whose SHA-256 (hex) is a key of ``replacements`` is replaced by its
+    value (the requester id by ``pseudonym``, the customer's own words by ``[erased]``, a
+    title by the title without their name or email). Keyed by ticket id on the ticket's
+    topic, so it follows every earlier event of the ticket."""
+
+    event_type: ClassVar[str] = "tierline.ticket.requester_erased.v1"
+
+    erasure_id: UUID
+    pseudonym: str = Field(description="what the requester id became, the same on every "
+                           "ticket of the person, so counts per customer still add up")
+    replacements: dict[str, str] = Field(
+        default_factory=dict, description="SHA-256 (hex) of an original string -> the "
+        "string that replaces it")
+    erased_at: datetime
+
+
 class AgentPresenceChanged(Event):
     """An agent's presence changed (available, busy, away, offline)."""
 
@@ -466,5 +485,5 @@ EVENT_TYPES: dict[str, type[Event]] = {
                   MajorIncidentDeclared, MajorIncidentTicketLinked, MajorIncidentUpdateDue,
                   MajorIncidentChanged, ProblemIdentified, ProblemWorkaroundRecorded,
                   AgentPresenceChanged, InteractionOccurred, TicketContactLinked,
-                  VoiceOfCustomerSignal)
+                  TicketRequesterErased, VoiceOfCustomerSignal)
 }

@@ -1,7 +1,7 @@
 """An audit log: who changed what on each ticket, written with the change.
 
 Revision ID: 20261125_11
-Revises: 20261125_06
+Revises: 20261125_10
 Create Date: 2026-11-25
 """
 
@@ -10,7 +10,7 @@ from alembic import op
 from tierline_shared.migrate_ops import create_audit_table
 
 revision = "20261125_11"
-down_revision = "20261125_06"
+down_revision = "20261125_10"
 branch_labels = None
 depends_on = None
 

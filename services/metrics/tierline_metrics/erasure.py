@@ -1,0 +1,19 @@
+"""A requester was erased: the ticket's logged events (``ticket_log``, what reports fold)
+lose the personal data intake names by digest. Only strings change: the requester id
+becomes the person's pseudonym on all their tickets (repeat contacts, so first-contact
+resolution, still match), survey comments and notes lose the person's words; every
+number, status and instant stays, so every figure is the same before and after."""
+
+from __future__ import annotations
+
+from tierline_metrics.models import ticket_log
+from tierline_shared.bus.consumer import HandlerContext
+from tierline_shared.bus.events import TicketRequesterErased
+from tierline_shared.erasure import rewrite_rows
+
+
+async def on_requester_erased(ctx: HandlerContext) -> None:
+    event = ctx.envelope.event
+    assert isinstance(event, TicketRequesterErased)
+    await rewrite_rows(ctx.session, ticket_log, ticket_log.c.ticket_id == event.ticket_id,
+                       [ticket_log.c.body], event.replacements)

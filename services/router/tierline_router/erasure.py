@@ -1,0 +1,20 @@
+"""A requester was erased: router keeps no requester, but its notes on the ticket (history
+details, assignment reasons, the queue's reason) lose any string intake names by digest."""
+
+from __future__ import annotations
+
+from tierline_router.models import assignments, history, queue
+from tierline_shared.bus.consumer import HandlerContext
+from tierline_shared.bus.events import TicketRequesterErased
+from tierline_shared.erasure import rewrite_rows
+
+
+async def on_requester_erased(ctx: HandlerContext) -> None:
+    event = ctx.envelope.event
+    assert isinstance(event, TicketRequesterErased)
+    swap, tid = event.replacements, event.ticket_id
+    await rewrite_rows(ctx.session, history, history.c.ticket_id == tid,
+                       [history.c.detail], swap)
+    await rewrite_rows(ctx.session, assignments, assignments.c.ticket_id == tid,
+                       [assignments.c.reasons], swap)
+    await rewrite_rows(ctx.session, queue, queue.c.ticket_id == tid, [queue.c.reason], swap)
