@@ -158,7 +158,7 @@ async def test_a_requester_is_erased_everywhere_and_the_figures_stay(stack: Stac
         counts = erasure["counts"]
         assert counts["tickets"] == 2 and counts["customers"] == 1
         assert counts["interactions"] == 1 and counts["ticket_history"] >= 3
-        assert counts["idempotency_keys"] == 2
+        assert counts["idempotency_keys"] == 2 and counts["audit_log"] >= 2
         got = await client.get(f"{erasures}/{erasure['id']}")
         assert got.status_code == 200 and got.json() == erasure
 
@@ -191,6 +191,11 @@ async def test_a_requester_is_erased_everywhere_and_the_figures_stay(stack: Stac
             assert await stack.scalar(
                 f"SELECT count(*) FROM {schema}.processed_events WHERE event_type = "
                 "'tierline.ticket.requester_erased.v1'") >= 2, schema
+        trail = (await client.get(f"{intake}/v1/tickets/{first}/audit")).json()["items"]
+        assert trail[-1]["action"] == "requester_erased"
+        assert trail[-1]["actor"]["name"] == "bootstrap"
+        assert trail[-1]["changes"]["requester.id"] == {"before": "[redacted]",
+                                                        "after": pseudonym}
         ticket_out = (await client.get(f"{intake}/v1/tickets/{first}")).json()
         assert ticket_out["requester"]["id"] == pseudonym
         assert ticket_out["status"] == "closed" and ticket_out["csat"] == 4

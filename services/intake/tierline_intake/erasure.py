@@ -5,7 +5,9 @@ row of theirs in one transaction, record the erasure and tell the other services
 What goes and what stays, per table (see the README's "Right to erasure"):
 tickets: the requester's id becomes the pseudonym, name and email go, title, description,
 context and reasons lose the person's identifiers; counts, categories, priorities, statuses
-and timestamps stay. ticket_history: the person's own entries (replies, survey comments)
+and timestamps stay. audit_log: earlier entries of their tickets lose the person's
+identifiers and words, and each ticket gets a ``requester_erased`` entry naming the key that
+asked. ticket_history: the person's own entries (replies, survey comments)
 lose their words, the rest their identifiers. customers: the record keeps its plan and
 account under the pseudonym, without name or email. interactions and their events: the
 customer's id, name and words go. idempotency_keys: stored responses are anonymized.
@@ -23,8 +25,10 @@ from uuid import UUID, uuid4
 from sqlalchemy import String, cast, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tierline_intake.audit import ENTITY
 from tierline_intake.models import (
     REQUESTER_ID,
+    audit_log,
     customers,
     erasures,
     history,
@@ -35,12 +39,14 @@ from tierline_intake.models import (
     tickets,
     webhook_deliveries,
 )
+from tierline_shared import audit
+from tierline_shared.audit import REDACTED
 from tierline_shared.bus.events import TicketRequesterErased
-from tierline_shared.privacy import Eraser, identity_of, pseudonym, subject_digest
+from tierline_shared.privacy import OWN_WORDS, Eraser, identity_of, pseudonym, subject_digest
 from tierline_shared.runtime import Runtime
 
-STORES = ("tickets", "ticket_history", "customers", "interactions", "interaction_events",
-          "idempotency_keys", "webhook_deliveries", "kb_articles")
+STORES = ("tickets", "ticket_history", "audit_log", "customers", "interactions",
+          "interaction_events", "idempotency_keys", "webhook_deliveries", "kb_articles")
 # History kinds that are the customer speaking, whoever is named as the actor.
 _CUSTOMER_KINDS = ("customer_replied", "csat_answered", "nps_answered")
 
@@ -101,6 +107,12 @@ async def _tickets(session: AsyncSession, runtime: Runtime, eraser: Eraser,
             description=eraser.text(ticket.description), context=eraser.json(ticket.context),
             reasons=eraser.json(ticket.reasons)))
         counts["tickets"] += 1
+        await _audit_log(session, eraser, counts, ticket.id)
+        await audit.record(runtime, session, audit_log, entity_type=ENTITY, entity_id=ticket.id,
+                           action="requester_erased", changes={
+                               "requester.id": {"before": REDACTED,
+                                                "after": eraser.identity.pseudonym},
+                               "erasure_id": {"before": None, "after": str(erasure_id)}})
         await _deliveries(session, eraser, counts, ticket.id)
         await _kb(session, eraser, counts, ticket.id)
         replacements = eraser.take_touched()
@@ -129,6 +141,35 @@ async def _history(session: AsyncSession, eraser: Eraser, counts: dict[str, int]
             await session.execute(update(history).where(history.c.id == row.id).values(
                 detail=detail, actor=actor))
             counts["ticket_history"] += 1
+
+
+def _own_words_within(eraser: Eraser, value: Any) -> Any:
+    """The person's own words wherever they sit in an audit entry's changes."""
+    if isinstance(value, dict):
+        return {k: eraser.own_words(v) if k in OWN_WORDS and isinstance(v, str)
+                else _own_words_within(eraser, v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_own_words_within(eraser, v) for v in value]
+    return value
+
+
+async def _audit_log(session: AsyncSession, eraser: Eraser, counts: dict[str, int],
+                     ticket_id: UUID) -> None:
+    """Earlier audit entries of the ticket: before and after values lose the person's
+    identifiers (a title naming them, the requester's id and name), and what the customer
+    said (a reply, a survey comment) goes, as in the history."""
+    rows = (await session.execute(select(audit_log.c.id, audit_log.c.action,
+                                         audit_log.c.changes).where(
+        audit_log.c.entity_type == ENTITY, audit_log.c.entity_id == str(ticket_id)))).all()
+    for row in rows:
+        changes = row.changes
+        if row.action in _CUSTOMER_KINDS:
+            changes = _own_words_within(eraser, changes)
+        changes = eraser.json(changes)
+        if changes != row.changes:
+            await session.execute(update(audit_log).where(audit_log.c.id == row.id)
+                                  .values(changes=changes))
+            counts["audit_log"] += 1
 
 
 async def _deliveries(session: AsyncSession, eraser: Eraser, counts: dict[str, int],

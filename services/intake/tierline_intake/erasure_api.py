@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 
 from tierline_intake.erasure import STORES, RequesterUnknown, erase, get_erasure
 from tierline_intake.schemas import Email
+from tierline_shared import audit
 from tierline_shared.auth.deps import Principal, require
 from tierline_shared.web import RuntimeDep, SessionDep, error_body
 
@@ -84,6 +85,7 @@ async def create_erasure(body: ErasureIn, runtime: RuntimeDep, principal: Admin)
     Asking again is harmless: 200 with zero counts, ``repeat_of`` naming the first."""
     try:
         async with runtime.sessions() as session, session.begin():
+            audit.bind(session, audit.Actor(principal.name, principal.key_id))
             record = await erase(runtime, session, requester_id=body.requester_id,
                                  email=body.email, requested_by=principal.name)
     except RequesterUnknown:
