@@ -1,11 +1,14 @@
-"""Faults with real processes, then a count: PostgreSQL away for 30 seconds under a steady
-load, and a burst of ten times the steady rate. Each test prints its counts (run pytest with
-``-s`` to see them) and asserts that every accepted ticket was stored and assigned exactly
-once, every due SLA event fired exactly once and metrics counted every ticket."""
+"""Faults with real processes, then a count: each service SIGKILLed in turn and restarted,
+the broker unreachable for 30 seconds and PostgreSQL away for 30 seconds, all under a
+steady load, and a burst of ten times the steady rate. Each test prints its counts (run
+pytest with ``-s`` to see them; they are also in the run's closing summary) and asserts
+that every accepted ticket was stored and assigned exactly once, every due SLA event fired
+exactly once and metrics counted every ticket."""
 
 from __future__ import annotations
 
 import asyncio
+import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -13,10 +16,18 @@ import pytest
 
 from tests.conftest import Databases
 from tests.e2e.conftest import Stack
-from tests.e2e.faults import Load, assert_counts, audit, due_soon_policies
+from tests.e2e.faults import (
+    ROOMY_ROSTER,
+    BrokerProxy,
+    Load,
+    assert_counts,
+    audit,
+    due_soon_policies,
+)
 from tests.helpers import eventually
 from tests.reports import REPORT
 from tierline_shared.embedded import EmbeddedKafka, EmbeddedPostgres, free_port
+from tierline_shared.migrate import SERVICES
 
 pytestmark = [pytest.mark.db, pytest.mark.kafka, pytest.mark.e2e]
 
@@ -61,7 +72,8 @@ async def test_postgres_away_30s_intake_answers_503_and_loses_nothing(
         stack.wait("readyz", "intake", "router", "sla", "metrics")
         await load.steady(200, 8, STEADY_PER_S)
         refused_during = dict(load.refused)
-        await load.retry_refused()  # the client retries what was refused, same key
+        assert load.unreachable == {}  # intake itself stayed up and answered
+        await load.retry_later()  # the client retries what was refused, same key
 
         assert load.failed == []
         assert refused_during and set(refused_during.values()) == {"5"}, refused_during
@@ -87,3 +99,95 @@ async def test_a_burst_of_ten_times_the_steady_rate(own_stack: Stack, tmp_path: 
         assert counts["accepted"] == 96
         assert_counts(counts)
         REPORT["fault burst 10x"] = str(counts)
+
+
+async def test_each_service_sigkilled_under_load_then_restarted(own_stack: Stack,
+                                                                tmp_path: Path) -> None:
+    """One steady load throughout; intake, router, sla and metrics are SIGKILLed in turn,
+    each restarted a few seconds later."""
+    stack = own_stack
+    stack.procs.env["TIERLINE_POLICY_DIR"] = str(due_soon_policies(tmp_path / "policies"))
+    stack.start()
+    await stack.put_roster(ROOMY_ROSTER)
+    async with stack.client(timeout=30) as client:
+        load = Load(stack, client)
+        done = asyncio.Event()
+        running = asyncio.create_task(load.until(done, 0, STEADY_PER_S))
+        killed = []
+        for service in SERVICES:
+            await asyncio.sleep(3)
+            await asyncio.to_thread(stack.procs.stop, service, signal.SIGKILL)
+            killed.append(service)
+            await asyncio.sleep(3)
+            # stack.start waits for readyz, blocking: in a thread, so the load goes on
+            await asyncio.to_thread(stack.start, service)
+        await asyncio.sleep(3)
+        done.set()
+        posted = await running
+        unreachable_while_intake_was_down = dict(load.unreachable)
+        await load.retry_later()  # the client retries what got no answer, same key
+
+        assert killed == list(SERVICES)
+        assert unreachable_while_intake_was_down, "the load never met intake down"
+        assert load.failed == [] and load.refused == {} and load.unreachable == {}
+        assert len(load.accepted) == posted
+        counts = await audit(stack, client, set(load.accepted.values()))
+        counts["unanswered_then_accepted"] = len(unreachable_while_intake_was_down)
+        assert_counts(counts)
+        REPORT["fault each service SIGKILLed"] = str(counts)
+
+
+@pytest.fixture
+async def proxied_stack(databases: Databases, tmp_path: Path) -> AsyncIterator[
+        tuple[Stack, BrokerProxy]]:
+    """A stack on a broker of its own that clients reach only through a TCP proxy, which
+    the test may close (the broker unreachable) and open again; the broker keeps its data."""
+    broker_port, proxy_port = free_port(), free_port()
+    broker = EmbeddedKafka(broker_port, log_path=tmp_path / "broker.log",
+                           advertised_port=proxy_port)
+    broker.start()
+    proxy = BrokerProxy(proxy_port, broker_port)
+    proxy.open()
+    stack = Stack(databases, broker.bootstrap_servers, tmp_path)
+    stack.procs.env["TIERLINE_POLICY_DIR"] = str(due_soon_policies(tmp_path / "policies"))
+    try:
+        yield stack, proxy
+    finally:
+        await stack.stop()
+        proxy.stop()
+        broker.stop()
+
+
+async def test_broker_unreachable_30s_under_load_loses_nothing(
+        proxied_stack: tuple[Stack, BrokerProxy]) -> None:
+    stack, proxy = proxied_stack
+    stack.start()
+    await stack.put_roster(ROOMY_ROSTER)
+    async with stack.client(timeout=30) as client:
+        load = Load(stack, client)
+        await load.steady(0, 8, STEADY_PER_S)
+        proxy.close()
+        during = asyncio.create_task(load.steady(8, int(OUTAGE_S * STEADY_PER_S), STEADY_PER_S))
+
+        async def broker_down(service: str) -> bool:
+            r = await client.get(f"{stack.url(service)}/readyz")
+            return r.status_code == 503 and r.json()["checks"]["broker"] is False
+
+        for service in SERVICES:
+            await eventually(lambda s=service: broker_down(s), timeout=30,
+                             what=f"{service} reporting the broker down")
+        await during
+        accepted_during = len(load.accepted) - 8
+        held = await stack.scalar("SELECT count(*) FROM intake.outbox")
+        proxy.open()
+        await asyncio.to_thread(stack.wait, "readyz", *SERVICES)
+        await load.steady(200, 8, STEADY_PER_S)
+
+        assert load.failed == [] and load.refused == {} and load.unreachable == {}
+        assert accepted_during == int(OUTAGE_S * STEADY_PER_S)  # intake kept answering 201
+        assert held >= accepted_during  # their events waited in intake's outbox
+        counts = await audit(stack, client, set(load.accepted.values()))
+        counts["accepted_while_broker_away"] = accepted_during
+        counts["outbox_rows_held"] = held
+        assert_counts(counts)
+        REPORT["fault broker unreachable 30 s"] = str(counts)
