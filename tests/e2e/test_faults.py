@@ -36,18 +36,12 @@ OUTAGE_S = 30
 
 
 @pytest.fixture
-async def pg_stack(kafka: EmbeddedKafka, tmp_path: Path) -> AsyncIterator[tuple[Stack,
-                                                                                EmbeddedPostgres]]:
+def pg_stack(own_pg_stack: tuple[Stack, EmbeddedPostgres],
+             tmp_path: Path) -> tuple[Stack, EmbeddedPostgres]:
     """A stack on a PostgreSQL server of its own, which the test may stop and start."""
-    pg = EmbeddedPostgres(tmp_path / "pgdata", free_port(), fast_unsafe=True)
-    pg.start()
-    stack = Stack(Databases(pg.url()), kafka.bootstrap_servers, tmp_path)
+    stack, _ = own_pg_stack
     stack.procs.env["TIERLINE_POLICY_DIR"] = str(due_soon_policies(tmp_path / "policies"))
-    try:
-        yield stack, pg
-    finally:
-        await stack.stop()
-        pg.remove()
+    return own_pg_stack
 
 
 async def test_postgres_away_30s_intake_answers_503_and_loses_nothing(
