@@ -205,7 +205,10 @@ async def audit(stack: Stack, client: httpx.AsyncClient, ids: set[str]) -> dict[
 
     async def metrics_settled() -> str | None:
         text = (await client.get(f"{stack.url('metrics')}/metrics")).text
-        return text if counter(text, "tierline_tickets_assigned_total") >= total else None
+        # Both: after a restart metrics may catch up on the routing topic before the ticket
+        # topics (the upserts do not mind the order), so assigned can be complete first.
+        return text if counter(text, "tierline_tickets_assigned_total") >= total and \
+            counter(text, "tierline_tickets_created_total") >= total else None
 
     exposition = await eventually(metrics_settled, timeout=60, what="metrics caught up")
     return {
