@@ -88,7 +88,7 @@ async def test_a_burst_of_ten_times_the_steady_rate(own_stack: Stack, tmp_path: 
         await load.steady(0, 8, STEADY_PER_S)
         await load.steady(8, 80, 10 * STEADY_PER_S)
         await load.steady(88, 8, STEADY_PER_S)
-        assert load.failed == [] and load.refused == {}
+        assert load.failed == [] and load.refused == {} and load.unreachable == {}
         counts = await audit(stack, client, set(load.accepted.values()))
         assert counts["accepted"] == 96
         assert_counts(counts)
