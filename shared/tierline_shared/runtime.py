@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +25,39 @@ from tierline_shared.db import make_engine, make_sessionmaker
 from tierline_shared.settings import Settings
 
 log = logging.getLogger(__name__)
+
+
+class StartupError(RuntimeError):
+    """A dependency the service cannot start without stayed unreachable."""
+
+
+async def wait_for_database(engine: AsyncEngine, wait_s: float, *,
+                            first_backoff_s: float = 0.5) -> None:
+    """Return once PostgreSQL answers; retry with backoff, logging what it waits for, and
+    raise :class:`StartupError` if it has not answered within ``wait_s`` seconds."""
+    where = engine.url.render_as_string(hide_password=True)
+    deadline = time.monotonic() + wait_s
+    backoff = first_backoff_s
+    while True:
+        try:
+            async with engine.connect() as conn:
+                await asyncio.wait_for(conn.execute(text("SELECT 1")), 5)
+            return
+        except Exception as exc:
+            error = repr(exc)
+        left = deadline - time.monotonic()
+        if left <= 0:
+            message = (f"PostgreSQL at {where} did not answer within {wait_s:g} s "
+                       f"(TIERLINE_STARTUP_WAIT_S); last error: {error}")
+            log.error("giving up: database unreachable at start-up",
+                      extra={"database": where, "waited_s": wait_s, "error": error})
+            raise StartupError(message)
+        pause = min(backoff, left)
+        log.warning("waiting for the database", extra={
+            "database": where, "error": error, "retry_in_s": round(pause, 2),
+            "gives_up_in_s": round(left, 1)})
+        await asyncio.sleep(pause)
+        backoff = min(backoff * 2, 5.0)
 
 
 @dataclass
@@ -81,6 +115,11 @@ class Runtime:
     async def start(cls, spec: ServiceSpec, settings: Settings,
                     clock: Clock | None = None) -> Runtime:
         engine = make_engine(settings.database_url, pool_size=settings.database_pool_size)
+        try:
+            await wait_for_database(engine, settings.startup_wait_s)
+        except StartupError:
+            await engine.dispose()
+            raise
         sessions = make_sessionmaker(engine)
         topics = Topics(settings.topic_prefix)
         registry = CollectorRegistry()

@@ -25,6 +25,10 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL of the PostgreSQL server (asyncpg driver).",
     )
     database_pool_size: int = Field(default=10, ge=1, le=200)
+    startup_wait_s: float = Field(
+        default=60.0, ge=0, le=3600, description="how long a starting service waits for "
+        "PostgreSQL, retrying with backoff, before it exits non-zero (the broker it does not "
+        "wait for: while the broker is away, intake accepts work into its outbox)")
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     topic_prefix: str = Field(default="tierline", pattern=r"^[A-Za-z0-9._-]{1,100}$")
     topic_partitions: int = Field(default=3, ge=1, le=1000)

@@ -17,7 +17,7 @@ from tierline_shared.auth.keys import generate
 from tierline_shared.bus.topics import Topics
 from tierline_shared.db import make_engine
 from tierline_shared.devstack import ServiceProcesses, service_env, wait_ready
-from tierline_shared.embedded import EmbeddedKafka, free_port
+from tierline_shared.embedded import EmbeddedKafka, EmbeddedPostgres, free_port
 from tierline_shared.migrate import SERVICES
 from tierline_shared.settings import Settings
 
@@ -125,3 +125,18 @@ async def own_stack(databases: Databases, kafka: EmbeddedKafka,
     s = Stack(databases, kafka.bootstrap_servers, tmp_path)
     yield s
     await s.stop()
+
+
+@pytest.fixture
+async def own_pg_stack(kafka: EmbeddedKafka, tmp_path: Path) -> AsyncIterator[
+        tuple[Stack, EmbeddedPostgres]]:
+    """A stack of its own (not started) on a PostgreSQL server of its own, which the test
+    may stop and start."""
+    pg = EmbeddedPostgres(tmp_path / "pgdata", free_port(), fast_unsafe=True)
+    pg.start()
+    stack = Stack(Databases(pg.url()), kafka.bootstrap_servers, tmp_path)
+    try:
+        yield stack, pg
+    finally:
+        await stack.stop()
+        pg.remove()

@@ -1,8 +1,10 @@
-"""Faults with real processes: the broker away, consumers killed mid-stream."""
+"""Faults with real processes: the broker away, consumers killed mid-stream, a service
+started before its PostgreSQL."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 from collections import Counter
 
@@ -11,7 +13,7 @@ import pytest
 from tests.e2e.conftest import Stack, counter, ticket
 from tests.helpers import eventually, header, read_topic
 from tierline_shared.bus.events import TicketAssigned
-from tierline_shared.embedded import EmbeddedKafka, free_port
+from tierline_shared.embedded import EmbeddedKafka, EmbeddedPostgres, free_port
 
 pytestmark = [pytest.mark.db, pytest.mark.kafka, pytest.mark.e2e]
 
@@ -131,3 +133,42 @@ async def test_consumers_killed_mid_stream_lose_nothing_and_double_nothing(
                 counter(text, "tierline_tickets_created_total") == total
 
         await eventually(metrics_complete, timeout=30, what="metrics counted every ticket once")
+
+
+def service_log(stack: Stack, service: str) -> str:
+    assert stack.procs.log_dir is not None
+    return (stack.procs.log_dir / f"{service}.log").read_text(errors="replace")
+
+
+async def test_a_service_started_before_postgres_waits_for_it(
+        own_pg_stack: tuple[Stack, EmbeddedPostgres]) -> None:
+    stack, pg = own_pg_stack
+    await asyncio.to_thread(pg.stop)
+    stack.procs.start("router")
+
+    async def waiting() -> bool:
+        return "waiting for the database" in service_log(stack, "router")
+
+    await eventually(waiting, timeout=60, what="router saying it waits for the database")
+    await asyncio.to_thread(pg.start)
+    await asyncio.to_thread(stack.wait, "readyz", "router")
+    assert stack.procs.exited() == {}
+    assert "giving up" not in service_log(stack, "router")
+
+
+async def test_a_service_whose_postgres_never_answers_exits_with_a_message(
+        own_pg_stack: tuple[Stack, EmbeddedPostgres]) -> None:
+    stack, pg = own_pg_stack
+    await asyncio.to_thread(pg.stop)
+    stack.procs.env["TIERLINE_STARTUP_WAIT_S"] = "3"
+    proc = stack.procs.start("router")
+    code = await asyncio.to_thread(proc.wait, 120)
+    assert code != 0
+    lines = [json.loads(line) for line in service_log(stack, "router").splitlines()
+             if line.startswith("{")]
+    waits = [r for r in lines if r.get("event") == "waiting for the database"]
+    gave_up = [r for r in lines if r.get("event") == "giving up: database unreachable at "
+               "start-up"]
+    assert waits and all(str(pg.port) in r["database"] for r in waits)
+    assert len(gave_up) == 1 and gave_up[0]["waited_s"] == 3
+    assert "TIERLINE_STARTUP_WAIT_S" in service_log(stack, "router")

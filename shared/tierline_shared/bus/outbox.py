@@ -85,7 +85,11 @@ class OutboxRelay:
                 log.warning("outbox relay failed; retrying", extra={"error": repr(exc),
                                                                     "retry_in_s": backoff})
                 await self._close_producer()
-                await self._sleep(backoff)
+                # Only a stop cuts the backoff short, not a commit's notify(): while the
+                # broker is away every accepted ticket notifies, and the relay would
+                # reconnect at the request rate instead of backing off.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), backoff)
                 backoff = min(backoff * 2, 5.0)
         await self._close_producer()
 
