@@ -344,7 +344,7 @@ def _document_errors_as_answered(app: FastAPI) -> None:
 def authenticator(settings: Settings, runtime: Runtime) -> Authenticator:
     key = settings.bootstrap_admin_key
     rate, burst = settings.rate_limit_per_s, settings.rate_limit_burst
-    limits = (SharedBuckets(runtime.sessions, rate, burst)
+    limits = (SharedBuckets(runtime.engine, rate, burst)
               if settings.rate_limit_scope == "cluster" else TokenBuckets(rate, burst))
     return Authenticator(KeyCache(runtime.sessions, settings.auth_cache_ttl_s), limits,
                          key.get_secret_value() if key else None)

@@ -49,7 +49,7 @@ async def test_a_cluster_wide_bucket_is_shared_by_every_process(database_url: st
     key = generate().plaintext
     router_app, sla_app = create_app(router_rt.settings), create_sla_app(sla_rt.settings)
     for app, runtime in ((router_app, router_rt), (sla_app, sla_rt)):
-        attach(app, runtime, key=key, limits=SharedBuckets(runtime.sessions, 0.01, 3))
+        attach(app, runtime, key=key, limits=SharedBuckets(runtime.engine, 0.01, 3))
     try:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=router_app),
                                      base_url="http://router", headers={"X-API-Key": key}

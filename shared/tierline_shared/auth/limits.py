@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 
 @dataclass
@@ -46,14 +46,16 @@ RETURNING b.tokens, b.allowed
 @dataclass
 class SharedBuckets:
     """The same buckets kept in PostgreSQL, so a key's allowance is the same however many
-    replicas serve it. Costs one statement per request."""
+    replicas serve it. Costs one statement per request: it runs in autocommit, with no
+    BEGIN and COMMIT around it (the statement is its own transaction)."""
 
-    sessions: async_sessionmaker[AsyncSession]
+    engine: AsyncEngine
     rate_per_s: float
     burst: int
 
     async def take(self, key: str) -> float:
-        async with self.sessions() as session, session.begin():
-            tokens, allowed = (await session.execute(_TAKE, {
+        async with self.engine.connect() as conn:
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            tokens, allowed = (await conn.execute(_TAKE, {
                 "key": key, "burst": self.burst, "rate": self.rate_per_s})).one()
         return 0.0 if allowed else (1 - tokens) / self.rate_per_s
