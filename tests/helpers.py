@@ -92,15 +92,17 @@ def offline_runtime(spec: Any, database_url: str, clock: Any) -> Any:
 
 async def deliver(runtime: Any, event: Any) -> None:
     """Run the runtime's handler for ``event`` in one transaction, as its consumer would."""
-    from tierline_shared.bus.consumer import HandlerContext
     from tierline_shared.bus.envelope import Envelope
 
-    envelope = Envelope.wrap(event, source="/test", time=runtime.clock.now())
-    handler = runtime.spec.handlers(runtime)[envelope.type]
-    async with runtime.sessions.begin() as session:
-        await handler(HandlerContext(
-            session=session, envelope=envelope,
-            emit=lambda topic, env: runtime.emit(session, topic, env)))
+    await deliver_envelope(runtime, Envelope.wrap(event, source="/test",
+                                                  time=runtime.clock.now()))
+
+
+async def deliver_envelope(runtime: Any, envelope: Any) -> None:
+    from tierline_shared.bus.handlers import Delivered
+
+    async with runtime.transaction() as uow:
+        await runtime.spec.handlers(runtime).apply(uow, [Delivered(envelope)])
 
 
 async def outbox_events(runtime: Any, subject: str | None = None) -> list[tuple[str, dict]]:

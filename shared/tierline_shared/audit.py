@@ -148,11 +148,17 @@ async def record(runtime: Runtime, session: AsyncSession, table: Table, *, entit
     """Write one entry in the caller's transaction; nothing when nothing changed."""
     if not changes:
         return False
+    from tierline_shared.unit_of_work import current
+
     actor = actor_of(session, runtime.spec.name)
-    await session.execute(insert(table).values(
-        entity_type=entity_type, entity_id=str(entity_id), action=action,
-        actor_name=actor.name, actor_key_id=actor.key_id, at=runtime.clock.now(),
-        changes=changes))
+    row = {"entity_type": entity_type, "entity_id": str(entity_id), "action": action,
+           "actor_name": actor.name, "actor_key_id": actor.key_id, "at": runtime.clock.now(),
+           "changes": changes}
+    uow = current(session)
+    if uow is not None:
+        uow.add(table, row)
+    else:
+        await session.execute(insert(table).values(row))
     return True
 
 

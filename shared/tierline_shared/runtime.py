@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,15 +14,18 @@ from prometheus_client import CollectorRegistry, Gauge, ProcessCollector
 from sqlalchemy import MetaData, Table, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from tierline_shared.bus.consumer import ConsumerLoop, Handler
+from tierline_shared.audit import Actor
+from tierline_shared.bus.consumer import ConsumerLoop
 from tierline_shared.bus.envelope import Envelope
 from tierline_shared.bus.events import Event
+from tierline_shared.bus.handlers import Handlers
 from tierline_shared.bus.kafka import broker_reachable
 from tierline_shared.bus.outbox import OutboxRelay, enqueue
 from tierline_shared.bus.topics import Topics
 from tierline_shared.clock import Clock, clock_for
 from tierline_shared.db import make_engine, make_sessionmaker
 from tierline_shared.settings import Settings
+from tierline_shared.unit_of_work import UnitOfWork, transaction
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +72,7 @@ class ServiceSpec:
     outbox: Table
     inbox: Table
     consumes: Callable[[Topics], list[str]] = lambda topics: []
-    handlers: Callable[[Runtime], Mapping[str, Handler]] = lambda runtime: {}
+    handlers: Callable[[Runtime], Handlers] = lambda runtime: Handlers()
     on_start: Callable[[Runtime], Awaitable[None]] | None = None
     # Periodic jobs: (name, interval in seconds from settings, job); each run is retried
     # at the next interval if it fails.
@@ -101,6 +104,13 @@ class Runtime:
 
     async def emit(self, session: AsyncSession, topic: str, envelope: Envelope) -> None:
         await enqueue(session, self.spec.outbox, topic, envelope)
+
+    def transaction(self, actor: Actor | None = None
+                    ) -> contextlib.AbstractAsyncContextManager[UnitOfWork]:
+        """A unit of work acting as ``actor`` (the service itself when None): its audit
+        entries, history rows and events are written at commit, then the relay is woken."""
+        return transaction(self.sessions, outbox=self.spec.outbox,
+                           actor=actor or Actor.system(self.spec.name), wake=self.relay.notify)
 
     async def ready(self) -> dict[str, bool]:
         checks = {"database": False, "broker": False}
@@ -149,9 +159,8 @@ class Runtime:
                 group_id=f"{settings.topic_prefix}.{spec.name}",
                 topics=consumed,
                 handlers=spec.handlers(runtime),
-                sessions=sessions,
+                transaction=runtime.transaction,
                 inbox=spec.inbox,
-                emit=runtime.emit,
                 bootstrap_servers=settings.kafka_bootstrap_servers,
                 deadletter_topic=topics.deadletter,
                 all_topics=topics.all(),
@@ -160,7 +169,6 @@ class Runtime:
                 registry=registry,
                 max_attempts=settings.consumer_max_attempts,
                 retry_backoff_s=settings.consumer_retry_backoff_s,
-                after_commit=relay.notify,
                 fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms,
             )
         runtime._tasks.append(asyncio.create_task(relay.run(), name=f"{spec.name}-relay"))

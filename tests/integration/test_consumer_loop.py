@@ -6,6 +6,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import pytest
@@ -14,13 +15,15 @@ from sqlalchemy import Column, MetaData, String, Table, func, select, text
 from sqlalchemy.dialects.postgresql import UUID
 
 from tests.helpers import eventually, header, produce, read_topic
-from tierline_shared.bus.consumer import ConsumerLoop, HandlerContext
+from tierline_shared.audit import Actor
+from tierline_shared.bus.consumer import ConsumerLoop
 from tierline_shared.bus.envelope import Envelope
 from tierline_shared.bus.events import TicketCreated
+from tierline_shared.bus.handlers import Delivered, Handlers
 from tierline_shared.bus.kafka import ensure_topics
-from tierline_shared.bus.outbox import enqueue
 from tierline_shared.bus.topics import Topics
 from tierline_shared.db import bus_tables, make_engine, make_sessionmaker
+from tierline_shared.unit_of_work import UnitOfWork, transaction
 
 pytestmark = [pytest.mark.db, pytest.mark.kafka]
 
@@ -39,13 +42,12 @@ def created(title: str = "ok") -> Envelope:
     return Envelope.wrap(event, source="/test", time=datetime.now(UTC))
 
 
-async def record_effect(ctx: HandlerContext) -> None:
-    event = ctx.envelope.event
-    assert isinstance(event, TicketCreated)
+async def record_effect(uow: UnitOfWork, d: Delivered[TicketCreated]) -> None:
+    event = d.event
     if event.title == POISON:
         raise ValueError("this ticket always fails")
-    await ctx.session.execute(effects.insert().values(
-        event_id=ctx.envelope.id, ticket_id=event.ticket_id, title=event.title))
+    await uow.session.execute(effects.insert().values(
+        event_id=d.envelope.id, ticket_id=event.ticket_id, title=event.title))
 
 
 @pytest.fixture
@@ -61,8 +63,8 @@ async def loop(database_url: str, kafka: Any) -> AsyncIterator[dict[str, Any]]:
     registry = CollectorRegistry()
     consumer = ConsumerLoop(
         name="test", group_id=f"{topics.prefix}.test", topics=[topics.incidents],
-        handlers={TicketCreated.event_type: record_effect}, sessions=sessions, inbox=inbox,
-        emit=lambda session, topic, env: enqueue(session, outbox, topic, env),
+        handlers=Handlers().each(TicketCreated, record_effect), inbox=inbox,
+        transaction=partial(transaction, sessions, outbox=outbox, actor=Actor.system("test")),
         bootstrap_servers=kafka.bootstrap_servers, deadletter_topic=topics.deadletter,
         all_topics=topics.all(), partitions=3, replication_factor=1, registry=registry,
         max_attempts=3, retry_backoff_s=0.01)

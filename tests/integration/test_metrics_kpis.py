@@ -11,7 +11,7 @@ import io
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,7 +32,6 @@ from tierline_metrics.app import SPEC, create_app
 from tierline_metrics.exposition import register
 from tierline_metrics.models import inbox, ticket_log
 from tierline_metrics.rebuild import Replayed, _apply_batch, rebuild
-from tierline_shared.bus.consumer import HandlerContext
 from tierline_shared.bus.envelope import Envelope
 from tierline_shared.bus.events import (
     AgentPresenceChanged,
@@ -43,12 +42,14 @@ from tierline_shared.bus.events import (
     TicketOfferAnswered,
     TicketQueued,
 )
+from tierline_shared.bus.handlers import Delivered, Handlers
 from tierline_shared.bus.topics import Topics
 from tierline_shared.clock import FrozenClock
 from tierline_shared.db import make_engine, make_sessionmaker
 from tierline_shared.embedded import EmbeddedKafka
 from tierline_shared.runtime import Runtime
 from tierline_shared.settings import Settings
+from tierline_shared.unit_of_work import UnitOfWork
 
 pytestmark = [pytest.mark.db, pytest.mark.kafka]
 
@@ -331,16 +332,15 @@ async def test_a_replayed_batch_with_a_failing_event_keeps_all_the_others(live: 
     batch back and the batch is applied again event by event: only that one is left out."""
     url = live.databases.create()
     engine = make_engine(url, pool_size=2)
-    handlers = dict(SPEC.handlers(None))  # type: ignore[arg-type]
+    real = SPEC.handlers(None)
     poison = live.envelopes[3]
-    real = handlers[poison.type]
 
-    async def fails_on_poison(ctx: HandlerContext) -> None:
-        if ctx.envelope.id == poison.id:
+    async def fails_on_poison(uow: UnitOfWork, run: Sequence[Delivered[Any]]) -> None:
+        if any(d.envelope.id == poison.id for d in run):
             raise RuntimeError("this event cannot be applied")
-        await real(ctx)
+        await real.apply(uow, run)
 
-    handlers[poison.type] = fails_on_poison
+    handlers = Handlers().batch(real.classes, fails_on_poison)
     records = [ConsumerRecord("t", 0, n, 0, 0, env.key, env.body(), None, 0, 0,
                               env.headers()) for n, env in enumerate(live.envelopes)]
     outcome = Replayed()

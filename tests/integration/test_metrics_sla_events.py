@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.helpers import offline_runtime
+from tierline_metrics import models
 from tierline_metrics.app import SPEC, summary
 from tierline_metrics.exposition import register
 from tierline_metrics.models import (
@@ -24,19 +25,7 @@ from tierline_metrics.models import (
     sla_events,
     ticket_facts,
 )
-from tierline_metrics.service import on_clock_started
-from tierline_metrics.sla_facts import (
-    on_major_incident_changed,
-    on_major_incident_declared,
-    on_major_incident_ticket_linked,
-    on_major_incident_update_due,
-    on_problem_identified,
-    on_problem_workaround_recorded,
-    on_sla_breached,
-    on_sla_warning,
-    on_ticket_escalated,
-)
-from tierline_shared.bus.consumer import Handler, HandlerContext
+from tierline_shared.audit import Actor
 from tierline_shared.bus.envelope import Envelope
 from tierline_shared.bus.events import (
     Event,
@@ -51,8 +40,10 @@ from tierline_shared.bus.events import (
     SlaWarning,
     TicketEscalated,
 )
+from tierline_shared.bus.handlers import Delivered
 from tierline_shared.clock import FrozenClock
 from tierline_shared.db import make_engine, make_sessionmaker
+from tierline_shared.unit_of_work import transaction
 
 pytestmark = [pytest.mark.db]
 
@@ -67,17 +58,15 @@ async def sessions(database_url: str) -> AsyncIterator[Sessions]:
     await engine.dispose()
 
 
-async def _no_emit(topic: str, envelope: Envelope) -> None:
-    raise AssertionError(f"metrics publishes nothing, got {envelope.type} for {topic}")
-
-
-async def apply(sessions: Sessions, handler: Handler, event: Event | Envelope) -> Envelope:
-    """Run ``handler`` in one transaction, as the consumer loop would; pass an envelope
-    again to apply the same event twice."""
+async def apply(sessions: Sessions, event: Event | Envelope) -> Envelope:
+    """Run metrics' handler in one unit of work, as the consumer loop would but without its
+    inbox; pass an envelope again to apply the same event twice."""
     envelope = (event if isinstance(event, Envelope)
                 else Envelope.wrap(event, source="/test", time=NOW))
-    async with sessions.begin() as session:
-        await handler(HandlerContext(session=session, envelope=envelope, emit=_no_emit))
+    async with transaction(sessions, outbox=models.outbox,
+                           actor=Actor.system("metrics")) as uow:
+        await SPEC.handlers(None).apply(uow, [Delivered(envelope)])
+        assert uow.emitted == 0, "metrics publishes nothing"
     return envelope
 
 
@@ -118,14 +107,14 @@ async def test_warnings_and_breaches_are_facts_once_each(sessions: Sessions,
     warnings = await counters("tierline_sla_warnings_total", **labels)
     breaches = await counters("tierline_sla_breaches_total", **labels)
 
-    warning = await apply(sessions, on_sla_warning, SlaWarning(
+    warning = await apply(sessions, SlaWarning(
         ticket_id=tid, clock="resolution", priority="P1", threshold_percent=75,
         due_at=NOW + timedelta(hours=1), target_seconds=14400, at=NOW))
-    await apply(sessions, on_sla_warning, warning)  # redelivered
-    breach = await apply(sessions, on_sla_breached, SlaBreached(
+    await apply(sessions, warning)  # redelivered
+    breach = await apply(sessions, SlaBreached(
         ticket_id=tid, clock="resolution", priority="P1", due_at=NOW + timedelta(hours=1),
         target_seconds=14400, at=NOW + timedelta(hours=1)))
-    await apply(sessions, on_sla_breached, breach)
+    await apply(sessions, breach)
 
     facts = sorted((r.kind, r.clock, r.priority, r.threshold_percent)
                    for r in await rows(sessions, sla_events, ticket_id=tid))
@@ -139,10 +128,10 @@ async def test_warnings_and_breaches_are_facts_once_each(sessions: Sessions,
 
 async def test_the_update_clock_has_a_due_time_and_can_breach(sessions: Sessions) -> None:
     tid = uuid.uuid4()
-    await apply(sessions, on_clock_started, SlaClockStarted(
+    await apply(sessions, SlaClockStarted(
         ticket_id=tid, clock="update", priority="P2", started_at=NOW,
         due_at=NOW + timedelta(hours=2), target_seconds=7200))
-    await apply(sessions, on_sla_breached, SlaBreached(
+    await apply(sessions, SlaBreached(
         ticket_id=tid, clock="update", priority="P2", due_at=NOW + timedelta(hours=2),
         target_seconds=7200, at=NOW + timedelta(hours=2)))
     ticket = await row(sessions, ticket_facts, ticket_id=tid)
@@ -166,12 +155,10 @@ async def test_escalations_are_recorded_and_counted_per_ticket(sessions: Session
     by_time = await counters("tierline_escalations_total", **time_labels)
     by_sentiment = await counters("tierline_escalations_total", **sentiment_labels)
 
-    first = await apply(sessions, on_ticket_escalated,
-                        escalated(tid, "functional", "time", to_tier=2))
-    await apply(sessions, on_ticket_escalated, first)  # redelivered
-    await apply(sessions, on_ticket_escalated, escalated(tid, "hierarchical", "sentiment"))
-    await apply(sessions, on_ticket_escalated,
-                escalated(tid, "functional", "time", level=2, to_tier=3))
+    first = await apply(sessions, escalated(tid, "functional", "time", to_tier=2))
+    await apply(sessions, first)  # redelivered
+    await apply(sessions, escalated(tid, "hierarchical", "sentiment"))
+    await apply(sessions, escalated(tid, "functional", "time", level=2, to_tier=3))
 
     recorded = sorted((r.kind, r.trigger, r.level, r.to_tier, r.clock)
                       for r in await rows(sessions, escalations, ticket_id=tid))
@@ -195,20 +182,20 @@ async def test_major_incident_lifecycle(sessions: Sessions, counters: Sample) ->
     declared, restored, resolved = (await status("declared"), await status("restored"),
                                     await status("resolved"))
 
-    declaration = await apply(sessions, on_major_incident_declared, MajorIncidentDeclared(
+    declaration = await apply(sessions, MajorIncidentDeclared(
         major_incident_id=mi, title="Mail is down", service="mail", trigger="rule",
         rule="outage", reason="5 incidents on mail in 10 minutes", declared_by="tierline-sla",
         ticket_ids=children[:2], declared_at=NOW))
-    await apply(sessions, on_major_incident_declared, declaration)
-    link = await apply(sessions, on_major_incident_ticket_linked, MajorIncidentTicketLinked(
+    await apply(sessions, declaration)
+    link = await apply(sessions, MajorIncidentTicketLinked(
         major_incident_id=mi, ticket_id=children[2], linked_at=NOW + timedelta(minutes=1)))
-    await apply(sessions, on_major_incident_ticket_linked, link)
+    await apply(sessions, link)
     assert (await row(sessions, major_incidents, id=mi)).ticket_count == 3
     assert await counters("tierline_major_incidents_total") == total + 1
     assert await status("declared") == declared + 1
 
     # A ticket moved to another major incident leaves the first one's count.
-    await apply(sessions, on_major_incident_declared, MajorIncidentDeclared(
+    await apply(sessions, MajorIncidentDeclared(
         major_incident_id=other, title="Mail is slow", service="mail-eu", trigger="api",
         reason="by hand", declared_by="duty-manager", ticket_ids=[children[2]],
         declared_at=NOW + timedelta(minutes=2)))
@@ -217,28 +204,27 @@ async def test_major_incident_lifecycle(sessions: Sessions, counters: Sample) ->
     assert (await row(sessions, ticket_facts, ticket_id=children[2])).major_incident_id == other
 
     for sequence in (1, 2):
-        reminder = await apply(sessions, on_major_incident_update_due, MajorIncidentUpdateDue(
+        reminder = await apply(sessions, MajorIncidentUpdateDue(
             major_incident_id=mi, sequence=sequence, last_update_at=NOW,
             due_at=NOW + timedelta(minutes=30 * sequence)))
-    await apply(sessions, on_major_incident_update_due, MajorIncidentUpdateDue(
+    await apply(sessions, MajorIncidentUpdateDue(
         major_incident_id=mi, sequence=1, last_update_at=NOW, due_at=NOW))  # a late copy
-    await apply(sessions, on_major_incident_update_due, reminder)
+    await apply(sessions, reminder)
     assert (await row(sessions, major_incidents, id=mi)).updates_due == 2
 
     def changed(status: str, change: str, minutes: int) -> MajorIncidentChanged:
         return MajorIncidentChanged(major_incident_id=mi, status=status, change=change,  # type: ignore[arg-type]
                                     by="im-1", changed_at=NOW + timedelta(minutes=minutes))
 
-    await apply(sessions, on_major_incident_changed, changed("declared", "update_posted", 20))
-    restoration = await apply(sessions, on_major_incident_changed,
-                              changed("restored", "restored", 45))
+    await apply(sessions, changed("declared", "update_posted", 20))
+    restoration = await apply(sessions, changed("restored", "restored", 45))
     assert await status("declared") == declared + 1  # the other one is still down
     assert await status("restored") == restored + 1
-    await apply(sessions, on_major_incident_changed, changed("restored", "update_posted", 50))
-    await apply(sessions, on_major_incident_changed, restoration)
-    await apply(sessions, on_major_incident_changed, changed("resolved", "resolved", 90))
+    await apply(sessions, changed("restored", "update_posted", 50))
+    await apply(sessions, restoration)
+    await apply(sessions, changed("resolved", "resolved", 90))
     assert await status("resolved") == resolved + 1
-    await apply(sessions, on_major_incident_changed, changed("closed", "closed", 600))
+    await apply(sessions, changed("closed", "closed", 600))
 
     record = await row(sessions, major_incidents, id=mi)
     assert (record.title, record.service, record.trigger) == ("Mail is down", "mail", "rule")
@@ -255,12 +241,12 @@ async def test_problems_and_their_workarounds(sessions: Sessions, counters: Samp
     tickets = [uuid.uuid4() for _ in range(3)]
     total = await counters("tierline_problems_total")
 
-    identified = await apply(sessions, on_problem_identified, ProblemIdentified(
+    identified = await apply(sessions, ProblemIdentified(
         problem_id=pid, reason="3 incidents on vpn in 7 days", service="vpn",
         category="network", ticket_ids=[*tickets, tickets[0]], identified_at=NOW))
-    await apply(sessions, on_problem_identified, identified)
+    await apply(sessions, identified)
     for hours in (1, 2):
-        await apply(sessions, on_problem_workaround_recorded, ProblemWorkaroundRecorded(
+        await apply(sessions, ProblemWorkaroundRecorded(
             problem_id=pid, title="Reconnect", workaround="Reconnect with the new profile",
             by="agent-7", recorded_at=NOW + timedelta(hours=hours)))
 
@@ -278,11 +264,11 @@ async def test_summary_reports_escalations_breaches_and_major_incidents(
     try:
         before = await summary(runtime)
         tid = uuid.uuid4()
-        await apply(sessions, on_ticket_escalated, escalated(tid, "functional", "complexity"))
-        await apply(sessions, on_sla_breached, SlaBreached(
+        await apply(sessions, escalated(tid, "functional", "complexity"))
+        await apply(sessions, SlaBreached(
             ticket_id=tid, clock="first_response", priority="P4", due_at=NOW,
             target_seconds=60, at=NOW))
-        await apply(sessions, on_major_incident_declared, MajorIncidentDeclared(
+        await apply(sessions, MajorIncidentDeclared(
             major_incident_id=uuid.uuid4(), title="Printing", trigger="api", reason="by hand",
             declared_by="duty-manager", declared_at=NOW))
         after = await summary(runtime)

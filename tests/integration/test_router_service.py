@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from tests.helpers import deliver, offline_runtime, outbox_events
+from tests.helpers import deliver, deliver_envelope, offline_runtime, outbox_events
 from tierline_router.api import AgentIn, upsert_agent
 from tierline_router.app import SPEC, _start
 from tierline_router.jobs import expire_offers, review_queue
@@ -311,7 +311,6 @@ async def test_equal_priorities_wait_in_sla_due_order_and_low_ones_age(router: A
 
 async def test_presence_from_a_platform_event_applies_but_routers_own_echo_does_not(
         router: Any) -> None:
-    from tierline_shared.bus.consumer import HandlerContext
     from tierline_shared.bus.envelope import Envelope
     from tierline_shared.bus.events import AgentPresenceChanged
 
@@ -328,10 +327,7 @@ async def test_presence_from_a_platform_event_applies_but_routers_own_echo_does_
     echo = Envelope.wrap(AgentPresenceChanged(agent_id="ana", presence="available",
                                               changed_at=router.clock.now()),
                          source=router.source, time=router.clock.now())
-    handler = router.spec.handlers(router)[echo.type]
-    async with router.sessions.begin() as session:
-        await handler(HandlerContext(session=session, envelope=echo,
-                                     emit=lambda topic, env: router.emit(session, topic, env)))
+    await deliver_envelope(router, echo)
     async with router.sessions() as session:
         assert await session.scalar(select(agents.c.presence).where(agents.c.id == "ana")) \
             == "away"

@@ -38,6 +38,7 @@ from tierline_shared.bus.events import (
     TicketAssigned,
     TicketEscalated,
 )
+from tierline_shared.bus.handlers import Handlers
 from tierline_shared.clock import Clock
 from tierline_shared.runtime import Runtime, ServiceSpec
 from tierline_shared.settings import Settings
@@ -55,6 +56,18 @@ async def _start(runtime: Runtime) -> None:
     runtime.state["webhooks_enqueue"] = partial(enqueue, runtime)
 
 
+def handlers(runtime: Runtime) -> Handlers:
+    registry = (Handlers()
+                .each(TicketEscalated, notifying(runtime, partial(on_escalated, runtime)))
+                .each(InteractionOccurred, partial(on_interaction, runtime))
+                .each(TicketAssigned, notifying(runtime, partial(on_assigned, runtime)))
+                .each(ProblemWorkaroundRecorded, partial(on_workaround, runtime)))
+    for model in (SlaWarning, SlaBreached, MajorIncidentDeclared, MajorIncidentTicketLinked,
+                  MajorIncidentUpdateDue, MajorIncidentChanged):
+        registry.each(model, notifying(runtime))
+    return registry
+
+
 async def _auto_close(runtime: Runtime) -> None:
     await auto_close_due(runtime)
 
@@ -67,15 +80,7 @@ SPEC = ServiceSpec(
     name="intake", metadata=models.metadata, outbox=models.outbox, inbox=models.inbox,
     on_start=_start,
     consumes=lambda topics: [topics.sla, topics.routing, topics.interactions],
-    handlers=lambda runtime: {
-        TicketEscalated.event_type: notifying(runtime, partial(on_escalated, runtime)),
-        InteractionOccurred.event_type: partial(on_interaction, runtime),
-        TicketAssigned.event_type: notifying(runtime, partial(on_assigned, runtime)),
-        ProblemWorkaroundRecorded.event_type: partial(on_workaround, runtime),
-        **{model.event_type: notifying(runtime) for model in (
-            SlaWarning, SlaBreached, MajorIncidentDeclared, MajorIncidentTicketLinked,
-            MajorIncidentUpdateDue, MajorIncidentChanged)},
-    },
+    handlers=handlers,
     periodic=lambda runtime: [
         ("auto-close", runtime.settings.autoclose_check_interval_s, _auto_close),
         ("webhooks", INTERVAL_S, _webhooks),

@@ -29,14 +29,15 @@ from tierline_intake.service import (
     get_ticket,
     log_ticket,
 )
-from tierline_shared.bus.consumer import HandlerContext
 from tierline_shared.bus.events import (
     InteractionOccurred,
     SurveyAnswered,
     TicketCommented,
     TicketContactLinked,
 )
+from tierline_shared.bus.handlers import Delivered
 from tierline_shared.runtime import Runtime
+from tierline_shared.unit_of_work import UnitOfWork
 
 
 class InteractionNotFound(Exception):
@@ -370,8 +371,8 @@ async def _deflect(runtime: Runtime, session: AsyncSession, ev: InteractionOccur
     effects.append("deflected")
 
 
-async def on_interaction(runtime: Runtime, ctx: HandlerContext) -> None:
+async def on_interaction(runtime: Runtime, uow: UnitOfWork,
+                         d: Delivered[InteractionOccurred]) -> None:
     """An interaction event a front produced on the interactions topic."""
-    event = ctx.envelope.event
-    assert isinstance(event, InteractionOccurred)
-    await apply_interaction(runtime, ctx.session, event)
+    event = d.event
+    await apply_interaction(runtime, uow.session, event)

@@ -24,10 +24,11 @@ from tierline_intake.service import (
     log_ticket,
     ticket_out,
 )
-from tierline_shared.bus.consumer import HandlerContext
 from tierline_shared.bus.events import ProblemWorkaroundRecorded, TicketAssigned
+from tierline_shared.bus.handlers import Delivered
 from tierline_shared.pagination import fetch_page, page
 from tierline_shared.runtime import Runtime
+from tierline_shared.unit_of_work import UnitOfWork
 
 PUBLISHED = "published"
 PROPOSED = "proposed"
@@ -169,26 +170,25 @@ async def propose_from_resolution(runtime: Runtime, session: AsyncSession,
     return article
 
 
-async def on_assigned(runtime: Runtime, ctx: HandlerContext) -> None:
+async def on_assigned(runtime: Runtime, uow: UnitOfWork, d: Delivered[TicketAssigned]) -> None:
     """Router placed the ticket: remember who holds it, at which tier."""
-    event = ctx.envelope.event
-    assert isinstance(event, TicketAssigned)
-    held = (await ctx.session.execute(
+    event = d.event
+    held = (await uow.session.execute(
         select(tickets.c.assigned_agent, tickets.c.assigned_tier)
         .where(tickets.c.id == event.ticket_id).with_for_update())).first()
     if held is None:
         return
-    await ctx.session.execute(update(tickets).where(tickets.c.id == event.ticket_id).values(
+    await uow.session.execute(update(tickets).where(tickets.c.id == event.ticket_id).values(
         assigned_agent=event.agent_id, assigned_tier=event.agent_tier))
-    await audit_ticket(runtime, ctx.session, event.ticket_id, "assigned",
+    await audit_ticket(runtime, uow.session, event.ticket_id, "assigned",
                        {"assigned_agent": held.assigned_agent,
                         "assigned_tier": held.assigned_tier},
                        {"assigned_agent": event.agent_id, "assigned_tier": event.agent_tier})
 
 
-async def on_workaround(runtime: Runtime, ctx: HandlerContext) -> None:
+async def on_workaround(runtime: Runtime, uow: UnitOfWork,
+                        d: Delivered[ProblemWorkaroundRecorded]) -> None:
     """A problem's workaround is knowledge: it becomes a proposed article."""
-    event = ctx.envelope.event
-    assert isinstance(event, ProblemWorkaroundRecorded)
-    await create_article(runtime, ctx.session, title=f"Workaround: {event.title}",
+    event = d.event
+    await create_article(runtime, uow.session, title=f"Workaround: {event.title}",
                          body=event.workaround, owner=event.by, status=PROPOSED)

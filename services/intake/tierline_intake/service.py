@@ -27,7 +27,6 @@ from tierline_intake.schemas import (
     TicketIn,
     TicketOut,
 )
-from tierline_shared.bus.consumer import HandlerContext
 from tierline_shared.bus.events import (
     Event,
     ReassignmentRequested,
@@ -39,7 +38,9 @@ from tierline_shared.bus.events import (
     TicketPriorityChanged,
     TicketStatusChanged,
 )
+from tierline_shared.bus.handlers import Delivered
 from tierline_shared.runtime import Runtime
+from tierline_shared.unit_of_work import UnitOfWork
 
 
 class TicketNotFound(Exception):
@@ -264,17 +265,16 @@ async def change_priority(runtime: Runtime, session: AsyncSession, row: dict[str
     return entry
 
 
-async def on_escalated(runtime: Runtime, ctx: HandlerContext) -> None:
+async def on_escalated(runtime: Runtime, uow: UnitOfWork, d: Delivered[TicketEscalated]) -> None:
     """A hierarchical escalation that raises the priority: intake owns the ticket, so it
     makes the change (only upward, never on a closed ticket)."""
-    event = ctx.envelope.event
-    assert isinstance(event, TicketEscalated)
+    event = d.event
     if event.raise_priority_to is None:
         return
-    row = await get_ticket(ctx.session, event.ticket_id, for_update=True)
+    row = await get_ticket(uow.session, event.ticket_id, for_update=True)
     if row is None or row["status"] == "closed" or event.raise_priority_to >= row["priority"]:
         return
-    await change_priority(runtime, ctx.session, row, event.raise_priority_to, "tierline-sla",
+    await change_priority(runtime, uow.session, row, event.raise_priority_to, "tierline-sla",
                           f"escalation {event.rule} (level {event.level}): {event.reason}")
 
 

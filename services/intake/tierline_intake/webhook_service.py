@@ -32,9 +32,10 @@ from tierline_intake.webhooks import (
     retry_at,
     signature,
 )
-from tierline_shared.bus.consumer import Handler, HandlerContext
 from tierline_shared.bus.envelope import Envelope
+from tierline_shared.bus.handlers import Delivered, E, EachHandler
 from tierline_shared.runtime import Runtime
+from tierline_shared.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -82,12 +83,12 @@ async def enqueue(runtime: Runtime, session: AsyncSession, envelope: Envelope) -
     return queued
 
 
-def notifying(runtime: Runtime, handler: Handler | None = None) -> Handler:
+def notifying(runtime: Runtime, handler: EachHandler[E] | None = None) -> EachHandler[E]:
     """A consumer handler that also queues the event's webhook deliveries."""
-    async def handle(ctx: HandlerContext) -> None:
+    async def handle(uow: UnitOfWork, d: Delivered[E]) -> None:
         if handler is not None:
-            await handler(ctx)
-        await enqueue(runtime, ctx.session, ctx.envelope)
+            await handler(uow, d)
+        await enqueue(runtime, uow.session, d.envelope)
 
     return handle
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Mapping
 
 from fastapi import APIRouter, FastAPI
 
@@ -40,7 +39,6 @@ from tierline_metrics.ticket_log import with_log
 from tierline_metrics.voc_job import check as check_voc
 from tierline_metrics.voc_job import router as voc_router
 from tierline_shared.auth.deps import require
-from tierline_shared.bus.consumer import Handler
 from tierline_shared.bus.events import (
     AgentPresenceChanged,
     MajorIncidentChanged,
@@ -60,6 +58,7 @@ from tierline_shared.bus.events import (
     TicketRequesterErased,
     TicketStatusChanged,
 )
+from tierline_shared.bus.handlers import Handlers
 from tierline_shared.clock import Clock
 from tierline_shared.runtime import Runtime, ServiceSpec
 from tierline_shared.settings import Settings
@@ -68,26 +67,26 @@ from tierline_shared.web import RuntimeDep, create_service_app
 log = logging.getLogger(__name__)
 
 
-def handlers(runtime: Runtime) -> Mapping[str, Handler]:
+def handlers(runtime: Runtime | None) -> Handlers:
     """Each event type's handler; every event a KPI needs is also logged (ticket_log)."""
     return with_log({
-        TicketCreated.event_type: on_ticket_created,
-        TicketAssigned.event_type: on_ticket_assigned,
-        TicketQueued.event_type: on_ticket_queued,
-        SlaClockStarted.event_type: on_clock_started,
-        TicketStatusChanged.event_type: on_status_changed,
-        SurveyAnswered.event_type: on_survey_answered,
-        AgentPresenceChanged.event_type: on_presence_changed,
-        SlaWarning.event_type: on_sla_warning,
-        SlaBreached.event_type: on_sla_breached,
-        TicketEscalated.event_type: on_ticket_escalated,
-        MajorIncidentDeclared.event_type: on_major_incident_declared,
-        MajorIncidentTicketLinked.event_type: on_major_incident_ticket_linked,
-        MajorIncidentChanged.event_type: on_major_incident_changed,
-        MajorIncidentUpdateDue.event_type: on_major_incident_update_due,
-        ProblemIdentified.event_type: on_problem_identified,
-        ProblemWorkaroundRecorded.event_type: on_problem_workaround_recorded,
-        TicketRequesterErased.event_type: on_requester_erased,
+        TicketCreated: on_ticket_created,
+        TicketAssigned: on_ticket_assigned,
+        TicketQueued: on_ticket_queued,
+        SlaClockStarted: on_clock_started,
+        TicketStatusChanged: on_status_changed,
+        SurveyAnswered: on_survey_answered,
+        AgentPresenceChanged: on_presence_changed,
+        SlaWarning: on_sla_warning,
+        SlaBreached: on_sla_breached,
+        TicketEscalated: on_ticket_escalated,
+        MajorIncidentDeclared: on_major_incident_declared,
+        MajorIncidentTicketLinked: on_major_incident_ticket_linked,
+        MajorIncidentChanged: on_major_incident_changed,
+        MajorIncidentUpdateDue: on_major_incident_update_due,
+        ProblemIdentified: on_problem_identified,
+        ProblemWorkaroundRecorded: on_problem_workaround_recorded,
+        TicketRequesterErased: on_requester_erased,
     })
 
 

@@ -7,13 +7,13 @@ number, status and instant stays, so every figure is the same before and after."
 from __future__ import annotations
 
 from tierline_metrics.models import ticket_log
-from tierline_shared.bus.consumer import HandlerContext
 from tierline_shared.bus.events import TicketRequesterErased
+from tierline_shared.bus.handlers import Delivered
 from tierline_shared.erasure import rewrite_rows
+from tierline_shared.unit_of_work import UnitOfWork
 
 
-async def on_requester_erased(ctx: HandlerContext) -> None:
-    event = ctx.envelope.event
-    assert isinstance(event, TicketRequesterErased)
-    await rewrite_rows(ctx.session, ticket_log, ticket_log.c.ticket_id == event.ticket_id,
+async def on_requester_erased(uow: UnitOfWork, d: Delivered[TicketRequesterErased]) -> None:
+    event = d.event
+    await rewrite_rows(uow.session, ticket_log, ticket_log.c.ticket_id == event.ticket_id,
                        [ticket_log.c.body], event.replacements)

@@ -14,21 +14,23 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from sqlalchemy import text
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tierline_metrics import models
-from tierline_shared.bus.consumer import Handler, HandlerContext
-from tierline_shared.bus.envelope import Envelope, InvalidMessage, decode
+from tierline_shared.audit import Actor
+from tierline_shared.bus.consumer import record_new
+from tierline_shared.bus.envelope import InvalidMessage, decode
+from tierline_shared.bus.handlers import Delivered, Handlers
 from tierline_shared.bus.kafka import ensure_topics
 from tierline_shared.bus.topics import Topics
 from tierline_shared.db import make_engine, make_sessionmaker
 from tierline_shared.settings import Settings
+from tierline_shared.unit_of_work import transaction
 
 log = logging.getLogger(__name__)
 
@@ -85,8 +87,7 @@ async def rebuild(settings: Settings, timeout_s: float = 600) -> Replayed:
     return outcome
 
 
-async def _apply_batch(sessions: async_sessionmaker[AsyncSession],
-                       handlers: Mapping[str, Handler],
+async def _apply_batch(sessions: async_sessionmaker[AsyncSession], handlers: Handlers,
                        records: list[ConsumerRecord[bytes, bytes]], outcome: Replayed) -> None:
     """A batch in one transaction (one commit, not one per event); if any event of it fails,
     the batch is rolled back and applied again one event per transaction, so only the
@@ -95,57 +96,43 @@ async def _apply_batch(sessions: async_sessionmaker[AsyncSession],
         return
     done = Replayed()
     try:
-        async with sessions() as session, session.begin():
-            for record in records:
-                if await _apply_in(session, handlers, record):
-                    done.applied += 1
-                else:
-                    done.skipped += 1
+        await _apply_in(sessions, handlers, records, done)
     except Exception:
         for record in records:
-            await _apply(sessions, handlers, record, outcome)
+            try:
+                await _apply_in(sessions, handlers, [record], outcome)
+            except Exception as exc:  # the live consumer dead-lettered it too
+                outcome.failed.append(
+                    f"{record.topic}/{record.partition}@{record.offset}: {exc!r}")
         return
     outcome.applied += done.applied
     outcome.skipped += done.skipped
 
 
-async def _apply(sessions: async_sessionmaker[AsyncSession], handlers: Mapping[str, Handler],
-                 record: ConsumerRecord[bytes, bytes], outcome: Replayed) -> None:
-    try:
-        async with sessions() as session, session.begin():
-            applied = await _apply_in(session, handlers, record)
-    except Exception as exc:  # the live consumer dead-lettered it too
-        outcome.failed.append(f"{record.topic}/{record.partition}@{record.offset}: {exc!r}")
-        return
-    if applied:
-        outcome.applied += 1
-    else:
-        outcome.skipped += 1
-
-
-async def _apply_in(session: AsyncSession, handlers: Mapping[str, Handler],
-                    record: ConsumerRecord[bytes, bytes]) -> bool:
-    """Apply one record in ``session``; False if it is not for metrics, invalid or a
-    duplicate (skipped)."""
-    try:
-        envelope = decode(list(record.headers or ()), record.value)
-    except InvalidMessage:
-        return False
-    handler = handlers.get(envelope.type)
-    if handler is None:
-        return False
-    inserted = await session.scalar(
-        pg_insert(models.inbox)
-        .values(event_id=envelope.id, event_type=envelope.type, topic=record.topic)
-        .on_conflict_do_nothing().returning(models.inbox.c.event_id))
-    if inserted is None:
-        return False
-    await handler(HandlerContext(session=session, envelope=envelope, emit=_no_emit))
-    return True
-
-
-async def _no_emit(topic: str, envelope: Envelope) -> None:
-    raise RuntimeError("a replay publishes nothing")
+async def _apply_in(sessions: async_sessionmaker[AsyncSession], handlers: Handlers,
+                    records: list[ConsumerRecord[bytes, bytes]], outcome: Replayed) -> None:
+    """Apply ``records`` in one transaction; those not for metrics, invalid or duplicates
+    are skipped."""
+    fresh: dict[Any, Delivered[Any]] = {}
+    topics: dict[Any, str] = {}
+    for record in records:
+        try:
+            envelope = decode(list(record.headers or ()), record.value)
+        except InvalidMessage:
+            continue
+        if handlers.handles(envelope.type):
+            fresh.setdefault(envelope.id, Delivered(envelope, record.topic))
+            topics[envelope.id] = record.topic
+    async with transaction(sessions, outbox=models.outbox,
+                           actor=Actor.system("metrics")) as uow:
+        new = await record_new(uow, models.inbox, [d.envelope for d in fresh.values()],
+                               [d.topic for d in fresh.values()])
+        events = [d for event_id, d in fresh.items() if event_id in new]
+        await handlers.apply(uow, events)
+        if uow.emitted:
+            raise RuntimeError("a replay publishes nothing")
+    outcome.applied += len(events)
+    outcome.skipped += len(records) - len(events)
 
 
 def main(settings: Settings) -> int:

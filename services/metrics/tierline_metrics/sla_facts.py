@@ -15,7 +15,6 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tierline_metrics.models import escalations, major_incidents, problems, sla_events, ticket_facts
-from tierline_shared.bus.consumer import HandlerContext
 from tierline_shared.bus.events import (
     MajorIncidentChanged,
     MajorIncidentDeclared,
@@ -27,6 +26,8 @@ from tierline_shared.bus.events import (
     SlaWarning,
     TicketEscalated,
 )
+from tierline_shared.bus.handlers import Delivered
+from tierline_shared.unit_of_work import UnitOfWork
 
 # The change that marks each milestone of a major incident.
 MILESTONES = {"restored": "restored_at", "resolved": "resolved_at", "closed": "closed_at"}
@@ -51,38 +52,35 @@ async def _upsert_tickets(session: AsyncSession, ticket_ids: Iterable[UUID],
             index_elements=[ticket_facts.c.ticket_id], set_=values))
 
 
-async def on_sla_warning(ctx: HandlerContext) -> None:
-    e = ctx.envelope.event
-    assert isinstance(e, SlaWarning)
-    await ctx.session.execute(pg_insert(sla_events).values(
-        event_id=ctx.envelope.id, ticket_id=e.ticket_id, kind="warning", clock=e.clock,
+async def on_sla_warning(uow: UnitOfWork, d: Delivered[SlaWarning]) -> None:
+    e = d.event
+    await uow.session.execute(pg_insert(sla_events).values(
+        event_id=d.envelope.id, ticket_id=e.ticket_id, kind="warning", clock=e.clock,
         priority=e.priority, threshold_percent=e.threshold_percent, at=e.at,
     ).on_conflict_do_nothing())
 
 
-async def on_sla_breached(ctx: HandlerContext) -> None:
-    e = ctx.envelope.event
-    assert isinstance(e, SlaBreached)
-    await ctx.session.execute(pg_insert(sla_events).values(
-        event_id=ctx.envelope.id, ticket_id=e.ticket_id, kind="breach", clock=e.clock,
+async def on_sla_breached(uow: UnitOfWork, d: Delivered[SlaBreached]) -> None:
+    e = d.event
+    await uow.session.execute(pg_insert(sla_events).values(
+        event_id=d.envelope.id, ticket_id=e.ticket_id, kind="breach", clock=e.clock,
         priority=e.priority, at=e.at,
     ).on_conflict_do_nothing())
-    await _upsert_tickets(ctx.session, [e.ticket_id], {f"{e.clock}_breached": True})
+    await _upsert_tickets(uow.session, [e.ticket_id], {f"{e.clock}_breached": True})
 
 
-async def on_ticket_escalated(ctx: HandlerContext) -> None:
-    e = ctx.envelope.event
-    assert isinstance(e, TicketEscalated)
-    await ctx.session.execute(pg_insert(escalations).values(
-        event_id=ctx.envelope.id, ticket_id=e.ticket_id, kind=e.kind, trigger=e.trigger,
+async def on_ticket_escalated(uow: UnitOfWork, d: Delivered[TicketEscalated]) -> None:
+    e = d.event
+    await uow.session.execute(pg_insert(escalations).values(
+        event_id=d.envelope.id, ticket_id=e.ticket_id, kind=e.kind, trigger=e.trigger,
         level=e.level, rule=e.rule, reason=e.reason, clock=e.clock, to_tier=e.to_tier,
         at=e.escalated_at,
     ).on_conflict_do_nothing())
     esc = escalations.c
-    total, functional = (await ctx.session.execute(
+    total, functional = (await uow.session.execute(
         select(func.count(), func.count().filter(esc.kind == "functional"))
         .where(esc.ticket_id == e.ticket_id))).one()
-    await _upsert_tickets(ctx.session, [e.ticket_id],
+    await _upsert_tickets(uow.session, [e.ticket_id],
                           {"escalations": total, "functional_escalations": functional})
 
 
@@ -101,52 +99,49 @@ async def _link(session: AsyncSession, mi_id: UUID, ticket_ids: list[UUID]) -> N
                           .values(ticket_count=children))
 
 
-async def on_major_incident_declared(ctx: HandlerContext) -> None:
-    e = ctx.envelope.event
-    assert isinstance(e, MajorIncidentDeclared)
-    await _upsert(ctx.session, major_incidents, e.major_incident_id, {
+async def on_major_incident_declared(uow: UnitOfWork, d: Delivered[MajorIncidentDeclared]) -> None:
+    e = d.event
+    await _upsert(uow.session, major_incidents, e.major_incident_id, {
         "title": e.title, "service": e.service, "trigger": e.trigger,
         "declared_at": e.declared_at})
-    await _link(ctx.session, e.major_incident_id, e.ticket_ids)
+    await _link(uow.session, e.major_incident_id, e.ticket_ids)
 
 
-async def on_major_incident_ticket_linked(ctx: HandlerContext) -> None:
-    e = ctx.envelope.event
-    assert isinstance(e, MajorIncidentTicketLinked)
-    await _upsert(ctx.session, major_incidents, e.major_incident_id, {}, {})
-    await _link(ctx.session, e.major_incident_id, [e.ticket_id])
+async def on_major_incident_ticket_linked(uow: UnitOfWork,
+                                          d: Delivered[MajorIncidentTicketLinked]) -> None:
+    e = d.event
+    await _upsert(uow.session, major_incidents, e.major_incident_id, {}, {})
+    await _link(uow.session, e.major_incident_id, [e.ticket_id])
 
 
-async def on_major_incident_changed(ctx: HandlerContext) -> None:
-    e = ctx.envelope.event
-    assert isinstance(e, MajorIncidentChanged)
+async def on_major_incident_changed(uow: UnitOfWork, d: Delivered[MajorIncidentChanged]) -> None:
+    e = d.event
     milestone = MILESTONES.get(e.change)
     if milestone is None:  # an update posted, a manager assigned: no milestone
-        await _upsert(ctx.session, major_incidents, e.major_incident_id, {}, {})
+        await _upsert(uow.session, major_incidents, e.major_incident_id, {}, {})
         return
     column = major_incidents.c[milestone]
-    await _upsert(ctx.session, major_incidents, e.major_incident_id,
+    await _upsert(uow.session, major_incidents, e.major_incident_id,
                   {milestone: e.changed_at}, {milestone: func.coalesce(column, e.changed_at)})
 
 
-async def on_major_incident_update_due(ctx: HandlerContext) -> None:
-    e = ctx.envelope.event
-    assert isinstance(e, MajorIncidentUpdateDue)
-    await _upsert(ctx.session, major_incidents, e.major_incident_id,
+async def on_major_incident_update_due(uow: UnitOfWork,
+                                       d: Delivered[MajorIncidentUpdateDue]) -> None:
+    e = d.event
+    await _upsert(uow.session, major_incidents, e.major_incident_id,
                   {"updates_due": e.sequence},
                   {"updates_due": func.greatest(major_incidents.c.updates_due, e.sequence)})
 
 
-async def on_problem_identified(ctx: HandlerContext) -> None:
-    e = ctx.envelope.event
-    assert isinstance(e, ProblemIdentified)
-    await _upsert(ctx.session, problems, e.problem_id, {
+async def on_problem_identified(uow: UnitOfWork, d: Delivered[ProblemIdentified]) -> None:
+    e = d.event
+    await _upsert(uow.session, problems, e.problem_id, {
         "reason": e.reason, "service": e.service, "category": e.category,
         "ticket_count": len(set(e.ticket_ids)), "identified_at": e.identified_at})
 
 
-async def on_problem_workaround_recorded(ctx: HandlerContext) -> None:
-    e = ctx.envelope.event
-    assert isinstance(e, ProblemWorkaroundRecorded)
-    await _upsert(ctx.session, problems, e.problem_id, {"workaround_at": e.recorded_at},
+async def on_problem_workaround_recorded(uow: UnitOfWork,
+                                         d: Delivered[ProblemWorkaroundRecorded]) -> None:
+    e = d.event
+    await _upsert(uow.session, problems, e.problem_id, {"workaround_at": e.recorded_at},
                   {"workaround_at": func.coalesce(problems.c.workaround_at, e.recorded_at)})

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from functools import partial
 
 from fastapi import FastAPI
@@ -23,7 +22,6 @@ from tierline_router.handlers import (
 from tierline_router.jobs import expire_offers, queue_gauges, refresh_gauges, review_queue, sweep
 from tierline_router.rules import load_routing_policy
 from tierline_router.work_api import router as work_router
-from tierline_shared.bus.consumer import Handler
 from tierline_shared.bus.events import (
     AgentPresenceChanged,
     MajorIncidentDeclared,
@@ -36,6 +34,7 @@ from tierline_shared.bus.events import (
     TicketRequesterErased,
     TicketStatusChanged,
 )
+from tierline_shared.bus.handlers import Handlers
 from tierline_shared.clock import Clock
 from tierline_shared.runtime import Runtime, ServiceSpec
 from tierline_shared.settings import Settings
@@ -47,17 +46,18 @@ async def _start(runtime: Runtime) -> None:
     runtime.state["gauges"] = queue_gauges(runtime.registry)
 
 
-def handlers(runtime: Runtime) -> Mapping[str, Handler]:
-    return {TicketCreated.event_type: partial(on_ticket_created, runtime),
-            TicketStatusChanged.event_type: partial(on_status_changed, runtime),
-            TicketPriorityChanged.event_type: partial(on_priority_changed, runtime),
-            ReassignmentRequested.event_type: partial(on_reassignment_requested, runtime),
-            TicketEscalated.event_type: partial(on_escalated, runtime),
-            SlaClockStarted.event_type: partial(on_clock_started, runtime),
-            AgentPresenceChanged.event_type: partial(on_presence_reported, runtime),
-            MajorIncidentDeclared.event_type: partial(on_major_incident, runtime),
-            MajorIncidentTicketLinked.event_type: partial(on_major_incident, runtime),
-            TicketRequesterErased.event_type: on_requester_erased}
+def handlers(runtime: Runtime) -> Handlers:
+    return (Handlers()
+            .each(TicketCreated, partial(on_ticket_created, runtime))
+            .each(TicketStatusChanged, partial(on_status_changed, runtime))
+            .each(TicketPriorityChanged, partial(on_priority_changed, runtime))
+            .each(ReassignmentRequested, partial(on_reassignment_requested, runtime))
+            .each(TicketEscalated, partial(on_escalated, runtime))
+            .each(SlaClockStarted, partial(on_clock_started, runtime))
+            .each(AgentPresenceChanged, partial(on_presence_reported, runtime))
+            .each(MajorIncidentDeclared, partial(on_major_incident, runtime))
+            .each(MajorIncidentTicketLinked, partial(on_major_incident, runtime))
+            .each(TicketRequesterErased, on_requester_erased))
 
 
 async def _offers_and_reviews(runtime: Runtime) -> None:

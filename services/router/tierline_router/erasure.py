@@ -4,17 +4,17 @@ details, assignment reasons, the queue's reason) lose any string intake names by
 from __future__ import annotations
 
 from tierline_router.models import assignments, history, queue
-from tierline_shared.bus.consumer import HandlerContext
 from tierline_shared.bus.events import TicketRequesterErased
+from tierline_shared.bus.handlers import Delivered
 from tierline_shared.erasure import rewrite_rows
+from tierline_shared.unit_of_work import UnitOfWork
 
 
-async def on_requester_erased(ctx: HandlerContext) -> None:
-    event = ctx.envelope.event
-    assert isinstance(event, TicketRequesterErased)
+async def on_requester_erased(uow: UnitOfWork, d: Delivered[TicketRequesterErased]) -> None:
+    event = d.event
     swap, tid = event.replacements, event.ticket_id
-    await rewrite_rows(ctx.session, history, history.c.ticket_id == tid,
+    await rewrite_rows(uow.session, history, history.c.ticket_id == tid,
                        [history.c.detail], swap)
-    await rewrite_rows(ctx.session, assignments, assignments.c.ticket_id == tid,
+    await rewrite_rows(uow.session, assignments, assignments.c.ticket_id == tid,
                        [assignments.c.reasons], swap)
-    await rewrite_rows(ctx.session, queue, queue.c.ticket_id == tid, [queue.c.reason], swap)
+    await rewrite_rows(uow.session, queue, queue.c.ticket_id == tid, [queue.c.reason], swap)

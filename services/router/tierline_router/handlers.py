@@ -17,7 +17,6 @@ from tierline_router.placement import (
 )
 from tierline_router.rules import effective_rank
 from tierline_router.work import move, reopen, set_presence
-from tierline_shared.bus.consumer import HandlerContext
 from tierline_shared.bus.events import (
     AgentPresenceChanged,
     MajorIncidentDeclared,
@@ -29,13 +28,14 @@ from tierline_shared.bus.events import (
     TicketPriorityChanged,
     TicketStatusChanged,
 )
+from tierline_shared.bus.handlers import Delivered
 from tierline_shared.runtime import Runtime
+from tierline_shared.unit_of_work import UnitOfWork
 
 
-async def on_ticket_created(runtime: Runtime, ctx: HandlerContext) -> None:
-    e = ctx.envelope.event
-    assert isinstance(e, TicketCreated)
-    session, now = ctx.session, runtime.clock.now()
+async def on_ticket_created(runtime: Runtime, uow: UnitOfWork, d: Delivered[TicketCreated]) -> None:
+    e = d.event
+    session, now = uow.session, runtime.clock.now()
     inserted = await session.scalar(pg_insert(tickets).values(
         ticket_id=e.ticket_id, ticket_type=e.ticket_type, priority=e.priority,
         category=e.category, subcategory=e.subcategory, channel=e.channel,
@@ -52,12 +52,12 @@ async def on_ticket_created(runtime: Runtime, ctx: HandlerContext) -> None:
     await route(runtime, session, e.ticket_id, now, trigger="ticket created")
 
 
-async def on_status_changed(runtime: Runtime, ctx: HandlerContext) -> None:
+async def on_status_changed(runtime: Runtime, uow: UnitOfWork,
+                            d: Delivered[TicketStatusChanged]) -> None:
     """Resolved or closed work frees the agent's capacity and offers them waiting work at
     once; a reopened ticket goes back to its agent, or elsewhere if they cannot take it."""
-    e = ctx.envelope.event
-    assert isinstance(e, TicketStatusChanged)
-    session, now = ctx.session, runtime.clock.now()
+    e = d.event
+    session, now = uow.session, runtime.clock.now()
     if await locked_ticket(session, e.ticket_id) is None:
         return
     await session.execute(update(tickets).where(tickets.c.ticket_id == e.ticket_id)
@@ -72,11 +72,11 @@ async def on_status_changed(runtime: Runtime, ctx: HandlerContext) -> None:
         await reopen(runtime, session, e.ticket_id, now)
 
 
-async def on_priority_changed(runtime: Runtime, ctx: HandlerContext) -> None:
+async def on_priority_changed(runtime: Runtime, uow: UnitOfWork,
+                              d: Delivered[TicketPriorityChanged]) -> None:
     """Waiting work moves to its new place in the queue; the assignment records it."""
-    e = ctx.envelope.event
-    assert isinstance(e, TicketPriorityChanged)
-    session, now = ctx.session, runtime.clock.now()
+    e = d.event
+    session, now = uow.session, runtime.clock.now()
     if await locked_ticket(session, e.ticket_id) is None:
         return
     await session.execute(update(tickets).where(tickets.c.ticket_id == e.ticket_id)
@@ -91,31 +91,30 @@ async def on_priority_changed(runtime: Runtime, ctx: HandlerContext) -> None:
                           .values(priority=e.to_priority))
 
 
-async def on_escalated(runtime: Runtime, ctx: HandlerContext) -> None:
-    e = ctx.envelope.event
-    assert isinstance(e, TicketEscalated)
+async def on_escalated(runtime: Runtime, uow: UnitOfWork, d: Delivered[TicketEscalated]) -> None:
+    e = d.event
     if e.kind != "functional" or e.trigger == "agent":
         return  # an agent's own request reached router directly, as reassignment_requested
-    await move(runtime, ctx.session, e.ticket_id, runtime.clock.now(), to_tier=e.to_tier,
+    await move(runtime, uow.session, e.ticket_id, runtime.clock.now(), to_tier=e.to_tier,
                to_skill=e.to_skill, trigger=f"sla escalation ({e.trigger}, {e.rule})",
                reason=e.reason)
 
 
-async def on_reassignment_requested(runtime: Runtime, ctx: HandlerContext) -> None:
-    e = ctx.envelope.event
-    assert isinstance(e, ReassignmentRequested)
-    await move(runtime, ctx.session, e.ticket_id, runtime.clock.now(), to_tier=e.to_tier,
+async def on_reassignment_requested(runtime: Runtime, uow: UnitOfWork,
+                                    d: Delivered[ReassignmentRequested]) -> None:
+    e = d.event
+    await move(runtime, uow.session, e.ticket_id, runtime.clock.now(), to_tier=e.to_tier,
                to_skill=e.to_skill, trigger=f"reassignment requested by {e.requested_by}",
                reason=e.reason)
 
 
-async def on_clock_started(runtime: Runtime, ctx: HandlerContext) -> None:
+async def on_clock_started(runtime: Runtime, uow: UnitOfWork,
+                           d: Delivered[SlaClockStarted]) -> None:
     """The resolution clock's due time orders waiting work of equal earned priority."""
-    e = ctx.envelope.event
-    assert isinstance(e, SlaClockStarted)
+    e = d.event
     if e.clock != "resolution":
         return
-    session = ctx.session
+    session = uow.session
     if await locked_ticket(session, e.ticket_id) is None:
         return
     await session.execute(update(tickets).where(tickets.c.ticket_id == e.ticket_id)
@@ -124,29 +123,32 @@ async def on_clock_started(runtime: Runtime, ctx: HandlerContext) -> None:
                           .values(sla_due_at=e.due_at))
 
 
-async def on_presence_reported(runtime: Runtime, ctx: HandlerContext) -> None:
+async def on_presence_reported(runtime: Runtime, uow: UnitOfWork,
+                               d: Delivered[AgentPresenceChanged]) -> None:
     """Presence pushed onto the agents topic by a telephony or chat platform; router's own
     presence events on that topic are its record, not news."""
-    e = ctx.envelope.event
-    assert isinstance(e, AgentPresenceChanged)
-    if ctx.envelope.source == runtime.source:
+    e = d.event
+    if d.envelope.source == runtime.source:
         return
-    await set_presence(runtime, ctx.session, e.agent_id, e.presence, runtime.clock.now())
+    await set_presence(runtime, uow.session, e.agent_id, e.presence, runtime.clock.now())
 
 
-async def on_major_incident(runtime: Runtime, ctx: HandlerContext) -> None:
+MajorIncidentEvent = MajorIncidentDeclared | MajorIncidentTicketLinked
+
+
+async def on_major_incident(runtime: Runtime, uow: UnitOfWork,
+                            d: Delivered[MajorIncidentEvent]) -> None:
     """A ticket became the child of a major incident: its routing history says so, so
     whoever holds it knows the incident manager now leads the restoration."""
-    e = ctx.envelope.event
-    assert isinstance(e, MajorIncidentDeclared | MajorIncidentTicketLinked)
+    e = d.event
     ticket_ids = e.ticket_ids if isinstance(e, MajorIncidentDeclared) else [e.ticket_id]
     mi = str(e.major_incident_id)
     for ticket_id in ticket_ids:
-        if await locked_ticket(ctx.session, ticket_id) is None:
+        if await locked_ticket(uow.session, ticket_id) is None:
             continue
-        known = await ctx.session.scalar(select(history.c.id).where(
+        known = await uow.session.scalar(select(history.c.id).where(
             history.c.ticket_id == ticket_id, history.c.action == "major_incident",
             history.c.detail["major_incident_id"].astext == mi))
         if known is None:
-            await record(ctx.session, ticket_id, runtime.clock.now(), "major_incident", None,
+            await record(uow.session, ticket_id, runtime.clock.now(), "major_incident", None,
                          major_incident_id=mi)

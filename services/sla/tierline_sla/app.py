@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from functools import partial
 
 from fastapi import FastAPI
 
-from tierline_shared.bus.consumer import Handler
 from tierline_shared.bus.events import (
     ReassignmentRequested,
     TicketAssigned,
@@ -17,6 +15,7 @@ from tierline_shared.bus.events import (
     TicketRequesterErased,
     TicketStatusChanged,
 )
+from tierline_shared.bus.handlers import Handlers
 from tierline_shared.clock import Clock
 from tierline_shared.runtime import Runtime, ServiceSpec
 from tierline_shared.settings import Settings
@@ -43,16 +42,15 @@ async def _load_policies(runtime: Runtime) -> None:
     runtime.state["escalation_policy"] = load_escalation_policy(runtime.settings.policy_dir)
 
 
-def handlers(runtime: Runtime) -> Mapping[str, Handler]:
-    return {
-        TicketCreated.event_type: partial(on_ticket_created, runtime),
-        TicketAssigned.event_type: partial(on_ticket_assigned, runtime),
-        TicketStatusChanged.event_type: partial(on_status_changed, runtime),
-        TicketPriorityChanged.event_type: partial(on_priority_changed, runtime),
-        TicketCommented.event_type: partial(on_commented, runtime),
-        ReassignmentRequested.event_type: partial(on_reassignment_requested, runtime),
-        TicketRequesterErased.event_type: on_requester_erased,
-    }
+def handlers(runtime: Runtime) -> Handlers:
+    return (Handlers()
+            .each(TicketCreated, partial(on_ticket_created, runtime))
+            .each(TicketAssigned, partial(on_ticket_assigned, runtime))
+            .each(TicketStatusChanged, partial(on_status_changed, runtime))
+            .each(TicketPriorityChanged, partial(on_priority_changed, runtime))
+            .each(TicketCommented, partial(on_commented, runtime))
+            .each(ReassignmentRequested, partial(on_reassignment_requested, runtime))
+            .each(TicketRequesterErased, on_requester_erased))
 
 
 async def _fire(runtime: Runtime) -> None:

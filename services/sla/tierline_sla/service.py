@@ -13,7 +13,6 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tierline_shared.bus.consumer import HandlerContext
 from tierline_shared.bus.envelope import Envelope
 from tierline_shared.bus.events import (
     Event,
@@ -25,10 +24,13 @@ from tierline_shared.bus.events import (
     TicketCommented,
     TicketCreated,
     TicketEscalated,
+    TicketEvent,
     TicketPriorityChanged,
     TicketStatusChanged,
 )
+from tierline_shared.bus.handlers import Delivered
 from tierline_shared.runtime import Runtime
+from tierline_shared.unit_of_work import UnitOfWork
 from tierline_sla import incidents
 from tierline_sla.clock import ClockEvent, ClockState, Kind, fold, threshold_due
 from tierline_sla.escalation import (
@@ -74,10 +76,8 @@ async def emit(runtime: Runtime, session: AsyncSession, event: Event,
     return envelope
 
 
-async def _record(ctx: HandlerContext, detail: dict[str, Any]) -> None:
-    event = ctx.envelope.event
-    assert hasattr(event, "ticket_id")
-    await add_history(ctx.session, event.ticket_id, ctx.envelope, detail)
+async def _record(uow: UnitOfWork, d: Delivered[TicketEvent], detail: dict[str, Any]) -> None:
+    await add_history(uow.session, d.event.ticket_id, d.envelope, detail)
 
 
 async def load_events(session: AsyncSession, ticket_id: UUID, clock: str) -> list[ClockEvent]:
@@ -150,20 +150,19 @@ async def apply(runtime: Runtime, session: AsyncSession, ticket_id: UUID, clock:
     return state
 
 
-async def _start_clock(runtime: Runtime, ctx: HandlerContext, ticket_id: UUID, clock: str,
+async def _start_clock(runtime: Runtime, uow: UnitOfWork, ticket_id: UUID, clock: str,
                        at: datetime, priority: str, profile: str) -> ClockState | None:
-    state = await apply(runtime, ctx.session, ticket_id, clock, "start", at, priority, profile)
+    state = await apply(runtime, uow.session, ticket_id, clock, "start", at, priority, profile)
     if state is not None and state.due_at is not None:
-        await ctx.emit(runtime.topics.sla, runtime.envelope(SlaClockStarted(
+        uow.emit(runtime.topics.sla, runtime.envelope(SlaClockStarted(
             ticket_id=ticket_id, clock=clock, priority=priority, started_at=at,
             due_at=state.due_at, target_seconds=state.target_seconds)))
     return state
 
 
-async def on_ticket_created(runtime: Runtime, ctx: HandlerContext) -> None:
-    event = ctx.envelope.event
-    assert isinstance(event, TicketCreated)
-    session = ctx.session
+async def on_ticket_created(runtime: Runtime, uow: UnitOfWork, d: Delivered[TicketCreated]) -> None:
+    event = d.event
+    session = uow.session
     inserted = await session.scalar(pg_insert(tickets).values(
         ticket_id=event.ticket_id, ticket_type=event.ticket_type, title=event.title,
         category=event.category, priority=event.priority, channel=event.channel,
@@ -184,46 +183,46 @@ async def on_ticket_created(runtime: Runtime, ctx: HandlerContext) -> None:
             and event.reported_start < event.created_at):
         resolution_start = event.reported_start
         detail["resolution_started_at"] = resolution_start.isoformat()
-    await _start_clock(runtime, ctx, event.ticket_id, "first_response", event.created_at,
+    await _start_clock(runtime, uow, event.ticket_id, "first_response", event.created_at,
                        event.priority, profile)
-    await _start_clock(runtime, ctx, event.ticket_id, "resolution", resolution_start,
+    await _start_clock(runtime, uow, event.ticket_id, "resolution", resolution_start,
                        event.priority, profile)
     detail["clocks_started"] = ["first_response", "resolution"]
-    await _record(ctx, detail)
-    await _repeat_contacts(runtime, ctx, event)
+    await _record(uow, d, detail)
+    await _repeat_contacts(runtime, uow, event)
     await incidents.on_ticket_logged(runtime, session, event)
 
 
-async def _repeat_contacts(runtime: Runtime, ctx: HandlerContext, event: TicketCreated) -> None:
+async def _repeat_contacts(runtime: Runtime, uow: UnitOfWork, event: TicketCreated) -> None:
     rule = escalation_policy(runtime).predictive.repeat_contacts
     if rule is None:
         return
     since = event.created_at - timedelta(days=rule.window_days)
-    contacts = await ctx.session.scalar(
+    contacts = await uow.session.scalar(
         select(func.count()).select_from(tickets).where(
             tickets.c.requester_id == event.requester_id, tickets.c.category == event.category,
             tickets.c.created_at >= since, tickets.c.created_at <= event.created_at))
-    await _predict(runtime, ctx.session, event.ticket_id, event.created_at,
+    await _predict(runtime, uow.session, event.ticket_id, event.created_at,
                    repeat_contacts=int(contacts or 1))
 
 
-async def on_ticket_assigned(runtime: Runtime, ctx: HandlerContext) -> None:
-    event = ctx.envelope.event
-    assert isinstance(event, TicketAssigned)
-    await ctx.session.execute(update(tickets).where(tickets.c.ticket_id == event.ticket_id)
+async def on_ticket_assigned(runtime: Runtime, uow: UnitOfWork,
+                             d: Delivered[TicketAssigned]) -> None:
+    event = d.event
+    await uow.session.execute(update(tickets).where(tickets.c.ticket_id == event.ticket_id)
                               .values(tier=event.agent_tier, agent_id=event.agent_id))
-    await _record(ctx, {"agent_id": event.agent_id, "agent_tier": event.agent_tier,
+    await _record(uow, d, {"agent_id": event.agent_id, "agent_tier": event.agent_tier,
                         "assigned_at": event.assigned_at.isoformat()})
 
 
-async def on_status_changed(runtime: Runtime, ctx: HandlerContext) -> None:
+async def on_status_changed(runtime: Runtime, uow: UnitOfWork,
+                            d: Delivered[TicketStatusChanged]) -> None:
     """The first move out of new is the first response (later updates do not reset it) and
     starts the update clock; entering a pause status pauses the resolution and update clocks
     and leaving it resumes them; an agent's status change is a public update (restarts the
     update clock); resolution stops them; a reopen resumes them."""
-    event = ctx.envelope.event
-    assert isinstance(event, TicketStatusChanged)
-    session, tid, at = ctx.session, event.ticket_id, event.changed_at
+    event = d.event
+    session, tid, at = uow.session, event.ticket_id, event.changed_at
     row = (await session.execute(select(tickets).where(tickets.c.ticket_id == tid))).first()
     profile = await clock_profile(session, tid)
     pauses = set(sla_policy(runtime).pauses_for(profile))
@@ -237,7 +236,7 @@ async def on_status_changed(runtime: Runtime, ctx: HandlerContext) -> None:
         state = await apply(runtime, session, tid, "first_response", "stop", at)
         detail["first_response"] = state.status if state else None
         if event.to_status not in ("resolved", "closed"):
-            await _start_clock(runtime, ctx, tid, "update", at, event.priority, profile)
+            await _start_clock(runtime, uow, tid, "update", at, event.priority, profile)
     entering = event.to_status in pauses and event.from_status not in pauses
     leaving = event.from_status in pauses and event.to_status not in pauses
     steps: list[tuple[str, Kind]] = []
@@ -256,17 +255,16 @@ async def on_status_changed(runtime: Runtime, ctx: HandlerContext) -> None:
         state = await apply(runtime, session, tid, clock, kind, at)
         if state is not None:
             detail[clock] = state.status
-    await _record(ctx, {k: v for k, v in detail.items() if v is not None})
+    await _record(uow, d, {k: v for k, v in detail.items() if v is not None})
     if event.to_status == "reopened":
         await _predict(runtime, session, tid, at)
 
 
-async def on_commented(runtime: Runtime, ctx: HandlerContext) -> None:
+async def on_commented(runtime: Runtime, uow: UnitOfWork, d: Delivered[TicketCommented]) -> None:
     """A customer's message is scored for sentiment; an agent's public comment is an update
     (restarts the update clock); every message counts as an interaction."""
-    event = ctx.envelope.event
-    assert isinstance(event, TicketCommented)
-    session, tid = ctx.session, event.ticket_id
+    event = d.event
+    session, tid = uow.session, event.ticket_id
     values: dict[str, Any] = {"interactions": tickets.c.interactions + 1}
     detail: dict[str, Any] = {"author": event.author, "from_requester": event.from_requester}
     if event.from_requester:
@@ -281,39 +279,39 @@ async def on_commented(runtime: Runtime, ctx: HandlerContext) -> None:
         if state is not None:
             detail["update"] = "restarted"
     await session.execute(update(tickets).where(tickets.c.ticket_id == tid).values(**values))
-    await _record(ctx, detail)
+    await _record(uow, d, detail)
     await _predict(runtime, session, tid, event.commented_at)
 
 
-async def on_reassignment_requested(runtime: Runtime, ctx: HandlerContext) -> None:
-    event = ctx.envelope.event
-    assert isinstance(event, ReassignmentRequested)
-    await ctx.session.execute(update(tickets).where(tickets.c.ticket_id == event.ticket_id)
+async def on_reassignment_requested(runtime: Runtime, uow: UnitOfWork,
+                                    d: Delivered[ReassignmentRequested]) -> None:
+    event = d.event
+    await uow.session.execute(update(tickets).where(tickets.c.ticket_id == event.ticket_id)
                               .values(reassignments=tickets.c.reassignments + 1))
-    await _record(ctx, {"reassignment_requested_by": event.requested_by,
+    await _record(uow, d, {"reassignment_requested_by": event.requested_by,
                         "reason": event.reason})
     if event.to_tier is not None or event.to_skill is not None:
         # an agent passing the work to a higher tier or another skill is a functional
         # escalation, counted like any other (router acts on the request itself)
-        await escalate(runtime, ctx.session, event.ticket_id, Escalation(
+        await escalate(runtime, uow.session, event.ticket_id, Escalation(
             "functional", "agent-request", f"{event.requested_by}: {event.reason}",
             to_tier=event.to_tier, to_skill=event.to_skill), "agent", event.requested_at)
-    await _predict(runtime, ctx.session, event.ticket_id, event.requested_at)
+    await _predict(runtime, uow.session, event.ticket_id, event.requested_at)
 
 
-async def on_priority_changed(runtime: Runtime, ctx: HandlerContext) -> None:
+async def on_priority_changed(runtime: Runtime, uow: UnitOfWork,
+                              d: Delivered[TicketPriorityChanged]) -> None:
     """Re-target every clock to the new priority, keeping the time already accrued."""
-    event = ctx.envelope.event
-    assert isinstance(event, TicketPriorityChanged)
-    await ctx.session.execute(update(tickets).where(tickets.c.ticket_id == event.ticket_id)
+    event = d.event
+    await uow.session.execute(update(tickets).where(tickets.c.ticket_id == event.ticket_id)
                               .values(priority=event.to_priority))
     detail: dict[str, Any] = {"from": event.from_priority, "to": event.to_priority}
     for clock in ("first_response", "resolution", "update"):
-        state = await apply(runtime, ctx.session, event.ticket_id, clock, "priority",
+        state = await apply(runtime, uow.session, event.ticket_id, clock, "priority",
                             event.changed_at, event.to_priority)
         if state is not None:
             detail[clock] = state.due_at.isoformat() if state.due_at else state.status
-    await _record(ctx, detail)
+    await _record(uow, d, detail)
 
 
 async def read_clocks(session: AsyncSession, ticket_id: UUID) -> tuple[list[Any], list[Any]]:

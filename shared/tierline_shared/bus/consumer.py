@@ -1,10 +1,14 @@
-"""At-least-once consumer with exactly-once effects.
+"""At-least-once consumer with exactly-once effects, a fetched batch at a time.
 
-Each message is validated, then handled inside one database transaction that also records
-its event id; a duplicate id means the effect already happened and the message is skipped.
-Offsets are committed only after those transactions commit. A message that fails
-validation, or fails processing ``max_attempts`` times, goes to the dead-letter topic with
-its error, and the loop moves on.
+Each fetched batch is decoded, its duplicates dropped with one inbox statement (the event ids
+already recorded are skipped), and the new events handed to the service's handlers, grouped
+by handler and in per-key order, inside one unit of work: one transaction per batch. Offsets
+are committed only after it commits. A message that fails validation goes to the dead-letter
+topic at once; when a batch fails for a reason that is not an outage, it is rolled back and
+applied again in halves, down to the one event that keeps failing, which is retried
+``max_attempts`` times and then dead-lettered with its error; every other event of the batch
+is applied once. An outage (database or broker away) is never a poison message: the loop
+reconnects and reads again from the committed offsets.
 """
 
 from __future__ import annotations
@@ -12,35 +16,35 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 from prometheus_client import CollectorRegistry, Counter, Gauge
-from sqlalchemy import Table
+from sqlalchemy import Table, column, select, values
+from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.types import Text
 
 from tierline_shared.bus.envelope import Envelope, InvalidMessage, decode
 from tierline_shared.bus.events import EVENT_TYPES
+from tierline_shared.bus.handlers import Delivered, Handlers
 from tierline_shared.bus.kafka import ensure_topics, make_producer
+from tierline_shared.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
 
+Transaction = Callable[[], AbstractAsyncContextManager[UnitOfWork]]
+
 
 @dataclass
-class HandlerContext:
-    """What a handler gets besides the session: the envelope and a way to emit events."""
-
-    session: AsyncSession
-    envelope: Envelope
-    emit: Callable[[str, Envelope], Awaitable[None]]
-
-
-Handler = Callable[[HandlerContext], Awaitable[None]]
+class _Item:
+    record: ConsumerRecord[Any, Any]
+    delivered: Delivered[Any]
 
 
 class ConsumerLoop:
@@ -50,10 +54,9 @@ class ConsumerLoop:
         name: str,
         group_id: str,
         topics: list[str],
-        handlers: Mapping[str, Handler],
-        sessions: async_sessionmaker[AsyncSession],
+        handlers: Handlers,
+        transaction: Transaction,
         inbox: Table,
-        emit: Callable[[AsyncSession, str, Envelope], Awaitable[None]],
         bootstrap_servers: str,
         deadletter_topic: str,
         all_topics: list[str],
@@ -62,17 +65,15 @@ class ConsumerLoop:
         registry: CollectorRegistry,
         max_attempts: int = 3,
         retry_backoff_s: float = 0.2,
-        after_commit: Callable[[], None] | None = None,
         fetch_max_wait_ms: int = 50,
     ) -> None:
         self.name = name
         self._fetch_max_wait_ms = fetch_max_wait_ms
         self._group_id = group_id
         self._topics = topics
-        self._handlers = dict(handlers)
-        self._sessions = sessions
+        self._handlers = handlers
+        self._transaction = transaction
         self._inbox = inbox
-        self._emit = emit
         self._bootstrap = bootstrap_servers
         self._deadletter = deadletter_topic
         self._all_topics = all_topics
@@ -80,7 +81,6 @@ class ConsumerLoop:
         self._replication_factor = replication_factor
         self._max_attempts = max_attempts
         self._retry_backoff_s = retry_backoff_s
-        self._after_commit = after_commit
         self._stopping = asyncio.Event()
         self._consumer: AIOKafkaConsumer | None = None
         self._dlq_producer: AIOKafkaProducer | None = None
@@ -162,20 +162,17 @@ class ConsumerLoop:
             batch = await self._consumer.getmany(timeout_ms=500, max_records=500)
             if not batch:
                 continue
-            offsets: dict[TopicPartition, int] = {}
-            for tp, records in batch.items():
-                for record in records:
-                    await self._process(record)
-                    offsets[tp] = record.offset + 1
-                self._record_lag(tp, offsets[tp])
+            await self.process(
+                [record for records in batch.values() for record in records])
+            offsets = {tp: records[-1].offset + 1 for tp, records in batch.items()}
+            for tp, position in offsets.items():
+                self._record_lag(tp, position)
             try:
                 await self._consumer.commit(offsets)
             except CommitFailedError as exc:
                 # The group rebalanced; the new owner re-reads and the inbox skips what we did.
                 log.warning("offset commit failed after rebalance",
                             extra={"consumer": self.name, "error": str(exc)})
-            if self._after_commit is not None:
-                self._after_commit()
 
     def _record_lag(self, tp: TopicPartition, position: int) -> None:
         assert self._consumer is not None
@@ -186,55 +183,82 @@ class ConsumerLoop:
         self._lag.labels(self.name, tp.topic).set(
             sum(lag for p, lag in self._lags.items() if p.topic == tp.topic))
 
-    async def _process(self, record: ConsumerRecord[Any, Any]) -> None:
-        headers = list(record.headers or ())
-        ce_type = next((v.decode(errors="replace") for k, v in headers if k == "ce_type"), None)
-        if ce_type is not None and ce_type not in self._handlers and _is_known(ce_type):
-            self._outcomes.labels(self.name, record.topic, ce_type, "ignored").inc()
+    async def process(self, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
+        """Apply ``records`` (one fetched batch, in the order read): decode them, dead-letter
+        the invalid ones, skip the types this service does not handle, and apply the rest in
+        one unit of work."""
+        items: list[_Item] = []
+        for record in records:
+            headers = list(record.headers or ())
+            ce_type = next((v.decode(errors="replace") for k, v in headers if k == "ce_type"),
+                           None)
+            if ce_type is not None and not self._handlers.handles(ce_type) \
+                    and _is_known(ce_type):
+                self._outcomes.labels(self.name, record.topic, ce_type, "ignored").inc()
+                continue
+            try:
+                envelope = decode(headers, record.value)
+            except InvalidMessage as exc:
+                await self._dead_letter(record, f"invalid: {exc}", attempts=0)
+                continue
+            items.append(_Item(record, Delivered(envelope, record.topic)))
+        if items:
+            await self._apply_or_split(items)
+
+    async def _apply_or_split(self, items: list[_Item]) -> None:
+        """Apply ``items`` in one transaction; if that fails for a reason that is not an
+        outage, apply each half on its own, down to the single event that fails."""
+        if len(items) == 1:
+            await self._apply_one(items[0])
             return
         try:
-            envelope = decode(headers, record.value)
-        except InvalidMessage as exc:
-            await self._dead_letter(record, f"invalid: {exc}", attempts=0)
-            return
-        handler = self._handlers[envelope.type]
+            await self._apply(items)
+        except Exception as exc:
+            if is_transient(exc):
+                raise
+            log.info("batch failed; applying it in halves", extra={
+                "consumer": self.name, "events": len(items), "error": repr(exc)})
+            middle = len(items) // 2
+            await self._apply_or_split(items[:middle])
+            await self._apply_or_split(items[middle:])
+
+    async def _apply_one(self, item: _Item) -> None:
+        envelope = item.delivered.envelope
         extra = {"consumer": self.name, "event_id": str(envelope.id),
                  "event_type": envelope.type, "ticket_id": envelope.subject}
         for attempt in range(1, self._max_attempts + 1):
             try:
-                applied = await self._apply(record, envelope, handler)
+                await self._apply([item])
+                return
             except Exception as exc:
                 if is_transient(exc):
                     raise
                 log.warning("handler failed", exc_info=True,
                             extra={**extra, "attempt": attempt, "error": repr(exc)})
                 if attempt == self._max_attempts:
-                    await self._dead_letter(record, f"failed: {exc!r}", attempts=attempt)
+                    await self._dead_letter(item.record, f"failed: {exc!r}", attempts=attempt)
                     return
                 await asyncio.sleep(self._retry_backoff_s * attempt)
-                continue
-            outcome = "applied" if applied else "duplicate"
-            self._outcomes.labels(self.name, record.topic, envelope.type, outcome).inc()
-            log.debug("event %s", outcome, extra=extra)
-            return
 
-    async def _apply(self, record: ConsumerRecord[Any, Any], envelope: Envelope,
-                     handler: Handler) -> bool:
-        async with self._sessions() as session, session.begin():
-            inserted = await session.scalar(
-                pg_insert(self._inbox)
-                .values(event_id=envelope.id, event_type=envelope.type, topic=record.topic)
-                .on_conflict_do_nothing()
-                .returning(self._inbox.c.event_id)
-            )
-            if inserted is None:
-                return False
-
-            async def emit(topic: str, out: Envelope) -> None:
-                await self._emit(session, topic, out)
-
-            await handler(HandlerContext(session=session, envelope=envelope, emit=emit))
-        return True
+    async def _apply(self, items: list[_Item]) -> None:
+        """One transaction: record the ids not seen before (one statement), apply those
+        events, count the outcomes once it committed."""
+        unique: dict[Any, _Item] = {}
+        for item in items:
+            unique.setdefault(item.delivered.envelope.id, item)
+        async with self._transaction() as uow:
+            new = await record_new(uow, self._inbox,
+                                   [i.delivered.envelope for i in unique.values()],
+                                   [i.record.topic for i in unique.values()])
+            fresh = [item for event_id, item in unique.items() if event_id in new]
+            await self._handlers.apply(uow, [item.delivered for item in fresh])
+        applied = {id(item) for item in fresh}
+        for item in items:
+            outcome = "applied" if id(item) in applied else "duplicate"
+            self._outcomes.labels(self.name, item.record.topic, item.delivered.envelope.type,
+                                  outcome).inc()
+        log.debug("batch applied", extra={"consumer": self.name, "events": len(items),
+                                          "applied": len(fresh)})
 
     async def _dead_letter(self, record: ConsumerRecord[Any, Any], error: str,
                            attempts: int) -> None:
@@ -257,6 +281,21 @@ class ConsumerLoop:
         log.error("message dead-lettered",
                   extra={"consumer": self.name, "topic": record.topic,
                          "partition": record.partition, "offset": record.offset, "error": error})
+
+
+async def record_new(uow: UnitOfWork, inbox: Table, envelopes: Sequence[Envelope],
+                     topics: Sequence[str]) -> set[Any]:
+    """Insert the batch's event ids into the inbox in one statement; the ids it returns are
+    the events not applied before."""
+    if not envelopes:
+        return set()
+    rows = values(column("event_id", PG_UUID(as_uuid=True)), column("event_type", Text),
+                  column("topic", Text), name="batch").data(
+        [(e.id, e.type, topic) for e, topic in zip(envelopes, topics, strict=True)])
+    statement = (pg_insert(inbox)
+                 .from_select(["event_id", "event_type", "topic"], select(rows))
+                 .on_conflict_do_nothing().returning(inbox.c.event_id))
+    return set((await uow.session.scalars(statement)).all())
 
 
 def _is_known(ce_type: str) -> bool:

@@ -18,21 +18,19 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tierline_shared.bus.envelope import Envelope
 from tierline_shared.bus.kafka import ensure_topics, make_producer
+from tierline_shared.unit_of_work import current, outbox_row
 
 log = logging.getLogger(__name__)
 
 
 async def enqueue(session: AsyncSession, outbox: Table, topic: str, envelope: Envelope) -> None:
-    """Add ``envelope`` to the outbox inside the caller's transaction."""
-    await session.execute(
-        insert(outbox).values(
-            event_id=envelope.id,
-            topic=topic,
-            key=envelope.key,
-            headers=[[name, value.decode()] for name, value in envelope.headers()],
-            value=envelope.body(),
-        )
-    )
+    """Add ``envelope`` to the outbox inside the caller's transaction: to its unit of work's
+    buffer (written with the others at commit) when it has one, else at once."""
+    uow = current(session)
+    if uow is not None:
+        uow.emit(topic, envelope)
+        return
+    await session.execute(insert(outbox).values(outbox_row(topic, envelope)))
 
 
 class OutboxRelay:
