@@ -13,6 +13,7 @@ alternate ceiling and rebuild. Writes bench/results.json and the README table be
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import statistics
 import sys
@@ -44,7 +45,7 @@ from tierline_shared.bus.events import (  # noqa: E402
 from tierline_shared.bus.kafka import ensure_topics  # noqa: E402
 from tierline_shared.bus.topics import Topics  # noqa: E402
 
-EVENTS = 20_000
+EVENTS = int(os.environ.get("BENCH_EVENTS", "100000"))
 ROUNDS = 2
 PREFIX = "bench"
 CATEGORIES = ["network", "access", "hardware", "software", "email"]
@@ -201,7 +202,8 @@ def main() -> None:
         kinds[env.type] = kinds.get(env.type, 0) + 1
     runs: dict[str, list[dict[str, Any]]] = {"read": [], "parse": [], "rebuild": []}
     with tempfile.TemporaryDirectory(prefix="tierline-replay-bench-") as tmp:
-        pg = EmbeddedPostgres(Path(tmp) / "pg", free_port(), fast_unsafe=True)
+        # fsync and synchronous_commit on, as in production
+        pg = EmbeddedPostgres(Path(tmp) / "pg", free_port(), fast_unsafe=False)
         kafka = EmbeddedKafka(free_port(), log_path=Path(tmp) / "broker.log")
         pg.start()
         kafka.start()
@@ -244,7 +246,8 @@ def main() -> None:
     lines = [f"Measured side by side in one run on {machine()}; {len(events):,} events "
              f"published ({mix}), {visible:,} within the broker's end offsets "
              f"on {len(topics)} topics of {settings.topic_partitions} partitions, median of "
-             f"{ROUNDS} alternating rounds (`make bench`):", "",
+             f"{ROUNDS} alternating rounds, PostgreSQL with fsync and synchronous_commit on "
+             "(`make bench`):", "",
              "| replay | events | events per second | rebuild / this |",
              "| --- | ---: | ---: | ---: |"]
     labels = {"rebuild": "`tierline metrics rebuild` into empty read models",

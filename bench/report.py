@@ -4,6 +4,7 @@ table between the ``<!-- bench:MARKER:start/end -->`` markers in the README."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def write_results(key: str, report: Any, table: str, marker: str) -> None:
+    if os.environ.get("BENCH_DRY"):  # e.g. the same bench run against an older checkout
+        return
     out = ROOT / "bench" / "results.json"
     data = json.loads(out.read_text()) if out.exists() else {}
     data[key] = report

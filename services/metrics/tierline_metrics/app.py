@@ -10,53 +10,18 @@ from fastapi import APIRouter, FastAPI
 from tierline_metrics import models
 from tierline_metrics.erasure import on_requester_erased
 from tierline_metrics.exposition import Counters, register
+from tierline_metrics.fold import FOLDED
 from tierline_metrics.qa_api import router as qa_router
 from tierline_metrics.reports import policy_of
 from tierline_metrics.reports import router as kpi_router
-from tierline_metrics.service import (
-    on_clock_started,
-    on_presence_changed,
-    on_status_changed,
-    on_survey_answered,
-    on_ticket_assigned,
-    on_ticket_created,
-    on_ticket_queued,
-)
-from tierline_metrics.sla_facts import (
-    on_major_incident_changed,
-    on_major_incident_declared,
-    on_major_incident_ticket_linked,
-    on_major_incident_update_due,
-    on_problem_identified,
-    on_problem_workaround_recorded,
-    on_sla_breached,
-    on_sla_warning,
-    on_ticket_escalated,
-)
 from tierline_metrics.staffing.adherence_api import router as adherence_router
 from tierline_metrics.staffing.api import router as staffing_router
-from tierline_metrics.ticket_log import with_log
 from tierline_metrics.voc_job import check as check_voc
 from tierline_metrics.voc_job import router as voc_router
+from tierline_metrics.writer import apply_batch
 from tierline_shared.auth.deps import require
 from tierline_shared.bus.events import (
-    AgentPresenceChanged,
-    MajorIncidentChanged,
-    MajorIncidentDeclared,
-    MajorIncidentTicketLinked,
-    MajorIncidentUpdateDue,
-    ProblemIdentified,
-    ProblemWorkaroundRecorded,
-    SlaBreached,
-    SlaClockStarted,
-    SlaWarning,
-    SurveyAnswered,
-    TicketAssigned,
-    TicketCreated,
-    TicketEscalated,
-    TicketQueued,
     TicketRequesterErased,
-    TicketStatusChanged,
 )
 from tierline_shared.bus.handlers import Handlers
 from tierline_shared.clock import Clock
@@ -68,26 +33,11 @@ log = logging.getLogger(__name__)
 
 
 def handlers(runtime: Runtime | None) -> Handlers:
-    """Each event type's handler; every event a KPI needs is also logged (ticket_log)."""
-    return with_log({
-        TicketCreated: on_ticket_created,
-        TicketAssigned: on_ticket_assigned,
-        TicketQueued: on_ticket_queued,
-        SlaClockStarted: on_clock_started,
-        TicketStatusChanged: on_status_changed,
-        SurveyAnswered: on_survey_answered,
-        AgentPresenceChanged: on_presence_changed,
-        SlaWarning: on_sla_warning,
-        SlaBreached: on_sla_breached,
-        TicketEscalated: on_ticket_escalated,
-        MajorIncidentDeclared: on_major_incident_declared,
-        MajorIncidentTicketLinked: on_major_incident_ticket_linked,
-        MajorIncidentChanged: on_major_incident_changed,
-        MajorIncidentUpdateDue: on_major_incident_update_due,
-        ProblemIdentified: on_problem_identified,
-        ProblemWorkaroundRecorded: on_problem_workaround_recorded,
-        TicketRequesterErased: on_requester_erased,
-    })
+    """One handler folds every run of events into the read models in memory and writes
+    each table once (``fold``, ``writer``); an erasure rewrites what is stored, on its own."""
+    return (Handlers()
+            .batch(FOLDED, apply_batch)
+            .each(TicketRequesterErased, on_requester_erased))
 
 
 async def _start(runtime: Runtime) -> None:

@@ -1,7 +1,13 @@
 """Rebuild metrics' read models: empty every table built from events, then replay every
-topic metrics consumes from its first offset to its end through the same handlers (and the
-same inbox, so a replayed event is applied once). Run it with metrics stopped; started
-again, metrics goes on from its committed offsets and its inbox skips what the replay did.
+topic metrics consumes from its first offset to its end. The replay folds the whole history
+in memory with the live consumer's fold (``fold``) and copies the result in with ``COPY``,
+in the same transaction as the emptying: a failed rebuild leaves the read models as they
+were. The inbox gets every replayed event id, so metrics, started again, goes on from its
+committed offsets and skips what the replay did. Run it with metrics stopped.
+
+Should the copy fail (a row a table refuses), the rebuild falls back to applying the replay
+a batch at a time through the live handlers, event by event where a batch fails, leaving out
+only the events that fail, as the live consumer would have dead-lettered them.
 
 Tables metrics is the system of record for (QA evaluations, ESAT answers, scheduled
 shifts), the voice-of-the-customer signals it already published, and its outbox are kept.
@@ -14,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,8 +29,9 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tierline_metrics import models
+from tierline_metrics.bulk import Copier
 from tierline_shared.audit import Actor
-from tierline_shared.bus.consumer import record_new
+from tierline_shared.bus.consumer import is_transient, record_new
 from tierline_shared.bus.envelope import InvalidMessage, decode
 from tierline_shared.bus.handlers import Delivered, Handlers
 from tierline_shared.bus.kafka import ensure_topics
@@ -50,41 +58,73 @@ async def rebuild(settings: Settings, timeout_s: float = 600) -> Replayed:
 
     engine = make_engine(settings.database_url, pool_size=2)
     sessions = make_sessionmaker(engine)
-    topics = SPEC.consumes(Topics(settings.topic_prefix))
-    outcome = Replayed()
+    handlers = SPEC.handlers(None)
+    try:
+        outcome = Replayed()
+        copier = Copier(handlers)
+        async for records in _replay(settings, SPEC.consumes(Topics(settings.topic_prefix)),
+                                     timeout_s):
+            copier.add(records, outcome)
+        try:
+            async with transaction(sessions, outbox=models.outbox,
+                                   actor=Actor.system("metrics")) as uow:
+                await _truncate(uow.session)
+                await copier.write(uow)
+        except Exception as exc:
+            if is_transient(exc):
+                raise
+            log.warning("copying the replay failed; applying it batch by batch",
+                        extra={"error": repr(exc)})
+            outcome = Replayed()
+            async with engine.begin() as conn:
+                await _truncate(conn)
+            async for records in _replay(
+                    settings, SPEC.consumes(Topics(settings.topic_prefix)), timeout_s):
+                await _apply_batch(sessions, handlers, records, outcome)
+    finally:
+        await engine.dispose()
+    log.info("read models rebuilt", extra={"applied": outcome.applied,
+                                           "skipped": outcome.skipped,
+                                           "failed": len(outcome.failed)})
+    return outcome
+
+
+async def _truncate(conn: Any) -> None:
+    names = ", ".join(f"{models.SCHEMA}.{t.name}" for t in REBUILT)
+    await conn.execute(text(f"TRUNCATE {names}"))
+
+
+async def _replay(settings: Settings, topics: list[str], timeout_s: float
+                  ) -> AsyncIterator[list[ConsumerRecord[bytes, bytes]]]:
+    """Every record of ``topics`` up to their end offsets now, a fetched batch at a time."""
+    await ensure_topics(settings.kafka_bootstrap_servers, topics,
+                        partitions=settings.topic_partitions,
+                        replication_factor=settings.topic_replication_factor)
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers,
                                 group_id=None, enable_auto_commit=False,
                                 auto_offset_reset="earliest")
+    await consumer.start()
     try:
-        async with engine.begin() as conn:
-            names = ", ".join(f"{models.SCHEMA}.{t.name}" for t in REBUILT)
-            await conn.execute(text(f"TRUNCATE {names}"))
-        await ensure_topics(settings.kafka_bootstrap_servers, topics,
-                            partitions=settings.topic_partitions,
-                            replication_factor=settings.topic_replication_factor)
-        await consumer.start()
         await consumer.topics()  # fetch metadata for every topic
         partitions = [TopicPartition(t, p) for t in topics
                       for p in sorted(consumer.partitions_for_topic(t) or ())]
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         ends = await consumer.end_offsets(partitions)
-        handlers = SPEC.handlers(None)  # type: ignore[arg-type]
         deadline = time.monotonic() + timeout_s
         while [tp for tp in partitions if await consumer.position(tp) < ends[tp]]:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"replay not finished within {timeout_s} s")
-            batch = await consumer.getmany(timeout_ms=500, max_records=500)
-            await _apply_batch(sessions, handlers, [
-                record for tp, records in batch.items()
-                for record in records if record.offset < ends[tp]], outcome)
+            batch = await consumer.getmany(timeout_ms=500, max_records=5000)
+            for tp in batch:
+                # The end a fetch reports: the embedded broker's ListOffsets answers the
+                # base offset of the last record batch + 1, short of the records batched
+                # with it; a fetch's high watermark is right on every broker.
+                ends[tp] = max(ends[tp], consumer.highwater(tp) or 0)
+            yield [record for tp, records in batch.items()
+                   for record in records if record.offset < ends[tp]]
     finally:
         await consumer.stop()
-        await engine.dispose()
-    log.info("read models rebuilt", extra={"applied": outcome.applied,
-                                           "skipped": outcome.skipped,
-                                           "failed": len(outcome.failed)})
-    return outcome
 
 
 async def _apply_batch(sessions: async_sessionmaker[AsyncSession], handlers: Handlers,

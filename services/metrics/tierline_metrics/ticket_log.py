@@ -5,65 +5,18 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import datetime, timedelta
-from typing import Any
 from uuid import UUID
 
 from sqlalchemy import or_, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tierline_metrics.kpi.tickets import Ticket, event_time, fold_ticket, staffed_seconds
+from tierline_metrics.kpi.tickets import Ticket, fold_ticket, staffed_seconds
 from tierline_metrics.models import presence_log, ticket_facts, ticket_log
 from tierline_shared.bus.events import (
     EVENT_TYPES,
     AgentPresenceChanged,
     Event,
-    SlaBreached,
-    SurveyAnswered,
-    TicketAssigned,
-    TicketCreated,
-    TicketEscalated,
-    TicketEvent,
-    TicketOfferAnswered,
-    TicketPriorityChanged,
-    TicketQueued,
-    TicketStatusChanged,
 )
-from tierline_shared.bus.handlers import Delivered, EachHandler, Handlers
-from tierline_shared.unit_of_work import UnitOfWork
-
-LOGGED: tuple[type[Event], ...] = (
-    TicketCreated, TicketStatusChanged, TicketPriorityChanged, TicketAssigned,
-    TicketOfferAnswered, TicketQueued, TicketEscalated, SlaBreached, SurveyAnswered)
-
-
-async def log_event(uow: UnitOfWork, d: Delivered[TicketEvent]) -> None:
-    event = d.event
-    await uow.session.execute(pg_insert(ticket_log).values(
-        event_id=d.envelope.id, ticket_id=event.ticket_id, event_type=event.event_type,
-        at=event_time(event) or d.envelope.time, body=event.model_dump(mode="json"),
-    ).on_conflict_do_nothing())
-
-
-def logged(handler: EachHandler[Any] | None) -> EachHandler[Any]:
-    """``handler`` (if any) and then the log entry, in the same transaction."""
-
-    async def both(uow: UnitOfWork, d: Delivered[Any]) -> None:
-        if handler is not None:
-            await handler(uow, d)
-        await log_event(uow, d)
-
-    return both
-
-
-def with_log(handlers: dict[type[Event], EachHandler[Any]]) -> Handlers:
-    out = dict(handlers)
-    for model in LOGGED:
-        out[model] = logged(handlers.get(model))
-    registry = Handlers()
-    for model, handler in out.items():
-        registry.each(model, handler)
-    return registry
 
 
 async def load(session: AsyncSession, start: datetime, end: datetime,

@@ -201,7 +201,7 @@ class ConsumerLoop:
             except InvalidMessage as exc:
                 await self._dead_letter(record, f"invalid: {exc}", attempts=0)
                 continue
-            items.append(_Item(record, Delivered(envelope, record.topic)))
+            items.append(_Item(record, Delivered(envelope, record.topic, record.value)))
         if items:
             await self._apply_or_split(items)
 

@@ -23,10 +23,16 @@ E = TypeVar("E", bound=Event)
 
 @dataclass(frozen=True)
 class Delivered(Generic[E]):
-    """One event as consumed: the envelope (id, source, time) and the topic it came from."""
+    """One event as consumed: the envelope (id, source, time), the topic it came from and
+    the message's value as published (its JSON body), when it came from the broker."""
 
     envelope: Envelope
     topic: str = ""
+    value: bytes | None = None
+
+    @property
+    def raw(self) -> str | None:
+        return None if self.value is None else self.value.decode()
 
     @property
     def event(self) -> E:
