@@ -196,8 +196,10 @@ async def lock_holder(scene: Scene) -> int | None:
 
 async def test_two_relays_one_leads_and_the_other_takes_over_when_it_is_killed(
         scene: Scene) -> None:
-    poll = 0.5
-    first, _ = scene.relay(poll_interval_s=poll)
+    # The first yields for two of its polls after losing its connection (1 s); the second
+    # tries every 0.2 s, so on a slow machine too it is the one that takes over.
+    poll = 0.2
+    first, _ = scene.relay(poll_interval_s=0.5)
     scene.start(first)
     await eventually(lambda: asyncio.sleep(0, first.leading), what="first relay leading")
     second, second_engine = scene.relay(poll_interval_s=poll)
@@ -224,7 +226,7 @@ async def test_two_relays_one_leads_and_the_other_takes_over_when_it_is_killed(
                      what="the second relay taking over")
     REPORT["outbox relay take-over after the leader's connection was killed"] = \
         f"{time.monotonic() - killed:.2f} s (poll interval {poll} s)"
-    assert time.monotonic() - killed < 4 * poll + 1
+    assert time.monotonic() - killed < 3  # "within about a second", with room for load
     assert await lock_holder(scene) not in (None, holder)
 
     await scene.write(30, pg_notify=True)
