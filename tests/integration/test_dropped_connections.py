@@ -1,5 +1,5 @@
 """No pre-ping: a pooled connection PostgreSQL dropped costs one request a 503, not a 500,
-and the next request gets a fresh connection."""
+or a consumer one retry, and the next request gets a fresh connection."""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ from sqlalchemy import text
 from tests.conftest import Databases
 from tests.helpers import attach, offline_runtime
 from tierline_router.app import SPEC, create_app
+from tierline_shared.bus.consumer import is_transient
 from tierline_shared.clock import FrozenClock
-from tierline_shared.db import make_engine
+from tierline_shared.db import make_engine, make_sessionmaker
 
 pytestmark = [pytest.mark.db]
 
@@ -51,3 +52,29 @@ async def test_a_dropped_pooled_connection_answers_503_then_the_next_request_wor
             assert [r.status_code for r in answers] == [200] * 4
     finally:
         await runtime.engine.dispose()
+
+
+async def test_a_dropped_pooled_connection_is_an_outage_to_the_consumer_retry(
+        databases: Databases) -> None:
+    """What a consumer's transaction raises on a connection PostgreSQL dropped is transient
+    (retried, never dead-lettered), and the retry gets a fresh connection."""
+    url = databases.create(migrate=False)
+    engine, killer = make_engine(url), make_engine(url)
+    sessions = make_sessionmaker(engine)
+    try:
+        async with sessions.begin() as session:  # leaves a connection in the pool
+            await session.execute(text("SELECT 1"))
+        async with killer.connect() as conn:
+            killed = await conn.scalar(text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
+        assert killed == 1
+        with pytest.raises(Exception) as raised:
+            async with sessions.begin() as session:
+                await session.execute(text("SELECT 1"))
+        assert is_transient(raised.value), repr(raised.value)
+        async with sessions.begin() as session:
+            assert await session.scalar(text("SELECT 1")) == 1
+    finally:
+        await engine.dispose()
+        await killer.dispose()
