@@ -83,9 +83,9 @@ def offline_runtime(spec: Any, database_url: str, clock: Any) -> Any:
     engine = make_engine(database_url)
     sessions = make_sessionmaker(engine)
     topics = Topics(settings.topic_prefix)
-    relay = OutboxRelay(sessions=sessions, outbox=spec.outbox, bootstrap_servers="unused:9",
-                        topics=topics.all(), partitions=1, replication_factor=1,
-                        poll_interval_s=1.0, batch_size=100)
+    relay = OutboxRelay(sessions=sessions, engine=engine, outbox=spec.outbox,
+                        bootstrap_servers="unused:9", topics=topics.all(), partitions=1,
+                        replication_factor=1, poll_interval_s=1.0, batch_size=100)
     return Runtime(spec=spec, settings=settings, clock=clock, engine=engine, sessions=sessions,
                    topics=topics, registry=CollectorRegistry(), relay=relay)
 

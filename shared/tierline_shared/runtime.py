@@ -136,6 +136,7 @@ class Runtime:
         ProcessCollector(registry=registry)
         relay = OutboxRelay(
             sessions=sessions,
+            engine=engine,
             outbox=spec.outbox,
             bootstrap_servers=settings.kafka_bootstrap_servers,
             topics=topics.all(),

@@ -24,7 +24,7 @@ async def test_commits_do_not_cut_the_backoff_short_while_the_broker_is_away(
 
     monkeypatch.setattr(outbox_module, "ensure_topics", broker_away)
     table, _ = bus_tables(MetaData(schema="relaytest"))
-    relay = OutboxRelay(sessions=None, outbox=table,  # type: ignore[arg-type]
+    relay = OutboxRelay(sessions=None, engine=None, outbox=table,  # type: ignore[arg-type]
                         bootstrap_servers="127.0.0.1:9", topics=["t"], partitions=1,
                         replication_factor=1, poll_interval_s=0.05)
     running = asyncio.create_task(relay.run())

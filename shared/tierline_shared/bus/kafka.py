@@ -44,11 +44,12 @@ async def broker_reachable(bootstrap_servers: str, timeout_s: float = 2.0) -> bo
         await admin.close()
 
 
-def make_producer(bootstrap_servers: str) -> AIOKafkaProducer:
+def make_producer(bootstrap_servers: str, *, max_batch_size: int = 16384) -> AIOKafkaProducer:
     return AIOKafkaProducer(
         bootstrap_servers=bootstrap_servers,
         acks="all",
         linger_ms=0,
+        max_batch_size=max_batch_size,
         request_timeout_ms=10000,
         retry_backoff_ms=200,
     )
