@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, a
 
 from tierline_shared.bus.envelope import Envelope
 from tierline_shared.bus.kafka import ensure_topics, make_producer
-from tierline_shared.unit_of_work import current, outbox_row
+from tierline_shared.unit_of_work import current, outbox_channel, outbox_row
 
 log = logging.getLogger(__name__)
 
@@ -37,11 +37,6 @@ async def enqueue(session: AsyncSession, outbox: Table, topic: str, envelope: En
         uow.emit(topic, envelope)
         return
     await session.execute(insert(outbox).values(outbox_row(topic, envelope)))
-
-
-def outbox_channel(outbox: Table) -> str:
-    """The ``LISTEN/NOTIFY`` channel on which a commit that wrote ``outbox`` wakes its relay."""
-    return f"tierline_outbox_{outbox.schema}"
 
 
 class OutboxRelay:
