@@ -33,14 +33,20 @@ _RANK = {TicketCreated: 0, TicketPriorityChanged: 1, TicketAssigned: 2, TicketSt
          TicketEscalated: 4, SlaBreached: 5, SurveyAnswered: 6}
 
 
+_TIME_FIELDS = ("created_at", "assigned_at", "answered_at", "changed_at", "escalated_at",
+                "at", "started_at", "queued_at", "requested_at", "commented_at")
+_TIME_FIELD: dict[type[Event], str | None] = {}
+
+
 def event_time(event: Event) -> datetime | None:
     """The instant an event describes (its own field, not when it was published)."""
-    for name in ("created_at", "assigned_at", "answered_at", "changed_at", "escalated_at",
-                 "at", "started_at", "queued_at", "requested_at", "commented_at"):
-        value = getattr(event, name, None)
-        if isinstance(value, datetime):
-            return value
-    return None
+    cls = type(event)
+    name = _TIME_FIELD.get(cls, "")
+    if name == "":  # first of its class: the first of the names that is one of its fields
+        name = _TIME_FIELD[cls] = next((n for n in _TIME_FIELDS if n in cls.model_fields),
+                                       None)
+    value = None if name is None else getattr(event, name)
+    return value if isinstance(value, datetime) else None
 
 
 @dataclass(frozen=True)
