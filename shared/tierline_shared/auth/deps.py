@@ -12,7 +12,7 @@ from fastapi import Depends, HTTPException, Request, Security
 from fastapi.routing import APIRoute
 from fastapi.security import APIKeyHeader
 
-from tierline_shared.auth.keys import SCOPES, allows, hash_secret, parse, verify
+from tierline_shared.auth.keys import SCOPES, acts_for, allows, hash_secret, parse, verify
 from tierline_shared.auth.limits import SharedBuckets, TokenBuckets
 from tierline_shared.auth.store import KeyCache
 
@@ -26,6 +26,7 @@ class Principal:
     key_id: str
     name: str
     scopes: frozenset[str]
+    agent_id: str | None = None
 
 
 class Authenticator:
@@ -50,7 +51,7 @@ class Authenticator:
             raise _unauthorized("unknown")
         if not record.usable_at(datetime.now(UTC)):
             raise _unauthorized("revoked or expired")
-        return Principal(record.key_id, record.name, record.scopes)
+        return Principal(record.key_id, record.name, record.scopes, record.agent_id)
 
 
 def _unauthorized(why: str) -> HTTPException:
@@ -80,6 +81,24 @@ async def authenticate(request: Request,
 def forbidden(scope: str) -> HTTPException:
     return HTTPException(403, detail={"error": "forbidden", "scope": scope,
                                       "detail": f"this key lacks the {scope} scope"})
+
+
+def not_this_agent(principal: Principal, agent_id: str) -> HTTPException | None:
+    """403 when ``principal``'s key is bound to another agent than ``agent_id``."""
+    if acts_for(principal.agent_id, agent_id):
+        return None
+    return HTTPException(403, detail={
+        "error": "forbidden", "agent_id": agent_id,
+        "detail": f"this key acts only for agent {principal.agent_id}"})
+
+
+def check_agent(principal: Principal, agent_id: str) -> None:
+    refused = not_this_agent(principal, agent_id)
+    if refused is not None:
+        raise refused
+
+
+PrincipalDep = Annotated[Principal, Depends(authenticate)]
 
 
 async def refusal(request: Request, route: APIRoute) -> HTTPException | None:
