@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -240,3 +241,60 @@ async def test_offers_reach_the_live_feed_and_a_supervisor_force_assigns(desk: S
     finally:
         for feed in feeds.values():
             await feed.close()
+
+
+async def test_tickets_are_found_by_filters_and_paged_by_cursor(desk: Stack) -> None:
+    who = f"u-{uuid.uuid4().hex[:8]}"
+    made = []
+    async with desk.client("intake") as client:
+        for urgency in ("high", "low", "high", "low", "high"):
+            r = await client.post("/v1/tickets", json=ticket(
+                urgency=urgency, requester={"id": who, "name": "Sam"}))
+            assert r.status_code == 201, r.text
+            made.append(r.json())
+        newest_first = [t["id"] for t in sorted(made, key=lambda t: (t["created_at"], t["id"]),
+                                                reverse=True)]
+        seen, cursor, pages = [], None, 0
+        while True:
+            params = {"requester": who, "limit": 2, **({"cursor": cursor} if cursor else {})}
+            r = await client.get("/v1/tickets", params=params)
+            assert r.status_code == 200, r.text
+            seen += [t["id"] for t in r.json()["items"]]
+            pages += 1
+            cursor = r.json()["next_cursor"]
+            if cursor is None:
+                break
+        assert seen == newest_first and pages == 3
+        one = made[0]
+        r = await client.get("/v1/tickets", params={
+            "requester": who, "priority": one["priority"], "status": ["new", "acknowledged"],
+            "category": one["category"]})
+        want = {t["id"] for t in made if t["priority"] == one["priority"]}
+        assert {t["id"] for t in r.json()["items"]} == want and 0 < len(want) < 5
+        item = next(t for t in r.json()["items"] if t["id"] == one["id"])
+        assert (item["title"], item["requester_id"]) == (one["title"], who)
+        assert "description" not in item and "email" not in str(item)
+        r = await client.get("/v1/tickets", params={
+            "requester": who, "created_from": one["created_at"],
+            "created_to": made[-1]["created_at"]})
+        assert [t["id"] for t in r.json()["items"]] == [t["id"] for t in reversed(made[:-1])]
+
+        async def assigned() -> list[Any] | None:
+            agent = (await holder(desk, one["id"]))["agent_id"]
+            r = await client.get("/v1/tickets", params={"requester": who,
+                                                         "assigned_agent": agent})
+            return [t for t in r.json()["items"] if t["id"] == one["id"]] or None
+
+        assert (await eventually(assigned, timeout=20, what="intake knowing the agent"))[0][
+            "assigned_agent"] in ROSTER
+
+        for params, field in (({"cursor": "nonsense"}, "query.cursor"),
+                              ({"created_from": "2026-11-30T09:00:00"}, "query.created_from"),
+                              ({"status": "lost"}, "query.status"),
+                              ({"limit": 0}, "query.limit")):
+            r = await client.get("/v1/tickets", params=params)
+            assert r.status_code == 422, (params, r.text)
+            assert r.json()["detail"][0]["field"].startswith(field), r.text
+    async with desk.client("intake", key=await agent_key(desk, "ana")) as agent:
+        r = await agent.get("/v1/tickets")
+        assert r.status_code == 403 and r.json()["scope"] == "tickets:read"
