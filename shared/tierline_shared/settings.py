@@ -94,6 +94,7 @@ class Settings(BaseSettings):
     router_port: int = Field(default=8002, ge=1, le=65535)
     sla_port: int = Field(default=8003, ge=1, le=65535)
     metrics_port: int = Field(default=8004, ge=1, le=65535)
+    console_port: int = Field(default=8005, ge=1, le=65535)
 
     # Embedded development stack (``make run``); ignored when services run on their own.
     dev_postgres_port: int = Field(default=5433, ge=1, le=65535)

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Path, Query
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from tierline_shared.auth.deps import Principal, require
+from tierline_shared.auth.deps import AnyKeyDep, Principal, require
 from tierline_shared.auth.keys import AGENT_ID, SCOPES
 from tierline_shared.auth.store import create_key, list_keys, revoke_key, rotate_key
 from tierline_shared.web import RuntimeDep
@@ -85,6 +85,23 @@ async def create(body: KeyIn, runtime: RuntimeDep, who: Admin) -> dict[str, Any]
                                     created_by=who.name, expires_at=expires,
                                     agent_id=body.agent_id)
     return {**_out(row), "key": new.plaintext}
+
+
+class WhoAmI(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"id": "3f9a0c1d2e4b", "name": "ana", "scopes": ["agents:write", "tickets:read"],
+         "agent_id": "ana"}]})
+    id: str
+    name: str
+    scopes: list[str]
+    agent_id: str | None
+
+
+@router.get("/me", response_model=WhoAmI)
+async def me(who: AnyKeyDep) -> dict[str, Any]:
+    """The calling key's name, scopes and agent, for any valid key (the console's sign-in)."""
+    return {"id": who.key_id, "name": who.name, "scopes": sorted(who.scopes),
+            "agent_id": who.agent_id}
 
 
 @router.get("", response_model=KeyPage)

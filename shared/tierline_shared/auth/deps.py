@@ -99,6 +99,16 @@ def check_agent(principal: Principal, agent_id: str) -> None:
 
 
 PrincipalDep = Annotated[Principal, Depends(authenticate)]
+ANY_KEY = "any valid key"
+
+
+async def _any_key(principal: PrincipalDep) -> Principal:
+    return principal
+
+
+_any_key.required_scope = ANY_KEY  # type: ignore[attr-defined]
+# A route open to every valid key, whatever its scopes (still counted as guarded).
+AnyKeyDep = Annotated[Principal, Depends(_any_key)]
 
 
 async def refusal(request: Request, route: APIRoute) -> HTTPException | None:
@@ -116,7 +126,7 @@ async def refusal(request: Request, route: APIRoute) -> HTTPException | None:
             principal = await authenticate(request, request.headers.get(HEADER))
         except HTTPException as exc:
             return exc
-    for scope in sorted(scopes):
+    for scope in sorted(scopes - {ANY_KEY}):
         if not allows(principal.scopes, scope):
             return forbidden(scope)
     return None
