@@ -123,6 +123,11 @@ def test_tierline_keys_create_binds_a_key_to_an_agent(desk: Stack) -> None:
     key = out.stdout.strip()
     with httpx.Client(base_url=desk.url("router"), headers={"X-API-Key": key}) as client:
         assert client.get("/v1/agents/cy/offers").status_code == 200
+        me = client.get("/v1/keys/me").json()
+        assert (me["name"], me["agent_id"], me["scopes"]) == (
+            "cy", "cy", ["agents:read", "agents:write"]) and key.startswith(f"tl_{me['id']}_")
+        assert client.get("/v1/keys").status_code == 403  # seeing itself is not admin
+        assert client.get("/v1/keys/me", headers={"X-API-Key": ""}).status_code == 401
         assert client.get("/v1/agents/ana/offers").status_code == 403
         r = client.put("/v1/agents/ana/presence", json={"presence": "offline"})
         assert r.status_code == 403
