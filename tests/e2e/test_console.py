@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import time
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from typing import Any
 import httpx
 import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
+from sqlalchemy import text
 
 from tests.conftest import Databases
 from tests.e2e.conftest import Stack, ticket
@@ -192,8 +194,32 @@ async def test_a_supervisor_sees_a_queue_grow_and_shrink_and_force_assigns(
     await page.get_by_role("button", name="Assign").click()
     await expect(page.locator("#assign-error")).to_contain_text("portal capacity")
 
+    # an SLA breach as metrics recorded it shows up on the board, newest first
+    async with console.engine.begin() as conn:
+        await conn.execute(text(
+            "INSERT INTO metrics.sla_events (event_id, ticket_id, kind, clock, priority, "
+            "threshold_percent, at) VALUES (:e, :t, 'breach', 'first_response', 'P2', NULL, "
+            "now()), (:w, :t, 'warning', 'resolution', 'P2', 80, now() - interval '1 minute')"),
+            {"e": uuid.uuid4(), "w": uuid.uuid4(), "t": uuid.UUID(waiting[1])})
+    rows = page.locator("#sla-events tbody tr")
+    await expect(rows).to_have_count(2, timeout=10_000)
+    await expect(rows.first).to_contain_text("P2 breach")
+    await expect(rows.nth(1)).to_contain_text("warning 80%")
+    async with console.client("metrics") as client:
+        r = await client.get("/v1/reports/sla-events", params={"kind": "breach"})
+        assert [(e["ticket_id"], e["clock"]) for e in r.json()["items"]] == [
+            (waiting[1], "first_response")]
+        for bad in ({"limit": 0}, {"since": "2026-11-30T09:00:00"}, {"kind": "late"}):
+            assert (await client.get("/v1/reports/sla-events", params=bad)).status_code == 422
+
     await presence(console, "ana", "available")
     await expect(page.locator("#no-queues")).to_be_visible(timeout=20_000)
+    await page.set_viewport_size({"width": 1920, "height": 1080})  # a wall TV
+    await page.evaluate("window.scrollTo(0, 0)")
+    await page.screenshot(path=SHOTS / "console-wallboard-tv.png")
+    size = await page.locator(".tile .value").first.evaluate(
+        "e => parseFloat(getComputedStyle(e).fontSize)")
+    assert size >= 40, f"the KPI figures are {size}px on a wall TV"
 
     await page.get_by_label("Requester id").fill("u-1001")
     await page.get_by_role("button", name="Search").click()

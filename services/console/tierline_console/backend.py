@@ -90,13 +90,15 @@ class Backend:
     async def board(self, key: str, now: datetime) -> dict[str, Any]:
         """Everything the wallboard shows, fetched at once; a part that fails is None."""
         day = now.replace(hour=0, minute=0, second=0, microsecond=0)
-        queues, agents, majors, kpis = await asyncio.gather(
+        queues, agents, majors, kpis, sla = await asyncio.gather(
             self.call(key, "router", "GET", "/v1/queues"),
             self.call(key, "router", "GET", "/v1/agents", params={"limit": 500}),
             self.call(key, "sla", "GET", "/v1/major-incidents",
                       params={"status": "declared", "limit": 50}),
             self.call(key, "metrics", "GET", "/v1/reports/kpis", params={
-                "from": day.isoformat(), "to": (day + timedelta(days=1)).isoformat()}))
+                "from": day.isoformat(), "to": (day + timedelta(days=1)).isoformat()}),
+            self.call(key, "metrics", "GET", "/v1/reports/sla-events",
+                      params={"since": day.isoformat(), "limit": 10}))
         waiting: dict[str, list[dict[str, Any]]] = {}
         if queues.ok:
             pages = await asyncio.gather(*(
@@ -107,7 +109,8 @@ class Backend:
         return {"queues": queues.body["items"] if queues.ok else None, "waiting": waiting,
                 "agents": agents.body["items"] if agents.ok else None,
                 "majors": majors.body["items"] if majors.ok else None,
-                "kpis": kpis.body if kpis.ok else None}
+                "kpis": kpis.body if kpis.ok else None,
+                "sla_events": sla.body["items"] if sla.ok else None}
 
     async def offer_events(self, key: str, agent_id: str) -> AsyncIterator[str]:
         """The names of the router's offer events for the agent, as they come."""

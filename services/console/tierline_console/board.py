@@ -44,7 +44,8 @@ async def board_context(backend: Backend, session: Session) -> dict[str, Any]:
             "agents": None if data["agents"] is None else views.agents_by_presence(
                 data["agents"]),
             "agent_ids": sorted(a["id"] for a in data["agents"] or []),
-            "majors": data["majors"], "tiles": views.kpi_tiles(data["kpis"])}
+            "majors": data["majors"], "tiles": views.kpi_tiles(data["kpis"]),
+            "sla_events": data["sla_events"]}
 
 
 @router.get("/wallboard", response_class=HTMLResponse)

@@ -34,6 +34,7 @@ from tierline_metrics.sla_facts import (
     on_sla_warning,
     on_ticket_escalated,
 )
+from tierline_metrics.sla_feed_api import router as sla_feed_router
 from tierline_metrics.staffing.adherence_api import router as adherence_router
 from tierline_metrics.staffing.api import router as staffing_router
 from tierline_metrics.ticket_log import with_log
@@ -148,7 +149,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     return create_service_app(
         SPEC, settings, clock=clock,
         routers=[reports, kpi_router, voc_router, qa_router, staffing_router,
-                 adherence_router],
+                 adherence_router, sla_feed_router],
         title="Tierline metrics",
         description="Read models of the event stream, served to Prometheus and as reports.",
     )
