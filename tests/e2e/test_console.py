@@ -236,6 +236,11 @@ async def test_an_agent_key_gets_a_403_page_for_the_wallboard(
     assert response is not None and response.status == 403
     await expect(page.get_by_role("heading", name="403: not allowed")).to_be_visible()
     await expect(page.get_by_role("navigation").get_by_role("link")).to_have_text(["Inbox"])
+    # keyboard: the first Tab reaches the skip link, which moves focus to the content
+    await page.keyboard.press("Tab")
+    await expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
+    await page.keyboard.press("Enter")
+    await expect(page.locator("#main")).to_be_focused()
     await page.context.close()
 
 
