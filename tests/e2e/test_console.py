@@ -12,7 +12,7 @@ import re
 import shutil
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -66,9 +66,23 @@ async def browser() -> AsyncIterator[Browser]:
         await chromium.close()
 
 
+VIOLATIONS: list[str] = []  # what the browser refused under the Content-Security-Policy
+
+
 async def new_page(browser: Browser) -> Page:
     context = await browser.new_context(viewport={"width": 1366, "height": 768})
-    return await context.new_page()
+    page = await context.new_page()
+    page.on("console", lambda m: VIOLATIONS.append(m.text)
+            if "Content Security Policy" in m.text or m.type == "error" and "htmx" in m.text
+            else None)
+    return page
+
+
+@pytest.fixture(autouse=True)
+def no_policy_violations() -> Iterator[None]:
+    VIOLATIONS.clear()
+    yield
+    assert VIOLATIONS == [], "the page broke its own Content-Security-Policy"
 
 
 async def agent_key(stack: Stack, agent_id: str) -> str:
