@@ -28,7 +28,7 @@ def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging("console", settings.log_level)
-        app.state.backend = Backend(settings.url_for)
+        app.state.backend = Backend(settings.reach)
         try:
             yield
         finally:
