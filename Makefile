@@ -32,7 +32,20 @@ $(PROMTOOL): | $(STAMP)
 	dpkg-deb -x "$$tmp"/prometheus_*.deb "$$tmp/x" && cp "$$tmp/x/usr/bin/promtool" $@; \
 	echo "promtool: $$($@ --version 2>&1 | head -1)"
 
-install: $(STAMP) $(PROMTOOL)
+# Chromium for the console's browser tests (Playwright drives it; `playwright install` and its
+# own browser downloads are never used): the one on PATH if there is one, else Debian's
+# chromium package installed with apt-get as root (apt-get update first only when the package
+# lists lack it).
+CHROMIUM_STAMP := $(VENV)/.chromium
+$(CHROMIUM_STAMP): | $(STAMP)
+	@set -e; if ! command -v chromium >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" != 0 ]; then echo "chromium: install Debian's chromium package (the browser tests need it)"; exit 1; fi; \
+	  apt-cache show chromium >/dev/null 2>&1 || apt-get update -qq; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	fi; \
+	echo "chromium: $$(chromium --version 2>/dev/null | tail -1)"; touch $@
+
+install: $(STAMP) $(PROMTOOL) $(CHROMIUM_STAMP)
 
 run: install
 	$(BIN)/tierline dev

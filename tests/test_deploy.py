@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shlex
 import shutil
@@ -46,6 +47,12 @@ def test_compose_runs_kafka_kraft_postgres_prometheus_and_two_replicas_of_each_s
         Settings(**{k.removeprefix("TIERLINE_").lower(): v for k, v in env.items()})
         container_port = service["ports"][0].rsplit(":", 1)[1]
         assert int(container_port) == DEFAULTS.port_for(name)
+    console = services["console"]
+    assert console["command"] == ["serve", "console"] and console["ports"] == ["8005:8005"]
+    env = {k.removeprefix("TIERLINE_").lower(): v for k, v in console["environment"].items()}
+    settings = Settings(**env | {"service_urls": json.loads(env["service_urls"])})
+    assert {s: settings.reach(s) for s in SERVICES} == {
+        s: f"http://{s}:{DEFAULTS.port_for(s)}" for s in SERVICES}
 
 
 def test_prometheus_scrapes_every_service_on_its_port() -> None:

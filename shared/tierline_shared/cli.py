@@ -12,7 +12,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="tierline", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run one service (settings from TIERLINE_* variables)")
-    serve.add_argument("service", choices=SERVICES)
+    serve.add_argument("service", choices=(*SERVICES, "console"))
     migrate = sub.add_parser("migrate", help="apply database migrations")
     migrate.add_argument("services", nargs="*", metavar="SERVICE",
                          help=f"some of {', '.join(SCHEMAS)} (default: all)")
@@ -28,6 +28,8 @@ def main(argv: list[str] | None = None) -> int:
     create.add_argument("--scopes", required=True, help="comma-separated, e.g. admin or "
                         "tickets:write,tickets:read")
     create.add_argument("--expires-days", type=int, default=None)
+    create.add_argument("--agent", default=None, metavar="ID",
+                        help="bind the key to this agent (acts for no other)")
     staffing = sub.add_parser("staffing", help="workforce planning")
     staffing_sub = staffing.add_subparsers(dest="staffing_command", required=True)
     plan = staffing_sub.add_parser("plan", help="agents per interval for given volumes "
@@ -74,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         from tierline_shared.auth.cli import create_key_command
 
         return create_key_command(settings, args.name, args.scopes.split(","),
-                                  args.expires_days)
+                                  args.expires_days, args.agent)
     if args.command == "metrics":
         from tierline_metrics.rebuild import main as rebuild
 

@@ -119,6 +119,16 @@ def load_roster(router_url: str, path: Path = DEMO_ROSTER, api_key: str | None =
     return int(response.json()["imported"])
 
 
+def console_agent_key(router_url: str, admin_key: str) -> tuple[str, str]:
+    """A key bound to the demo roster's first agent, to sign in to their console inbox."""
+    agent = yaml.safe_load(DEMO_ROSTER.read_text())["agents"][0]["id"]
+    response = httpx.post(f"{router_url}/v1/keys", headers=key_header(admin_key), timeout=30,
+                          json={"name": f"console {agent}", "agent_id": agent,
+                                "scopes": ["agents:write", "tickets:read"]})
+    response.raise_for_status()
+    return str(agent), str(response.json()["key"])
+
+
 def key_header(api_key: str | None) -> dict[str, str]:
     return {"X-API-Key": api_key} if api_key else {}
 
@@ -134,6 +144,7 @@ def service_env(settings: Settings, **extra: str) -> dict[str, str]:
         "TIERLINE_LOG_LEVEL": settings.log_level,
         "TIERLINE_POLICY_DIR": str(settings.policy_dir),
         **{f"TIERLINE_{s.upper()}_PORT": str(settings.port_for(s)) for s in SERVICES},
+        "TIERLINE_CONSOLE_PORT": str(settings.console_port),
         "TIERLINE_ENVIRONMENT": settings.environment,
         "TIERLINE_RATE_LIMIT_PER_S": str(settings.rate_limit_per_s),
         "TIERLINE_RATE_LIMIT_BURST": str(settings.rate_limit_burst),
@@ -151,6 +162,9 @@ Tierline is running on the embedded stack (PostgreSQL {pg_port}, Kafka-protocol 
   router   {router}
   sla      {sla}
   metrics  {metrics}/metrics
+  console  {console}   (sign in with the admin key below: the wallboard;
+                            or with agent {agent}'s key: their inbox)
+Agent {agent}'s API key (development only): {agent_key}
 Logs: {logs}
 Admin API key of this run (development only): {key}
 
@@ -174,7 +188,8 @@ def run(settings: Settings | None = None) -> int:
     settings = settings or load_settings()
     busy = [f"{name} {port}" for name, port in
             [("postgres", settings.dev_postgres_port), ("kafka", settings.dev_kafka_port),
-             *((s, settings.port_for(s)) for s in SERVICES)] if not port_is_free(port)]
+             *((s, settings.port_for(s)) for s in (*SERVICES, "console"))]
+            if not port_is_free(port)]
     if busy:
         print(f"tierline: ports already in use: {', '.join(busy)}. Stop what holds them or set "
               "TIERLINE_DEV_POSTGRES_PORT, TIERLINE_DEV_KAFKA_PORT, TIERLINE_<SERVICE>_PORT.",
@@ -216,8 +231,13 @@ def run(settings: Settings | None = None) -> int:
         wait_ready(urls, procs=procs)
         count = load_roster(urls["router"], api_key=key.get_secret_value())
         print(f"loaded a demo roster of {count} agents", flush=True)
+        agent, agent_key = console_agent_key(urls["router"], key.get_secret_value())
+        procs.start("console")
+        urls["console"] = settings.url_for("console")
+        wait_ready({"console": urls["console"]}, procs=procs)
         print(HELP.format(pg_port=settings.dev_postgres_port, kafka=kafka.bootstrap_servers,
-                          logs=logs, key=key.get_secret_value(), **urls), flush=True)
+                          logs=logs, key=key.get_secret_value(), agent=agent,
+                          agent_key=agent_key, **urls), flush=True)
         while not procs.exited():
             time.sleep(0.3)
         print(f"tierline: a service stopped unexpectedly: {procs.exited()}; see {logs}",

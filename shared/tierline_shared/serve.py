@@ -9,10 +9,13 @@ import uvicorn
 from tierline_shared.migrate import SERVICES
 from tierline_shared.settings import Settings, load_settings
 
+# The console serves pages over the four services' APIs: no schema, no topics.
+SERVABLE = (*SERVICES, "console")
+
 
 def build_app(service: str, settings: Settings):  # type: ignore[no-untyped-def]
-    if service not in SERVICES:
-        raise SystemExit(f"unknown service {service!r}; expected one of {', '.join(SERVICES)}")
+    if service not in SERVABLE:
+        raise SystemExit(f"unknown service {service!r}; expected one of {', '.join(SERVABLE)}")
     module = importlib.import_module(f"tierline_{service}.app")
     return module.create_app(settings)
 

@@ -94,6 +94,10 @@ class Settings(BaseSettings):
     router_port: int = Field(default=8002, ge=1, le=65535)
     sla_port: int = Field(default=8003, ge=1, le=65535)
     metrics_port: int = Field(default=8004, ge=1, le=65535)
+    console_port: int = Field(default=8005, ge=1, le=65535)
+    service_urls: dict[str, str] = Field(
+        default_factory=dict, description="where the console reaches each service (JSON, "
+        'e.g. {"intake": "http://intake:8001"}); a service not named is at http://HOST:PORT')
 
     # Embedded development stack (``make run``); ignored when services run on their own.
     dev_postgres_port: int = Field(default=5433, ge=1, le=65535)
@@ -126,6 +130,10 @@ class Settings(BaseSettings):
 
     def url_for(self, service: str) -> str:
         return f"http://{self.host}:{self.port_for(service)}"
+
+    def reach(self, service: str) -> str:
+        """The URL another process calls ``service`` on (the console's upstreams)."""
+        return self.service_urls.get(service) or self.url_for(service)
 
 
 def load_settings(**overrides: object) -> Settings:

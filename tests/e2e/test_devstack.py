@@ -23,7 +23,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.kafka]
 
 
 def test_dev_stack_starts_serves_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
-    ports = {s: free_port() for s in SERVICES}
+    ports = {s: free_port() for s in (*SERVICES, "console")}
     pg_port, kafka_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("TIERLINE_")}
     env.update({"TIERLINE_DEV_POSTGRES_PORT": str(pg_port),
@@ -42,7 +42,15 @@ def test_dev_stack_starts_serves_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> 
             time.sleep(0.2)
         assert "loaded a demo roster of 5 agents" in out.read_text()
         children = psutil.Process(proc.pid).children(recursive=True)
-        assert len(children) >= 6  # postgres (and its workers), broker, four services
+        assert len(children) >= 7  # postgres (and its workers), broker, five services
+        console = f"http://127.0.0.1:{ports['console']}"
+        assert f"console  {console}" in out.read_text()
+        assert httpx.get(f"{console}/signin").status_code == 200
+        agent_key = re.search(r"Agent \S+'s API key \(development only\): (tl_\w+)",
+                              out.read_text()).group(1)
+        me = httpx.get(f"http://127.0.0.1:{ports['intake']}/v1/keys/me",
+                       headers={"X-API-Key": agent_key}).json()
+        assert me["agent_id"] and "agents:write" in me["scopes"]
 
         key = re.search(r"Admin API key of this run \(development only\): (tl_\w+)",
                         out.read_text()).group(1)

@@ -32,7 +32,8 @@ def test_every_intake_operation_has_examples() -> None:
             ok = next(code for code in op["responses"] if code.startswith("2"))
             schema = op["responses"][ok]["content"]["application/json"]["schema"]
             assert _has_example(schema, spec), f"{method} {path}: no response example"
-            assert "422" in op["responses"], f"{method} {path}: 422 undocumented"
+            if body is not None or op.get("parameters"):  # anything that takes input
+                assert "422" in op["responses"], f"{method} {path}: 422 undocumented"
 
 
 @pytest.mark.parametrize("service", SERVICES)

@@ -23,6 +23,7 @@ from tierline_intake.kb_service import (
     suggest,
 )
 from tierline_intake.policies import load_priority_policy, load_taxonomy
+from tierline_intake.search_api import router as search_router
 from tierline_intake.service import auto_close_due, on_escalated
 from tierline_intake.webhook_service import INTERVAL_S, deliver_due, enqueue, notifying
 from tierline_intake.webhooks_api import router as webhooks_router
@@ -90,7 +91,7 @@ SPEC = ServiceSpec(
 def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     return create_service_app(
         SPEC, settings, routers=[router, adapters_router, interactions_router, directory_router,
-                               kb_router, webhooks_router, erasure_router],
+                               kb_router, webhooks_router, erasure_router, search_router],
         clock=clock,
         title="Tierline intake",
         description="Logs incidents and service requests with full context, categorizes and "

@@ -14,6 +14,7 @@ from tierline_metrics.fold import FOLDED
 from tierline_metrics.qa_api import router as qa_router
 from tierline_metrics.reports import policy_of
 from tierline_metrics.reports import router as kpi_router
+from tierline_metrics.sla_feed_api import router as sla_feed_router
 from tierline_metrics.staffing.adherence_api import router as adherence_router
 from tierline_metrics.staffing.api import router as staffing_router
 from tierline_metrics.voc_job import check as check_voc
@@ -97,7 +98,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     return create_service_app(
         SPEC, settings, clock=clock,
         routers=[reports, kpi_router, voc_router, qa_router, staffing_router,
-                 adherence_router],
+                 adherence_router, sla_feed_router],
         title="Tierline metrics",
         description="Read models of the event stream, served to Prometheus and as reports.",
     )

@@ -23,7 +23,7 @@ from tierline_router.audit import ENTITY, audit_agent, settings_of
 from tierline_router.models import agents, audit_log
 from tierline_router.work import set_presence
 from tierline_shared import audit
-from tierline_shared.auth.deps import require
+from tierline_shared.auth.deps import PrincipalDep, check_agent, require
 from tierline_shared.bus.events import AgentPresenceChanged, Channel
 from tierline_shared.pagination import Limit, Offset, fetch_page, page
 from tierline_shared.policy import known_timezone
@@ -157,12 +157,14 @@ async def import_agents(body: AgentImport, runtime: RuntimeDep,
 
 
 @router.put("/agents/{agent_id}/presence", response_model=AgentOut,
-            responses={404: {"description": "No such agent"}},
+            responses={403: {"description": "The key is bound to another agent"},
+                       404: {"description": "No such agent"}},
             dependencies=[require("agents:write")])
 async def put_presence(agent_id: AgentId, body: PresenceIn, runtime: RuntimeDep,
-                       actor: ActorDep) -> AgentOut:
+                       actor: ActorDep, who: PrincipalDep) -> AgentOut:
     """Set an agent's presence. Coming available offers them waiting work at once; going
     away or offline sends the work they have not accepted to others."""
+    check_agent(who, agent_id)
     async with runtime.sessions() as session, session.begin():
         audit.bind(session, actor)
         row = await set_presence(runtime, session, agent_id, body.presence, runtime.clock.now())

@@ -15,7 +15,7 @@ from tierline_router.models import assignments, history, queue
 from tierline_router.work import OfferConflict, answer_offer
 from tierline_shared import audit
 from tierline_shared.audit import Actor
-from tierline_shared.auth.deps import require
+from tierline_shared.auth.deps import Principal, PrincipalDep, check_agent, require
 from tierline_shared.runtime import Runtime
 from tierline_shared.web import ActorDep, RuntimeDep, SessionDep, error_body
 
@@ -72,7 +72,8 @@ async def read_history(ticket_id: UUID, session: SessionDep,
 
 
 async def _answer(ticket_id: UUID, body: OfferAnswer, runtime: Runtime, actor: Actor,
-                  accepted: bool) -> dict[str, Any]:
+                  who: Principal, accepted: bool) -> dict[str, Any]:
+    check_agent(who, body.agent_id)
     try:
         async with runtime.sessions() as session, session.begin():
             audit.bind(session, actor)
@@ -86,22 +87,24 @@ async def _answer(ticket_id: UUID, body: OfferAnswer, runtime: Runtime, actor: A
 
 
 @router.post("/assignments/{ticket_id}/accept", response_model=dict[str, Any],
-             responses={409: {"description": "No open offer of this ticket to this agent"}},
+             responses={403: {"description": "The key is bound to another agent"},
+                        409: {"description": "No open offer of this ticket to this agent"}},
              dependencies=[require("agents:write")])
 async def accept_offer(ticket_id: UUID, body: OfferAnswer, runtime: RuntimeDep,
-                       actor: ActorDep) -> dict[str, Any]:
+                       actor: ActorDep, who: PrincipalDep) -> dict[str, Any]:
     """The agent takes the offered ticket: it stays theirs until resolved, even if they go
     away."""
-    return await _answer(ticket_id, body, runtime, actor, accepted=True)
+    return await _answer(ticket_id, body, runtime, actor, who, accepted=True)
 
 
 @router.post("/assignments/{ticket_id}/decline", response_model=dict[str, Any],
-             responses={409: {"description": "No open offer of this ticket to this agent"}},
+             responses={403: {"description": "The key is bound to another agent"},
+                        409: {"description": "No open offer of this ticket to this agent"}},
              dependencies=[require("agents:write")])
 async def decline_offer(ticket_id: UUID, body: OfferAnswer, runtime: RuntimeDep,
-                        actor: ActorDep) -> dict[str, Any]:
+                        actor: ActorDep, who: PrincipalDep) -> dict[str, Any]:
     """The agent passes on the offer: it goes to the next best agent (never back to them)."""
-    return await _answer(ticket_id, body, runtime, actor, accepted=False)
+    return await _answer(ticket_id, body, runtime, actor, who, accepted=False)
 
 
 @router.get("/queues", response_model=dict[str, Any],

@@ -8,8 +8,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Path, Query
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from tierline_shared.auth.deps import Principal, require
-from tierline_shared.auth.keys import SCOPES
+from tierline_shared.auth.deps import AnyKeyDep, Principal, require
+from tierline_shared.auth.keys import AGENT_ID, SCOPES
 from tierline_shared.auth.store import create_key, list_keys, revoke_key, rotate_key
 from tierline_shared.web import RuntimeDep
 
@@ -18,17 +18,22 @@ KeyId = Annotated[str, Path(pattern=r"^[0-9a-f]{12}$")]
 Admin = Annotated[Principal, require("admin")]
 _EXAMPLE = {"id": "3f9a0c1d2e4b", "name": "ops", "scopes": ["admin"],
             "created_at": "2026-11-25T09:00:00Z", "created_by": "bootstrap",
-            "expires_at": None, "revoked_at": None, "replaces": None}
+            "expires_at": None, "revoked_at": None, "replaces": None, "agent_id": None}
 
 
 class KeyIn(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={
-        "examples": [{"name": "portal", "scopes": ["tickets:write"], "expires_days": 90}]})
+        "examples": [{"name": "portal", "scopes": ["tickets:write"], "expires_days": 90},
+                     {"name": "ana", "scopes": ["agents:write", "tickets:read"],
+                      "agent_id": "ana"}]})
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
                                            max_length=100)]
     scopes: list[Annotated[str, StringConstraints(pattern="^(" + "|".join(SCOPES) + ")$")]] \
         = Field(min_length=1, max_length=len(SCOPES), description=", ".join(SCOPES))
     expires_days: int | None = Field(default=None, ge=1, le=3650)
+    agent_id: Annotated[str, StringConstraints(pattern=AGENT_ID.pattern)] | None = Field(
+        default=None, description="bind the key to this agent: it then answers offers and "
+        "sets presence for this agent only")
 
 
 class RotateIn(BaseModel):
@@ -49,6 +54,7 @@ class KeyOut(BaseModel):
     expires_at: datetime | None
     revoked_at: datetime | None
     replaces: str | None
+    agent_id: str | None = None
 
 
 class NewKeyOut(KeyOut):
@@ -76,8 +82,26 @@ async def create(body: KeyIn, runtime: RuntimeDep, who: Admin) -> dict[str, Any]
     expires = now + timedelta(days=body.expires_days) if body.expires_days else None
     async with runtime.sessions() as session, session.begin():
         new, row = await create_key(session, name=body.name, scopes=body.scopes, now=now,
-                                    created_by=who.name, expires_at=expires)
+                                    created_by=who.name, expires_at=expires,
+                                    agent_id=body.agent_id)
     return {**_out(row), "key": new.plaintext}
+
+
+class WhoAmI(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"id": "3f9a0c1d2e4b", "name": "ana", "scopes": ["agents:write", "tickets:read"],
+         "agent_id": "ana"}]})
+    id: str
+    name: str
+    scopes: list[str]
+    agent_id: str | None
+
+
+@router.get("/me", response_model=WhoAmI)
+async def me(who: AnyKeyDep) -> dict[str, Any]:
+    """The calling key's name, scopes and agent, for any valid key (the console's sign-in)."""
+    return {"id": who.key_id, "name": who.name, "scopes": sorted(who.scopes),
+            "agent_id": who.agent_id}
 
 
 @router.get("", response_model=KeyPage)

@@ -12,7 +12,7 @@ from tierline_shared.settings import Settings
 
 
 def create_key_command(settings: Settings, name: str, scopes: list[str],
-                       expires_days: int | None) -> int:
+                       expires_days: int | None, agent_id: str | None = None) -> int:
     async def main() -> str:
         engine = make_engine(settings.database_url, pool_size=1)
         try:
@@ -21,7 +21,8 @@ def create_key_command(settings: Settings, name: str, scopes: list[str],
             async with make_sessionmaker(engine)() as session, session.begin():
                 new, _ = await create_key(session, name=name, now=now, expires_at=expires,
                                           scopes=[s.strip() for s in scopes if s.strip()],
-                                          created_by="tierline keys create")
+                                          created_by="tierline keys create",
+                                          agent_id=agent_id)
             return new.plaintext
         finally:
             await engine.dispose()

@@ -12,7 +12,7 @@ from fastapi import Depends, HTTPException, Request, Security
 from fastapi.routing import APIRoute
 from fastapi.security import APIKeyHeader
 
-from tierline_shared.auth.keys import SCOPES, allows, hash_secret, parse, verify
+from tierline_shared.auth.keys import SCOPES, acts_for, allows, hash_secret, parse, verify
 from tierline_shared.auth.limits import SharedBuckets, TokenBuckets
 from tierline_shared.auth.store import KeyCache
 
@@ -26,6 +26,7 @@ class Principal:
     key_id: str
     name: str
     scopes: frozenset[str]
+    agent_id: str | None = None
 
 
 class Authenticator:
@@ -50,7 +51,7 @@ class Authenticator:
             raise _unauthorized("unknown")
         if not record.usable_at(datetime.now(UTC)):
             raise _unauthorized("revoked or expired")
-        return Principal(record.key_id, record.name, record.scopes)
+        return Principal(record.key_id, record.name, record.scopes, record.agent_id)
 
 
 def _unauthorized(why: str) -> HTTPException:
@@ -82,6 +83,34 @@ def forbidden(scope: str) -> HTTPException:
                                       "detail": f"this key lacks the {scope} scope"})
 
 
+def not_this_agent(principal: Principal, agent_id: str) -> HTTPException | None:
+    """403 when ``principal``'s key is bound to another agent than ``agent_id``."""
+    if acts_for(principal.agent_id, agent_id):
+        return None
+    return HTTPException(403, detail={
+        "error": "forbidden", "agent_id": agent_id,
+        "detail": f"this key acts only for agent {principal.agent_id}"})
+
+
+def check_agent(principal: Principal, agent_id: str) -> None:
+    refused = not_this_agent(principal, agent_id)
+    if refused is not None:
+        raise refused
+
+
+PrincipalDep = Annotated[Principal, Depends(authenticate)]
+ANY_KEY = "any valid key"
+
+
+async def _any_key(principal: PrincipalDep) -> Principal:
+    return principal
+
+
+_any_key.required_scope = ANY_KEY  # type: ignore[attr-defined]
+# A route open to every valid key, whatever its scopes (still counted as guarded).
+AnyKeyDep = Annotated[Principal, Depends(_any_key)]
+
+
 async def refusal(request: Request, route: APIRoute) -> HTTPException | None:
     """What ``require`` would have answered for ``route``, or None if the caller may pass.
 
@@ -97,7 +126,7 @@ async def refusal(request: Request, route: APIRoute) -> HTTPException | None:
             principal = await authenticate(request, request.headers.get(HEADER))
         except HTTPException as exc:
             return exc
-    for scope in sorted(scopes):
+    for scope in sorted(scopes - {ANY_KEY}):
         if not allows(principal.scopes, scope):
             return forbidden(scope)
     return None

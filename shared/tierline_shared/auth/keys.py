@@ -20,6 +20,7 @@ SCOPES = ("tickets:read", "tickets:write", "customers:read", "customers:write", 
 _LEVELS = {"read": 0, "write": 1, "admin": 2}
 ADMIN = "admin"
 _KEY = re.compile(r"^tl_([0-9a-f]{12})_([0-9a-f]{48})$")
+AGENT_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ class KeyRecord:
     scopes: frozenset[str]
     expires_at: datetime | None = None
     revoked_at: datetime | None = None
+    agent_id: str | None = None
 
     def usable_at(self, now: datetime) -> bool:
         if self.revoked_at is not None and self.revoked_at <= now:
@@ -85,3 +87,15 @@ def allows(granted: Iterable[str], needed: str) -> bool:
         if have_resource == resource and _LEVELS.get(have_level, -1) >= _LEVELS.get(level, 9):
             return True
     return False
+
+
+def validate_agent(agent_id: str | None) -> str | None:
+    if agent_id is not None and not AGENT_ID.match(agent_id):
+        raise ValueError(f"agent id {agent_id!r} is not 1-64 of A-Z a-z 0-9 . _ -")
+    return agent_id
+
+
+def acts_for(bound_agent: str | None, agent_id: str) -> bool:
+    """A key bound to an agent acts for that agent only; an unbound key for anyone its
+    scopes allow."""
+    return bound_agent is None or bound_agent == agent_id

@@ -20,6 +20,7 @@ api_keys = Table(
     Column("expires_at", DateTime(timezone=True)),
     Column("revoked_at", DateTime(timezone=True)),
     Column("replaces", String(12)),
+    Column("agent_id", String(64)),
 )
 
 # Each key's token bucket when the limit is kept for the whole cluster (unlogged).

@@ -9,24 +9,32 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tierline_shared.auth.keys import KeyRecord, NewKey, generate, validate_scopes
+from tierline_shared.auth.keys import (
+    KeyRecord,
+    NewKey,
+    generate,
+    validate_agent,
+    validate_scopes,
+)
 from tierline_shared.auth.models import api_keys
 
 
 def _record(row: Any) -> KeyRecord:
     return KeyRecord(key_id=row.id, name=row.name, key_hash=row.key_hash,
                      scopes=frozenset(row.scopes), expires_at=row.expires_at,
-                     revoked_at=row.revoked_at)
+                     revoked_at=row.revoked_at, agent_id=row.agent_id)
 
 
 async def create_key(session: AsyncSession, *, name: str, scopes: list[str], now: datetime,
                      created_by: str, expires_at: datetime | None = None,
-                     replaces: str | None = None) -> tuple[NewKey, dict[str, Any]]:
+                     replaces: str | None = None, agent_id: str | None = None
+                     ) -> tuple[NewKey, dict[str, Any]]:
     chosen = sorted(validate_scopes(scopes))
+    validate_agent(agent_id)
     new = generate()
     row = {"id": new.key_id, "name": name, "key_hash": new.key_hash, "scopes": chosen,
            "created_at": now, "created_by": created_by, "expires_at": expires_at,
-           "revoked_at": None, "replaces": replaces}
+           "revoked_at": None, "replaces": replaces, "agent_id": agent_id}
     await session.execute(api_keys.insert().values(**row))
     return new, row
 
@@ -55,7 +63,8 @@ async def revoke_key(session: AsyncSession, key_id: str, now: datetime) -> dict[
 async def rotate_key(session: AsyncSession, key_id: str, *, now: datetime, created_by: str,
                      old_valid_for: timedelta, expires_at: datetime | None
                      ) -> tuple[NewKey, dict[str, Any]] | None:
-    """A new key with the old one's name and scopes; the old one stays valid a while."""
+    """A new key with the old one's name, scopes and agent; the old one stays valid a
+    while."""
     old = await get_key(session, key_id)
     if old is None or old["revoked_at"] is not None:
         return None
@@ -64,7 +73,8 @@ async def rotate_key(session: AsyncSession, key_id: str, *, now: datetime, creat
         await session.execute(update(api_keys).where(api_keys.c.id == key_id)
                               .values(expires_at=until))
     return await create_key(session, name=old["name"], scopes=old["scopes"], now=now,
-                            created_by=created_by, expires_at=expires_at, replaces=key_id)
+                            created_by=created_by, expires_at=expires_at, replaces=key_id,
+                            agent_id=old["agent_id"])
 
 
 class KeyCache:

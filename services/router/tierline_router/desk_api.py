@@ -1,0 +1,170 @@
+"""Router's endpoints for the console: an agent's offers and held work, a live feed of their
+offers (Server-Sent Events), and a supervisor's force-assign."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tierline_router.api import AgentId, AgentIdStr
+from tierline_router.force import ForceRefused, force_assign
+from tierline_router.models import agents, assignments, tickets
+from tierline_router.offer_feed import by_ticket, changes, sse
+from tierline_shared import audit
+from tierline_shared.auth.deps import PrincipalDep, check_agent, require
+from tierline_shared.web import ActorDep, RuntimeDep, SessionDep, error_body
+
+router = APIRouter(prefix="/v1", tags=["console"])
+POLL_S = 0.25  # how often a live feed looks at the agent's offers
+HEARTBEAT_S = 15.0
+
+
+class WorkItem(BaseModel):
+    ticket_id: UUID
+    status: str = Field(description="offered or accepted")
+    channel: str
+    priority: str
+    category: str
+    attempt: int
+    assigned_at: datetime
+    offer_expires_at: datetime | None
+    accepted_at: datetime | None
+    sla_due_at: datetime | None
+    reasons: dict[str, Any]
+
+
+class AgentWork(BaseModel):
+    agent_id: str
+    presence: str
+    offers: list[WorkItem] = Field(description="open offers, oldest first")
+    holding: list[WorkItem] = Field(description="accepted work, oldest first")
+
+
+class AssignIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"agent_id": "ana", "reason": "customer asked for Ana", "override_capacity": False}]})
+    agent_id: AgentIdStr
+    reason: str = Field(min_length=1, max_length=1000)
+    override_capacity: bool = Field(default=False, description="assign even past the "
+                                    "agent's capacity; the audit and history record it")
+
+
+class AssignOut(BaseModel):
+    ticket_id: UUID
+    agent_id: str
+    status: str
+    previous_agent_id: str | None
+    reason: str
+    capacity_overridden: str | None = Field(description="the capacity rule overridden, if any")
+
+
+async def agent_work(session: AsyncSession, agent_id: str) -> dict[str, Any] | None:
+    presence = await session.scalar(select(agents.c.presence).where(agents.c.id == agent_id))
+    if presence is None:
+        return None
+    rows = (await session.execute(
+        select(assignments, tickets.c.sla_due_at)
+        .join(tickets, tickets.c.ticket_id == assignments.c.ticket_id, isouter=True)
+        .where(assignments.c.agent_id == agent_id,
+               assignments.c.status.in_(("offered", "accepted")))
+        .order_by(assignments.c.assigned_at, assignments.c.ticket_id))).all()
+    items = [WorkItem.model_validate(dict(r._mapping)).model_dump(mode="json") for r in rows]
+    return {"agent_id": agent_id, "presence": presence,
+            "offers": [i for i in items if i["status"] == "offered"],
+            "holding": [i for i in items if i["status"] == "accepted"]}
+
+
+def _no_agent(agent_id: str) -> HTTPException:
+    return HTTPException(404, error_body("not_found", f"no agent {agent_id}"))
+
+
+@router.get("/agents/{agent_id}/offers", response_model=AgentWork,
+            responses={403: {"description": "The key is bound to another agent"},
+                       404: {"description": "No such agent"}},
+            dependencies=[require("agents:read")])
+async def read_offers(agent_id: AgentId, session: SessionDep, who: PrincipalDep) -> Any:
+    """The agent's open offers (with the routing reasons, the offer's expiry and the ticket's
+    SLA due time) and the work they hold."""
+    check_agent(who, agent_id)
+    work = await agent_work(session, agent_id)
+    if work is None:
+        raise _no_agent(agent_id)
+    return work
+
+
+@router.get("/agents/{agent_id}/offers/stream",
+            responses={200: {"content": {"text/event-stream": {}},
+                             "description": "offered and withdrawn events"},
+                       403: {"description": "The key is bound to another agent"},
+                       404: {"description": "No such agent"}},
+            dependencies=[require("agents:read")])
+async def stream_offers(agent_id: AgentId, request: Request, runtime: RuntimeDep,
+                        who: PrincipalDep,
+                        for_s: float = Query(600, ge=1, le=3600,
+                                             description="close after this long; "
+                                             "EventSource reconnects")) -> StreamingResponse:
+    """Server-Sent Events of the agent's offers: ``offered`` (the offer, as in the list) for
+    each open offer on connecting and each new one, ``withdrawn`` when one is accepted,
+    declined, timed out or taken back. A new offer is seen within a quarter second."""
+    check_agent(who, agent_id)
+    async with runtime.sessions() as session:
+        first = await agent_work(session, agent_id)
+    if first is None:
+        raise _no_agent(agent_id)
+
+    async def events() -> AsyncIterator[str]:
+        loop = asyncio.get_running_loop()
+        end = loop.time() + for_s
+        seen: dict[str, dict[str, Any]] = {}
+        current = by_ticket(first["offers"])
+        beat = loop.time()
+        count = 0
+        yield "retry: 1000\n\n"
+        while True:
+            for event, data in changes(seen, current):
+                count += 1
+                yield sse(event, data, count)
+                beat = loop.time()
+            seen = current
+            if loop.time() >= end or await request.is_disconnected():
+                return
+            if loop.time() - beat >= HEARTBEAT_S:
+                yield ": keep-alive\n\n"
+                beat = loop.time()
+            await asyncio.sleep(POLL_S)
+            async with runtime.sessions() as session:
+                work = await agent_work(session, agent_id)
+            current = by_ticket(work["offers"]) if work else {}
+
+    return StreamingResponse(events(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+
+@router.post("/assignments/{ticket_id}/assign", response_model=AssignOut,
+             responses={404: {"description": "No such ticket or agent"},
+                        409: {"description": "Resolved, already theirs, or over capacity "
+                                             "without override_capacity"}},
+             dependencies=[require("agents:admin")])
+async def assign(ticket_id: UUID, body: AssignIn, runtime: RuntimeDep,
+                 actor: ActorDep) -> Any:
+    """A supervisor hands the ticket to a named agent, accepted on their behalf: a previous
+    holder loses it, the reason goes into the routing history and the agent's audit. Past
+    the agent's capacity only with ``override_capacity``, which both record."""
+    try:
+        async with runtime.sessions() as session, session.begin():
+            audit.bind(session, actor)
+            out = await force_assign(runtime, session, ticket_id, body.agent_id, body.reason,
+                                     body.override_capacity, actor)
+    except ForceRefused as exc:
+        raise HTTPException(exc.status, error_body(exc.code, str(exc))) from None
+    runtime.relay.notify()
+    return out
