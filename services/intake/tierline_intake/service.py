@@ -371,7 +371,8 @@ async def apply_event(runtime: Runtime, session: AsyncSession, ticket_id: UUID,
 async def auto_close_due(runtime: Runtime, limit: int = 200) -> int:
     """Close resolved tickets whose customer has not replied within the period."""
     cutoff = runtime.clock.now() - timedelta(hours=runtime.settings.autoclose_after_hours)
-    async with runtime.sessions() as session, session.begin():
+    async with runtime.transaction() as uow:
+        session = uow.session
         rows = (await session.execute(
             select(tickets).where(tickets.c.status == "resolved",
                                   tickets.c.resolved_at <= cutoff)
@@ -383,6 +384,4 @@ async def auto_close_due(runtime: Runtime, limit: int = 200) -> int:
                               actor="tierline",
                               note=f"no customer reply within "
                                    f"{runtime.settings.autoclose_after_hours:g} hours")
-    if rows:
-        runtime.relay.notify()
     return len(rows)

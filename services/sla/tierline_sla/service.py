@@ -389,7 +389,8 @@ async def fire_due(runtime: Runtime, limit: int = 500) -> int:
     """Fire the timers that are due, once each: rows are locked with SKIP LOCKED, marked
     fired and their events written to the outbox in one transaction."""
     now = runtime.clock.now()
-    async with runtime.sessions.begin() as session:
+    async with runtime.transaction() as uow:
+        session = uow.session
         due = (await session.execute(
             select(timers).where(timers.c.fired_at.is_(None), timers.c.due_at <= now)
             .order_by(timers.c.due_at).limit(limit).with_for_update(skip_locked=True))).all()
@@ -403,8 +404,6 @@ async def fire_due(runtime: Runtime, limit: int = 500) -> int:
                                   .values(fired_at=now))
             await _fire(runtime, session, timer, now)
         fired_updates = await incidents.remind_updates(runtime, session, now, limit)
-    if due or fired_updates:
-        runtime.relay.notify()
     return len(due) + fired_updates
 
 
