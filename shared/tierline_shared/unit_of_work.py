@@ -111,6 +111,17 @@ def current(session: AsyncSession) -> UnitOfWork | None:
     return uow if isinstance(uow, UnitOfWork) else None
 
 
+async def add_row(session: AsyncSession, table: Table, row: dict[str, Any]) -> None:
+    """Insert ``row`` into ``table`` in ``session``'s transaction: with the unit of work's
+    other rows at commit when it has one, else at once. For side records nobody reads back
+    before the commit (history); a reader that must see them calls ``uow.flush()`` first."""
+    uow = current(session)
+    if uow is not None:
+        uow.add(table, row)
+    else:
+        await session.execute(insert(table).values(row))
+
+
 @contextlib.asynccontextmanager
 async def transaction(sessions: async_sessionmaker[AsyncSession], *, outbox: Table,
                       actor: Actor, wake: Callable[[], None] | None = None,

@@ -40,7 +40,7 @@ from tierline_shared.bus.events import (
 )
 from tierline_shared.bus.handlers import Delivered
 from tierline_shared.runtime import Runtime
-from tierline_shared.unit_of_work import UnitOfWork
+from tierline_shared.unit_of_work import UnitOfWork, add_row
 
 
 class TicketNotFound(Exception):
@@ -94,7 +94,7 @@ async def _record(runtime: Runtime, session: AsyncSession, ticket_id: UUID, kind
                   actor: str | None, detail: dict[str, Any]) -> dict[str, Any]:
     entry = {"ticket_id": ticket_id, "kind": kind, "actor": actor, "at": runtime.clock.now(),
              "detail": detail}
-    await session.execute(insert(history).values(**entry))
+    await add_row(session, history, entry)
     return {k: v for k, v in entry.items() if k != "ticket_id"}
 
 
