@@ -54,7 +54,8 @@ class UnitOfWork:
 
     @property
     def emitted(self) -> int:
-        return len(self._events)
+        """Events emitted in this unit of work so far, whether an early flush wrote them."""
+        return self.published + len(self._events)
 
     def emit(self, topic: str, envelope: Envelope) -> None:
         """Publish ``envelope`` on ``topic`` if, and only if, this transaction commits."""
