@@ -9,6 +9,7 @@ from sqlalchemy import Column, Table, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tierline_shared.privacy import apply_replacements
+from tierline_shared.unit_of_work import current
 
 
 async def rewrite_rows(session: AsyncSession, table: Table, where: Any,
@@ -17,6 +18,9 @@ async def rewrite_rows(session: AsyncSession, table: Table, where: Any,
     whose digest ``replacements`` lists; returns how many rows changed."""
     if not replacements:
         return 0
+    uow = current(session)
+    if uow is not None:  # rows it holds for commit (history of this batch) are rewritten too
+        await uow.flush()
     keys = [c for c in table.primary_key.columns]
     rows = (await session.execute(select(*keys, *columns).where(where))).all()
     changed = 0

@@ -54,7 +54,8 @@ class UnitOfWork:
 
     @property
     def emitted(self) -> int:
-        return len(self._events)
+        """Events emitted in this unit of work so far, whether an early flush wrote them."""
+        return self.published + len(self._events)
 
     def emit(self, topic: str, envelope: Envelope) -> None:
         """Publish ``envelope`` on ``topic`` if, and only if, this transaction commits."""
@@ -109,6 +110,17 @@ def current(session: AsyncSession) -> UnitOfWork | None:
     """The unit of work ``session`` belongs to, if it was opened as one."""
     uow = session.info.get(_KEY)
     return uow if isinstance(uow, UnitOfWork) else None
+
+
+async def add_row(session: AsyncSession, table: Table, row: dict[str, Any]) -> None:
+    """Insert ``row`` into ``table`` in ``session``'s transaction: with the unit of work's
+    other rows at commit when it has one, else at once. For side records nobody reads back
+    before the commit (history); a reader that must see them calls ``uow.flush()`` first."""
+    uow = current(session)
+    if uow is not None:
+        uow.add(table, row)
+    else:
+        await session.execute(insert(table).values(row))
 
 
 @contextlib.asynccontextmanager

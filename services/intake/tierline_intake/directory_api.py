@@ -100,8 +100,8 @@ async def _customer_out(runtime: Runtime, session: AsyncSession,
             dependencies=[require("customers:write")])
 async def put_account(account_id: RowId, body: AccountIn, runtime: RuntimeDep) -> Any:
     """Create or replace an account: plan, tier, VIP, region, language, products."""
-    async with runtime.sessions() as session, session.begin():
-        await upsert(runtime, session, accounts, [{"id": account_id, **body.model_dump()}])
+    async with runtime.transaction() as uow:
+        await upsert(runtime, uow.session, accounts, [{"id": account_id, **body.model_dump()}])
     return {"id": account_id, **body.model_dump(mode="json")}
 
 
@@ -121,12 +121,12 @@ async def get_account(account_id: RowId, session: SessionDep) -> Any:
 async def put_customer(customer_id: RowId, body: CustomerIn, runtime: RuntimeDep) -> Any:
     """Create or replace a customer; what it leaves empty comes from its account."""
     record = {"id": customer_id, **body.model_dump()}
-    async with runtime.sessions() as session, session.begin():
-        unknown = await _unknown_accounts(session, [record], "body")
+    async with runtime.transaction() as uow:
+        unknown = await _unknown_accounts(uow.session, [record], "body")
         if unknown:
             unknown[0]["field"] = "body.account_id"
             raise _problems(unknown)
-        await upsert(runtime, session, customers, [record])
+        await upsert(runtime, uow.session, customers, [record])
     async with runtime.sessions() as session:
         return await _customer_out(runtime, session, customer_id)
 

@@ -84,15 +84,13 @@ async def create_erasure(body: ErasureIn, runtime: RuntimeDep, principal: Admin)
     (no personal data in it) so router, sla and metrics anonymize their copies: 202.
     Asking again is harmless: 200 with zero counts, ``repeat_of`` naming the first."""
     try:
-        async with runtime.sessions() as session, session.begin():
-            audit.bind(session, audit.Actor(principal.name, principal.key_id))
-            record = await erase(runtime, session, requester_id=body.requester_id,
+        async with runtime.transaction(audit.Actor(principal.name, principal.key_id)) as uow:
+            record = await erase(runtime, uow.session, requester_id=body.requester_id,
                                  email=body.email, requested_by=principal.name)
     except RequesterUnknown:
         raise HTTPException(404, error_body(
             "requester_not_found", "no ticket, customer record or contact holds this "
             "requester id or email, and it was never erased")) from None
-    runtime.relay.notify()
     log.info("requester erased", extra={"erasure_id": str(record["id"]),
                                         "pseudonym": record["pseudonym"],
                                         "requested_by": principal.name,

@@ -55,8 +55,8 @@ async def run_once(runtime: Runtime, *, key: str | None, scope: str, payload: An
         if stored is not None:
             return stored[0], stored[1], True
     try:
-        async with runtime.sessions() as session, session.begin():
-            audit.bind(session, actor)
+        async with runtime.transaction(actor) as uow:
+            session = uow.session
             status, body = await effect(session)
             if key is not None:
                 inserted = await session.scalar(pg_insert(idempotency_keys).values(
@@ -70,5 +70,4 @@ async def run_once(runtime: Runtime, *, key: str | None, scope: str, payload: An
             stored = await _stored(session, key or "", scope, digest)
         assert stored is not None
         return stored[0], stored[1], True
-    runtime.relay.notify()
     return status, body, False

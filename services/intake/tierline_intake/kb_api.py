@@ -137,8 +137,8 @@ async def put_article(article_id: UUID, body: ArticleIn, runtime: RuntimeDep) ->
     """Replace an article's text; editing it counts as reviewing it."""
     values = body.model_dump()
     values["last_reviewed_at"] = values["last_reviewed_at"] or runtime.clock.now()
-    async with runtime.sessions() as session, session.begin():
-        row = await change_article(runtime, session, article_id, **values)
+    async with runtime.transaction() as uow:
+        row = await change_article(runtime, uow.session, article_id, **values)
     if row is None:
         raise _not_found(article_id)
     return article_out(row)
@@ -152,8 +152,8 @@ async def review(article_id: UUID, runtime: RuntimeDep,
     values: dict[str, Any] = {"last_reviewed_at": runtime.clock.now()}
     if body.action != "review":
         values["status"] = {"publish": PUBLISHED, "retire": "retired"}[body.action]
-    async with runtime.sessions() as session, session.begin():
-        row = await change_article(runtime, session, article_id, **values)
+    async with runtime.transaction() as uow:
+        row = await change_article(runtime, uow.session, article_id, **values)
     if row is None:
         raise _not_found(article_id)
     return article_out(row)

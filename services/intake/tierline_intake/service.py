@@ -40,7 +40,7 @@ from tierline_shared.bus.events import (
 )
 from tierline_shared.bus.handlers import Delivered
 from tierline_shared.runtime import Runtime
-from tierline_shared.unit_of_work import UnitOfWork
+from tierline_shared.unit_of_work import UnitOfWork, add_row
 
 
 class TicketNotFound(Exception):
@@ -94,7 +94,7 @@ async def _record(runtime: Runtime, session: AsyncSession, ticket_id: UUID, kind
                   actor: str | None, detail: dict[str, Any]) -> dict[str, Any]:
     entry = {"ticket_id": ticket_id, "kind": kind, "actor": actor, "at": runtime.clock.now(),
              "detail": detail}
-    await session.execute(insert(history).values(**entry))
+    await add_row(session, history, entry)
     return {k: v for k, v in entry.items() if k != "ticket_id"}
 
 
@@ -371,7 +371,8 @@ async def apply_event(runtime: Runtime, session: AsyncSession, ticket_id: UUID,
 async def auto_close_due(runtime: Runtime, limit: int = 200) -> int:
     """Close resolved tickets whose customer has not replied within the period."""
     cutoff = runtime.clock.now() - timedelta(hours=runtime.settings.autoclose_after_hours)
-    async with runtime.sessions() as session, session.begin():
+    async with runtime.transaction() as uow:
+        session = uow.session
         rows = (await session.execute(
             select(tickets).where(tickets.c.status == "resolved",
                                   tickets.c.resolved_at <= cutoff)
@@ -383,6 +384,4 @@ async def auto_close_due(runtime: Runtime, limit: int = 200) -> int:
                               actor="tierline",
                               note=f"no customer reply within "
                                    f"{runtime.settings.autoclose_after_hours:g} hours")
-    if rows:
-        runtime.relay.notify()
     return len(rows)

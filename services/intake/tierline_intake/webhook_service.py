@@ -95,7 +95,8 @@ def notifying(runtime: Runtime, handler: EachHandler[E] | None = None) -> EachHa
 
 async def _claim(runtime: Runtime, limit: int) -> list[dict[str, Any]]:
     now = runtime.clock.now()
-    async with runtime.sessions() as session, session.begin():
+    async with runtime.transaction() as uow:
+        session = uow.session
         rows = (await session.execute(
             select(webhook_deliveries, webhook_subscriptions.c.url,
                    webhook_subscriptions.c.secret, webhook_subscriptions.c.max_attempts,
@@ -145,8 +146,8 @@ async def _send(runtime: Runtime, client: httpx.AsyncClient, row: dict[str, Any]
         else now}
     if status == "delivered":
         values["delivered_at"] = now
-    async with runtime.sessions() as session, session.begin():
-        await session.execute(update(webhook_deliveries).where(
+    async with runtime.transaction() as uow:
+        await uow.session.execute(update(webhook_deliveries).where(
             webhook_deliveries.c.id == row["id"]).values(**values))
     if status == "dead":
         log.warning("webhook delivery dead-lettered", extra={

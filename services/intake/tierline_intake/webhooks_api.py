@@ -142,8 +142,8 @@ async def subscriptions(session: SessionDep, limit: Limit = 50, offset: Offset =
                dependencies=[require("admin")])
 async def unsubscribe(subscription_id: UUID, runtime: RuntimeDep) -> Any:
     """Stop queueing new deliveries for it (its log stays)."""
-    async with runtime.sessions() as session, session.begin():
-        row = (await session.execute(update(webhook_subscriptions).where(
+    async with runtime.transaction() as uow:
+        row = (await uow.session.execute(update(webhook_subscriptions).where(
             webhook_subscriptions.c.id == subscription_id).values(active=False)
             .returning(webhook_subscriptions))).first()
     if row is None:
@@ -184,7 +184,8 @@ async def delivery(delivery_id: UUID, session: SessionDep) -> Any:
              dependencies=[require("admin")])
 async def redeliver(delivery_id: UUID, runtime: RuntimeDep) -> Any:
     """Give a dead delivery a fresh set of tries (409 unless it is dead)."""
-    async with runtime.sessions() as session, session.begin():
+    async with runtime.transaction() as uow:
+        session = uow.session
         row = (await session.execute(select(webhook_deliveries).where(
             webhook_deliveries.c.id == delivery_id).with_for_update())).first()
         if row is None:

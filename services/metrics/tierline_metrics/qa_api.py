@@ -50,8 +50,8 @@ class EsatIn(BaseModel):
 
 async def _store(runtime: Any, table: Table, values: dict[str, Any]) -> dict[str, Any]:
     row = {"id": uuid.uuid4(), **values}
-    async with runtime.sessions() as session, session.begin():
-        await session.execute(table.insert().values(**row))
+    async with runtime.transaction() as uow:
+        await uow.session.execute(table.insert().values(**row))
     return row
 
 

@@ -64,7 +64,8 @@ async def check(runtime: Runtime) -> list[Signal]:
     settings = policy_of(runtime).voice_of_customer
     today = runtime.clock.now().astimezone(UTC).date()
     new: list[Signal] = []
-    async with runtime.sessions() as session, session.begin():
+    async with runtime.transaction() as uow:
+        session = uow.session
         history = await contacts(session, today - timedelta(days=settings.baseline_days + 1),
                                  today)
         for day in (today - timedelta(days=1), today):

@@ -135,10 +135,8 @@ async def upsert_agent(runtime: Runtime, session: AsyncSession, agent_id: str,
 async def put_agent(agent_id: AgentId, body: AgentIn, runtime: RuntimeDep,
                     actor: ActorDep) -> AgentOut:
     """Create or replace an agent; waiting work they can take is offered at once."""
-    async with runtime.sessions() as session, session.begin():
-        audit.bind(session, actor)
-        out = await upsert_agent(runtime, session, agent_id, body)
-    runtime.relay.notify()
+    async with runtime.transaction(actor) as uow:
+        out = await upsert_agent(runtime, uow.session, agent_id, body)
     return out
 
 
@@ -147,12 +145,10 @@ async def put_agent(agent_id: AgentId, body: AgentIn, runtime: RuntimeDep,
 async def import_agents(body: AgentImport, runtime: RuntimeDep,
                         actor: ActorDep) -> dict[str, Any]:
     """Create or replace up to 1,000 agents in one transaction: all or none."""
-    async with runtime.sessions() as session, session.begin():
-        audit.bind(session, actor)
+    async with runtime.transaction(actor) as uow:
         for item in sorted(body.agents, key=lambda a: a.id):
-            await upsert_agent(runtime, session, item.id,
+            await upsert_agent(runtime, uow.session, item.id,
                                AgentIn.model_validate(item.model_dump(exclude={"id"})))
-    runtime.relay.notify()
     return {"imported": len(body.agents), "ids": sorted(a.id for a in body.agents)}
 
 
@@ -165,12 +161,11 @@ async def put_presence(agent_id: AgentId, body: PresenceIn, runtime: RuntimeDep,
     """Set an agent's presence. Coming available offers them waiting work at once; going
     away or offline sends the work they have not accepted to others."""
     check_agent(who, agent_id)
-    async with runtime.sessions() as session, session.begin():
-        audit.bind(session, actor)
-        row = await set_presence(runtime, session, agent_id, body.presence, runtime.clock.now())
+    async with runtime.transaction(actor) as uow:
+        row = await set_presence(runtime, uow.session, agent_id, body.presence,
+                                 runtime.clock.now())
         if row is None:
             raise HTTPException(404, error_body("not_found", f"no agent {agent_id}"))
-    runtime.relay.notify()
     return AgentOut.model_validate(dict(row._mapping))
 
 

@@ -146,6 +146,7 @@ async def on_major_incident(runtime: Runtime, uow: UnitOfWork,
     for ticket_id in ticket_ids:
         if await locked_ticket(uow.session, ticket_id) is None:
             continue
+        await uow.flush()  # history rows held for commit must count as known too
         known = await uow.session.scalar(select(history.c.id).where(
             history.c.ticket_id == ticket_id, history.c.action == "major_incident",
             history.c.detail["major_incident_id"].astext == mi))

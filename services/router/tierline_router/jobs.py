@@ -30,7 +30,8 @@ async def expire_offers(runtime: Runtime) -> None:
     is set to the policy's missed-offer presence (so they get no more until they are back).
     Offers still held by agents who went away are re-routed too."""
     now = runtime.clock.now()
-    async with runtime.sessions() as session, session.begin():
+    async with runtime.transaction() as uow:
+        session = uow.session
         due = (await session.execute(
             select(assignments.c.ticket_id, assignments.c.agent_id, agents.c.presence)
             .join(agents, agents.c.id == assignments.c.agent_id)
@@ -58,28 +59,28 @@ async def expire_offers(runtime: Runtime) -> None:
                 await set_presence(runtime, session, agent_id, missed, now)
             await route(runtime, session, ticket_id, now,
                         trigger=f"offer to {agent_id} timed out")
-    runtime.relay.notify()
 
 
 async def review_queue(runtime: Runtime) -> None:
     """Waiting tickets whose aging step or skill expansion threshold has come: re-rank them
     and try again with the wider pool."""
     now = runtime.clock.now()
-    async with runtime.sessions() as session, session.begin():
+    async with runtime.transaction() as uow:
+        session = uow.session
         due = (await session.scalars(select(queue.c.ticket_id).where(queue.c.review_at <= now)
                                      .order_by(queue.c.review_at).limit(BATCH))).all()
         for ticket_id in due:
             if await _lock_ticket(session, ticket_id):
                 await route(runtime, session, ticket_id, now,
                             trigger="waiting: priority aged or pool widened")
-    runtime.relay.notify()
 
 
 async def sweep(runtime: Runtime) -> None:
     """Retry the head of each queue: capacity can free while a ticket is being queued by
     another transaction, which then misses it."""
     now = runtime.clock.now()
-    async with runtime.sessions() as session, session.begin():
+    async with runtime.transaction() as uow:
+        session = uow.session
         heads = (await session.scalars(
             select(queue.c.ticket_id)
             .order_by(queue.c.eff_rank, queue.c.sla_due_at.asc().nulls_last(),
@@ -87,7 +88,6 @@ async def sweep(runtime: Runtime) -> None:
         for ticket_id in heads:
             if await _lock_ticket(session, ticket_id):
                 await route(runtime, session, ticket_id, now, trigger="queue sweep")
-    runtime.relay.notify()
 
 
 def queue_gauges(registry: CollectorRegistry) -> dict[str, Gauge]:

@@ -30,6 +30,7 @@ from tierline_router.rules import (
 )
 from tierline_shared.bus.events import TicketAssigned, TicketOfferAnswered, TicketQueued
 from tierline_shared.runtime import Runtime
+from tierline_shared.unit_of_work import add_row
 
 log = logging.getLogger(__name__)
 
@@ -73,8 +74,8 @@ def agent_view(row: Row[Any]) -> AgentView:
 
 async def record(session: AsyncSession, ticket_id: UUID, at: datetime, action: str,
                  agent_id: str | None = None, **detail: Any) -> None:
-    await session.execute(history.insert().values(ticket_id=ticket_id, at=at, action=action,
-                                                  agent_id=agent_id, detail=detail))
+    await add_row(session, history, dict(ticket_id=ticket_id, at=at, action=action,
+                                         agent_id=agent_id, detail=detail))
 
 
 async def change_load(session: AsyncSession, agent_id: str, channel: str, delta: int,

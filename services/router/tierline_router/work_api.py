@@ -13,7 +13,6 @@ from sqlalchemy import func, select
 from tierline_router.api import AgentIdStr
 from tierline_router.models import assignments, history, queue
 from tierline_router.work import OfferConflict, answer_offer
-from tierline_shared import audit
 from tierline_shared.audit import Actor
 from tierline_shared.auth.deps import Principal, PrincipalDep, check_agent, require
 from tierline_shared.runtime import Runtime
@@ -75,14 +74,12 @@ async def _answer(ticket_id: UUID, body: OfferAnswer, runtime: Runtime, actor: A
                   who: Principal, accepted: bool) -> dict[str, Any]:
     check_agent(who, body.agent_id)
     try:
-        async with runtime.sessions() as session, session.begin():
-            audit.bind(session, actor)
-            outcome = await answer_offer(runtime, session, ticket_id, body.agent_id, accepted,
-                                         body.reason)
+        async with runtime.transaction(actor) as uow:
+            outcome = await answer_offer(runtime, uow.session, ticket_id, body.agent_id,
+                                         accepted, body.reason)
     except OfferConflict as exc:
         raise HTTPException(409, error_body("no_open_offer", str(exc), state=exc.state)) \
             from None
-    runtime.relay.notify()
     return {"ticket_id": str(ticket_id), "agent_id": body.agent_id, "outcome": outcome}
 
 

@@ -173,10 +173,11 @@ async def _out(session: Any, row: Any) -> MajorIncidentOut:
              responses={409: {"description": "A major incident is already open for this "
                                              "service or configuration item"}},
              dependencies=[require("tickets:write")])
-async def declare(body: DeclareIn, session: SessionDep, runtime: RuntimeDep) -> MajorIncidentOut:
+async def declare(body: DeclareIn, runtime: RuntimeDep) -> MajorIncidentOut:
     """Declare a major incident by hand; its tickets are linked as children."""
     key = major.outage_key(body.service, body.configuration_item)
-    async with session.begin():
+    async with runtime.transaction() as uow:
+        session = uow.session
         known = set((await session.scalars(select(tickets.c.ticket_id).where(
             tickets.c.ticket_id.in_(body.ticket_ids)))).all()) if body.ticket_ids else set()
         missing = [str(t) for t in body.ticket_ids if t not in known]
@@ -198,7 +199,6 @@ async def declare(body: DeclareIn, session: SessionDep, runtime: RuntimeDep) -> 
             incident_manager=body.incident_manager, ticket_ids=body.ticket_ids)
         row = await incidents.load(session, mi_id)
         out = await _out(session, row)
-    runtime.relay.notify()
     return out
 
 
@@ -229,9 +229,9 @@ async def get_major_incident(mi_id: UUID, session: SessionDep) -> MajorIncidentO
              responses={404: {"description": "No such major incident"},
                         409: {"description": "The major incident is closed"}},
              dependencies=[require("tickets:write")])
-async def link_tickets(mi_id: UUID, body: LinkIn, session: SessionDep,
-                       runtime: RuntimeDep) -> MajorIncidentOut:
-    async with session.begin():
+async def link_tickets(mi_id: UUID, body: LinkIn, runtime: RuntimeDep) -> MajorIncidentOut:
+    async with runtime.transaction() as uow:
+        session = uow.session
         row = await incidents.load(session, mi_id, for_update=True)
         if row is None:
             raise _not_found("major incident", mi_id)
@@ -247,7 +247,6 @@ async def link_tickets(mi_id: UUID, body: LinkIn, session: SessionDep,
                 for t in missing]))
         await incidents.link(runtime, session, mi_id, body.ticket_ids)
         out = await _out(session, row)
-    runtime.relay.notify()
     return out
 
 
@@ -256,13 +255,14 @@ async def link_tickets(mi_id: UUID, body: LinkIn, session: SessionDep,
                         409: {"description": "Not allowed in the incident's current state"}},
              dependencies=[require("tickets:write")])
 async def major_incident_event(mi_id: UUID, body: Annotated[MajorIncidentEventIn, Body()],
-                               session: SessionDep, runtime: RuntimeDep) -> MajorIncidentOut:
+                               runtime: RuntimeDep) -> MajorIncidentOut:
     """Move a major incident on: post a stakeholder update (resets the reminder cadence),
     name the incident manager, restore service, record the root cause and action items
     (only after restoration), resolve, and close (the post-incident review: needs a root
     cause and every action item done)."""
     now = runtime.clock.now()
-    async with session.begin():
+    async with runtime.transaction() as uow:
+        session = uow.session
         row = await incidents.load(session, mi_id, for_update=True)
         if row is None:
             raise _not_found("major incident", mi_id)
@@ -294,7 +294,6 @@ async def major_incident_event(mi_id: UUID, body: Annotated[MajorIncidentEventIn
                                                 status=row.status)) from None
         await incidents.save(runtime, session, row, mi, change, body.by, note)
         out = await _out(session, await incidents.load(session, mi_id))
-    runtime.relay.notify()
     return out
 
 
@@ -327,14 +326,14 @@ async def get_problem(problem_id: UUID, session: SessionDep) -> ProblemOut:
 @router.put("/problems/{problem_id}/workaround", response_model=ProblemOut,
             responses={404: {"description": "No such problem"}},
             dependencies=[require("tickets:write")])
-async def record_workaround(problem_id: UUID, body: WorkaroundIn, session: SessionDep,
+async def record_workaround(problem_id: UUID, body: WorkaroundIn,
                             runtime: RuntimeDep) -> ProblemOut:
     """Record a workaround; it is published for the knowledge base."""
-    async with session.begin():
+    async with runtime.transaction() as uow:
+        session = uow.session
         row = await incidents.record_workaround(runtime, session, problem_id, body.title,
                                                 body.workaround, body.by)
         if row is None:
             raise _not_found("problem", problem_id)
         out = (await session.execute(select(problems).where(problems.c.id == problem_id))).first()
-    runtime.relay.notify()
     return _problem(out)

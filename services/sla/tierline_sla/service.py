@@ -30,7 +30,7 @@ from tierline_shared.bus.events import (
 )
 from tierline_shared.bus.handlers import Delivered
 from tierline_shared.runtime import Runtime
-from tierline_shared.unit_of_work import UnitOfWork
+from tierline_shared.unit_of_work import UnitOfWork, add_row
 from tierline_sla import incidents
 from tierline_sla.clock import ClockEvent, ClockState, Kind, fold, threshold_due
 from tierline_sla.escalation import (
@@ -60,7 +60,7 @@ def escalation_policy(runtime: Runtime) -> EscalationPolicy:
 
 async def add_history(session: AsyncSession, ticket_id: UUID, envelope: Envelope,
                       detail: dict[str, Any]) -> None:
-    await session.execute(insert(history).values(
+    await add_row(session, history, dict(
         ticket_id=ticket_id, event_id=envelope.id, event_type=envelope.type, at=envelope.time,
         detail=detail))
 
@@ -334,7 +334,7 @@ async def escalate(runtime: Runtime, session: AsyncSession, ticket_id: UUID,
         .where(escalations.c.ticket_id == ticket_id, escalations.c.kind == escalation.kind))
         or 0)
     if level > escalation_policy(runtime).max_level:
-        await session.execute(insert(history).values(
+        await add_row(session, history, dict(
             ticket_id=ticket_id, event_id=uuid4(), event_type="tierline.sla.escalation_capped",
             at=at, detail={"rule": escalation.rule, "kind": escalation.kind,
                            "reason": f"{escalation.reason}; not escalated: the "
@@ -389,7 +389,8 @@ async def fire_due(runtime: Runtime, limit: int = 500) -> int:
     """Fire the timers that are due, once each: rows are locked with SKIP LOCKED, marked
     fired and their events written to the outbox in one transaction."""
     now = runtime.clock.now()
-    async with runtime.sessions.begin() as session:
+    async with runtime.transaction() as uow:
+        session = uow.session
         due = (await session.execute(
             select(timers).where(timers.c.fired_at.is_(None), timers.c.due_at <= now)
             .order_by(timers.c.due_at).limit(limit).with_for_update(skip_locked=True))).all()
@@ -403,8 +404,6 @@ async def fire_due(runtime: Runtime, limit: int = 500) -> int:
                                   .values(fired_at=now))
             await _fire(runtime, session, timer, now)
         fired_updates = await incidents.remind_updates(runtime, session, now, limit)
-    if due or fired_updates:
-        runtime.relay.notify()
     return len(due) + fired_updates
 
 

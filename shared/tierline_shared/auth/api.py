@@ -80,8 +80,8 @@ def _out(row: dict[str, Any]) -> dict[str, Any]:
 async def create(body: KeyIn, runtime: RuntimeDep, who: Admin) -> dict[str, Any]:
     now = datetime.now(UTC)
     expires = now + timedelta(days=body.expires_days) if body.expires_days else None
-    async with runtime.sessions() as session, session.begin():
-        new, row = await create_key(session, name=body.name, scopes=body.scopes, now=now,
+    async with runtime.transaction() as uow:
+        new, row = await create_key(uow.session, name=body.name, scopes=body.scopes, now=now,
                                     created_by=who.name, expires_at=expires,
                                     agent_id=body.agent_id)
     return {**_out(row), "key": new.plaintext}
@@ -115,8 +115,8 @@ async def index(runtime: RuntimeDep, _: Admin,
 
 @router.post("/{key_id}/revoke", response_model=KeyOut)
 async def revoke(key_id: KeyId, runtime: RuntimeDep, _: Admin) -> dict[str, Any]:
-    async with runtime.sessions() as session, session.begin():
-        row = await revoke_key(session, key_id, datetime.now(UTC))
+    async with runtime.transaction() as uow:
+        row = await revoke_key(uow.session, key_id, datetime.now(UTC))
     if row is None:
         raise HTTPException(404, f"no key {key_id}")
     return _out(row)
@@ -127,8 +127,8 @@ async def rotate(key_id: KeyId, body: RotateIn, runtime: RuntimeDep,
                  who: Admin) -> dict[str, Any]:
     now = datetime.now(UTC)
     expires = now + timedelta(days=body.expires_days) if body.expires_days else None
-    async with runtime.sessions() as session, session.begin():
-        rotated = await rotate_key(session, key_id, now=now, created_by=who.name,
+    async with runtime.transaction() as uow:
+        rotated = await rotate_key(uow.session, key_id, now=now, created_by=who.name,
                                    old_valid_for=timedelta(seconds=body.old_valid_for_s),
                                    expires_at=expires)
     if rotated is None:

@@ -49,7 +49,8 @@ class AdherenceOut(BaseModel):
             dependencies=[require("reports:write")])
 async def put_schedule(body: ScheduleIn, runtime: RuntimeDep) -> dict[str, int]:
     """Store scheduled shifts (an agent's shift starting at the same time is replaced)."""
-    async with runtime.sessions() as session, session.begin():
+    async with runtime.transaction() as uow:
+        session = uow.session
         for shift in body.shifts:
             values = shift.model_dump()
             await session.execute(pg_insert(schedule_shifts).values(**values).on_conflict_do_update(
