@@ -19,7 +19,6 @@ from tierline_router.api import AgentId, AgentIdStr
 from tierline_router.force import ForceRefused, force_assign
 from tierline_router.models import agents, assignments, tickets
 from tierline_router.offer_feed import by_ticket, changes, sse
-from tierline_shared import audit
 from tierline_shared.auth.deps import PrincipalDep, check_agent, require
 from tierline_shared.web import ActorDep, RuntimeDep, SessionDep, error_body
 
@@ -160,11 +159,9 @@ async def assign(ticket_id: UUID, body: AssignIn, runtime: RuntimeDep,
     holder loses it, the reason goes into the routing history and the agent's audit. Past
     the agent's capacity only with ``override_capacity``, which both record."""
     try:
-        async with runtime.sessions() as session, session.begin():
-            audit.bind(session, actor)
-            out = await force_assign(runtime, session, ticket_id, body.agent_id, body.reason,
-                                     body.override_capacity, actor)
+        async with runtime.transaction(actor) as uow:
+            out = await force_assign(runtime, uow.session, ticket_id, body.agent_id,
+                                     body.reason, body.override_capacity, actor)
     except ForceRefused as exc:
         raise HTTPException(exc.status, error_body(exc.code, str(exc))) from None
-    runtime.relay.notify()
     return out
