@@ -17,8 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from tierline_shared.bus.consumer import ConsumerLoop, Handler
 from tierline_shared.bus.envelope import Envelope
 from tierline_shared.bus.events import Event
-from tierline_shared.bus.kafka import broker_reachable
 from tierline_shared.bus.outbox import OutboxRelay, enqueue
+from tierline_shared.bus.outbox_metrics import OutboxDepth
 from tierline_shared.bus.topics import Topics
 from tierline_shared.clock import Clock, clock_for
 from tierline_shared.db import make_engine, make_sessionmaker
@@ -75,6 +75,10 @@ class ServiceSpec:
     # at the next interval if it fails.
     periodic: Callable[[Runtime], list[tuple[str, float, Callable[[Runtime], Awaitable[None]]]]] \
         = lambda runtime: []
+    # Ready to serve while the broker is away: its requests write to its outbox, which the
+    # relay drains once the broker is back (intake). Otherwise its work comes from the
+    # broker, so readiness also needs its consumer running.
+    serves_without_broker: bool = False
 
 
 @dataclass
@@ -102,14 +106,19 @@ class Runtime:
     async def emit(self, session: AsyncSession, topic: str, envelope: Envelope) -> None:
         await enqueue(session, self.spec.outbox, topic, envelope)
 
-    async def ready(self) -> dict[str, bool]:
-        checks = {"database": False, "broker": False}
+    async def ready(self) -> tuple[bool, dict[str, bool]]:
+        """Whether to take traffic, and the checks behind it. The broker's state is what the
+        relay and the consumer last saw: no Kafka client is opened per probe."""
+        checks = {"database": False, "broker": self.relay.connected}
         with contextlib.suppress(Exception):
             async with self.engine.connect() as conn:
                 await asyncio.wait_for(conn.execute(text("SELECT 1")), 2)
                 checks["database"] = True
-        checks["broker"] = await broker_reachable(self.settings.kafka_bootstrap_servers)
-        return checks
+        if self.consumer is not None:
+            checks["consumer"] = self.consumer.running
+        if self.spec.serves_without_broker:
+            return checks["database"], checks
+        return all(checks.values()), checks
 
     @classmethod
     async def start(cls, spec: ServiceSpec, settings: Settings,
@@ -140,6 +149,8 @@ class Runtime:
                       sessions=sessions, topics=topics, registry=registry, relay=relay)
         Gauge("tierline_outbox_published", "Events the outbox relay has published since start.",
               registry=registry).set_function(lambda: relay.published)
+        depth = OutboxDepth(spec.name, spec.outbox)
+        registry.register(depth)
         if spec.on_start is not None:
             await spec.on_start(runtime)
         consumed = spec.consumes(topics)
@@ -167,7 +178,9 @@ class Runtime:
         if runtime.consumer is not None:
             runtime._tasks.append(
                 asyncio.create_task(runtime.consumer.run(), name=f"{spec.name}-consumer"))
-        for name, interval, job in spec.periodic(runtime):
+        jobs = [*spec.periodic(runtime), ("outbox-depth", settings.outbox_depth_interval_s,
+                                          lambda rt: depth.refresh(rt.sessions))]
+        for name, interval, job in jobs:
             runtime._tasks.append(asyncio.create_task(runtime._every(name, interval, job),
                                                       name=f"{spec.name}-{name}"))
         log.info("service started", extra={"topics": consumed})

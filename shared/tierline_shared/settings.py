@@ -16,13 +16,29 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 POLICY_DIR = Path(__file__).resolve().parent / "policies"
 
 
+_DRIVERLESS = ("postgresql://", "postgres://")
+
+
+def asyncpg_url(url: str) -> str:
+    """The URL with SQLAlchemy's asyncpg driver: consoles and operators hand out
+    ``postgresql://`` or ``postgres://``; another driver (psycopg, ...) is refused."""
+    for scheme in _DRIVERLESS:
+        if url.startswith(scheme):
+            return "postgresql+asyncpg://" + url.removeprefix(scheme)
+    if not url.startswith("postgresql+asyncpg://"):
+        raise ValueError("database_url must be a postgresql://, postgres:// or "
+                         "postgresql+asyncpg:// URL")
+    return url
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TIERLINE_", extra="ignore")
 
     environment: Literal["development", "test", "production"] = "development"
     database_url: str = Field(
         default="postgresql+asyncpg://postgres@127.0.0.1:5433/tierline",
-        description="SQLAlchemy URL of the PostgreSQL server (asyncpg driver).",
+        description="URL of the PostgreSQL server: postgresql://, postgres:// or "
+        "postgresql+asyncpg:// (all run on asyncpg).",
     )
     database_pool_size: int = Field(default=10, ge=1, le=200)
     startup_wait_s: float = Field(
@@ -40,6 +56,9 @@ class Settings(BaseSettings):
         "waiting for data: the floor of each hop's latency on a quiet topic")
     outbox_poll_interval_s: float = Field(default=0.5, gt=0)
     outbox_batch_size: int = Field(default=500, ge=1, le=10000)
+    outbox_depth_interval_s: float = Field(
+        default=5.0, gt=0, description="how often each service reads its outbox depth and "
+        "oldest event's age for /metrics")
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     bootstrap_admin_key: SecretStr | None = Field(
         default=None, description="an admin API key (tl_<id>_<secret>) every service accepts "
@@ -103,9 +122,7 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _asyncpg_only(cls, value: str) -> str:
-        if not value.startswith("postgresql+asyncpg://"):
-            raise ValueError("database_url must use the postgresql+asyncpg:// driver")
-        return value
+        return asyncpg_url(value)
 
     @model_validator(mode="after")
     def _no_bootstrap_key_in_production(self) -> Settings:

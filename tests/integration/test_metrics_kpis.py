@@ -259,6 +259,13 @@ async def test_the_exposition_passes_promtool_and_counts_the_day(live: Live) -> 
     assert value("tierline_resolution_seconds_bucket", priority="P3", le="+Inf") == 6
     assert value("tierline_tickets_resolved_total", priority="P2") == 1
     assert value("tierline_tickets_reopened_total", priority="P3") == 1
+    # Resolutions only grow: T2 resolved, reopened and resolved again counts twice
+    # (T1 T2 T2 T4 T5 T6 T11), so the reopen never reads as a counter reset.
+    assert value("tierline_tickets_resolved_total", priority="P3") == 7
+    # Nine tickets need an agent (all but the deflected T7 and T8); T10 was never assigned.
+    assert value("tierline_tickets_created_total") == 11
+    assert value("tierline_tickets_to_route_total") == 9
+    assert value("tierline_tickets_assigned_total") == 8
     assert (value("tierline_tickets_deflected_total", channel="chat"),
             value("tierline_tickets_deflected_total", channel="portal")) == (1, 1)
     assert [value("tierline_csat_responses_total", score=str(s)) for s in range(1, 6)] == [
@@ -276,7 +283,8 @@ async def test_labels_are_bounded_and_agents_only_when_enabled(live: Live) -> No
 
     text = await exposition(live)
     bounded = {"priority", "category", "channel", "clock", "kind", "trigger", "status", "score",
-               "group", "le", "consumer", "topic", "type", "outcome", "method", "route"}
+               "group", "le", "consumer", "topic", "type", "outcome", "method", "route",
+               "service"}
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
             assert set(sample.labels) <= bounded, (family.name, sample.labels)

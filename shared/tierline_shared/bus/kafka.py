@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from aiokafka import AIOKafkaProducer
@@ -28,18 +27,6 @@ async def ensure_topics(
         for name, code, message in response.topic_errors:
             if code not in (0, TOPIC_ALREADY_EXISTS):
                 raise KafkaError(f"creating topic {name} failed: {code} {message}")
-    finally:
-        await admin.close()
-
-
-async def broker_reachable(bootstrap_servers: str, timeout_s: float = 2.0) -> bool:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=2000)
-    try:
-        await asyncio.wait_for(admin.start(), timeout_s)
-        await asyncio.wait_for(admin.list_topics(), timeout_s)
-        return True
-    except (KafkaError, OSError, TimeoutError):
-        return False
     finally:
         await admin.close()
 

@@ -62,6 +62,11 @@ class OutboxRelay:
         self._producer: AIOKafkaProducer | None = None
         self.published = 0
 
+    @property
+    def connected(self) -> bool:
+        """The relay holds a started producer (it drops it on a broker error)."""
+        return self._producer is not None
+
     def notify(self) -> None:
         """Wake the relay now rather than at its next poll; call after a commit."""
         self._wake.set()
