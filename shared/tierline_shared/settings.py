@@ -6,6 +6,7 @@ their bootstrap, so tests can build settings explicitly.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from pathlib import Path
 from typing import Literal
@@ -21,14 +22,15 @@ _DRIVERLESS = ("postgresql://", "postgres://")
 
 def asyncpg_url(url: str) -> str:
     """The URL with SQLAlchemy's asyncpg driver: consoles and operators hand out
-    ``postgresql://`` or ``postgres://``; another driver (psycopg, ...) is refused."""
+    ``postgresql://`` or ``postgres://`` with ``sslmode``; another driver is refused."""
     for scheme in _DRIVERLESS:
         if url.startswith(scheme):
-            return "postgresql+asyncpg://" + url.removeprefix(scheme)
+            url = "postgresql+asyncpg://" + url.removeprefix(scheme)
     if not url.startswith("postgresql+asyncpg://"):
         raise ValueError("database_url must be a postgresql://, postgres:// or "
                          "postgresql+asyncpg:// URL")
-    return url
+    # libpq's sslmode (what consoles print) is asyncpg's ssl; asyncpg refuses sslmode.
+    return re.sub(r"([?&])sslmode=", r"\1ssl=", url)
 
 
 class Settings(BaseSettings):
