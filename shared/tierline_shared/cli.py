@@ -20,6 +20,10 @@ def main(argv: list[str] | None = None) -> int:
     roster = sub.add_parser("load-roster", help="PUT a roster YAML file of agents to router")
     roster.add_argument("path", nargs="?")
     sub.add_parser("asyncapi", help="print the AsyncAPI document of the topics")
+    topics = sub.add_parser("topics", help="print the topics the deployment needs, with "
+                            "partitions, replicas and configs (from TIERLINE_* settings)")
+    topics.add_argument("--strimzi", metavar="CLUSTER", help="as Strimzi KafkaTopic "
+                        "resources for the Kafka cluster named CLUSTER")
     keys = sub.add_parser("keys", help="API keys (the first admin key, before any service "
                           "can create more)")
     keys_sub = keys.add_subparsers(dest="keys_command", required=True)
@@ -65,6 +69,11 @@ def main(argv: list[str] | None = None) -> int:
     from tierline_shared.settings import load_settings
 
     settings = load_settings()
+    if args.command == "topics":
+        from tierline_shared.bus.topic_plan import strimzi, table
+
+        sys.stdout.write(strimzi(settings, args.strimzi) if args.strimzi else table(settings))
+        return 0
     if args.command == "serve":
         from tierline_shared.serve import serve as run_service
 

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from tierline_shared.bus.consumer import ConsumerLoop, Handler
 from tierline_shared.bus.envelope import Envelope
 from tierline_shared.bus.events import Event
+from tierline_shared.bus.kafka import KafkaClient
 from tierline_shared.bus.outbox import OutboxRelay, enqueue
 from tierline_shared.bus.outbox_metrics import OutboxDepth
 from tierline_shared.bus.topics import Topics
@@ -134,12 +135,13 @@ class Runtime:
             raise
         sessions = make_sessionmaker(engine)
         topics = Topics(settings.topic_prefix)
+        kafka = KafkaClient.from_settings(settings, topics.configs(settings.min_insync_replicas))
         registry = CollectorRegistry()
         ProcessCollector(registry=registry)
         relay = OutboxRelay(
             sessions=sessions,
             outbox=spec.outbox,
-            bootstrap_servers=settings.kafka_bootstrap_servers,
+            bootstrap_servers=kafka,
             topics=topics.all(),
             partitions=settings.topic_partitions,
             replication_factor=settings.topic_replication_factor,
@@ -166,7 +168,7 @@ class Runtime:
                 sessions=sessions,
                 inbox=spec.inbox,
                 emit=runtime.emit,
-                bootstrap_servers=settings.kafka_bootstrap_servers,
+                bootstrap_servers=kafka,
                 deadletter_topic=topics.deadletter,
                 all_topics=topics.all(),
                 partitions=settings.topic_partitions,

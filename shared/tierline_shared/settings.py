@@ -6,13 +6,19 @@ their bootstrap, so tests can build settings explicitly.
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 POLICY_DIR = Path(__file__).resolve().parent / "policies"
 
@@ -33,8 +39,41 @@ def asyncpg_url(url: str) -> str:
     return re.sub(r"([?&])sslmode=", r"\1ssl=", url)
 
 
+class FileVariables(PydanticBaseSettingsSource):
+    """``TIERLINE_<NAME>_FILE=/path``: the setting's value is the file's content (without its
+    final newline), as Kubernetes mounts secrets. Setting both forms is an error."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for name in self.settings_cls.model_fields:
+            variable = f"TIERLINE_{name.upper()}"
+            path = os.environ.get(f"{variable}_FILE")
+            if not path:
+                continue
+            if variable in os.environ:
+                raise ValueError(f"set {variable} or {variable}_FILE, not both")
+            try:
+                values[name] = Path(path).read_text().removesuffix("\n")
+            except OSError as exc:
+                raise ValueError(f"{variable}_FILE: cannot read {path}: {exc.strerror}") \
+                    from exc
+        return values
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TIERLINE_", extra="ignore")
+
+    @classmethod
+    def settings_customise_sources(
+        cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, FileVariables(settings_cls), dotenv_settings,
+                file_secret_settings)
 
     environment: Literal["development", "test", "production"] = "development"
     database_url: str = Field(
@@ -48,6 +87,29 @@ class Settings(BaseSettings):
         "PostgreSQL, retrying with backoff, before it exits non-zero (the broker it does not "
         "wait for: while the broker is away, intake accepts work into its outbox)")
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = \
+        "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"] \
+        | None = Field(default=None, description="required with SASL_PLAINTEXT and SASL_SSL")
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = Field(
+        default=None, description="or TIERLINE_KAFKA_SASL_PASSWORD_FILE: a file holding it")
+    kafka_sasl_oauth_token_file: Path | None = Field(
+        default=None, description="OAUTHBEARER: a file holding the token, re-read at each "
+        "connection (kept fresh by whatever issues it)")
+    kafka_ssl_cafile: Path | None = Field(default=None, description="CA bundle that signed "
+                                          "the brokers' certificates (default: the system's)")
+    kafka_ssl_certfile: Path | None = Field(default=None, description="client certificate "
+                                            "(PEM) for mutual TLS")
+    kafka_ssl_keyfile: Path | None = Field(default=None, description="its private key (PEM)")
+    kafka_ssl_key_password: SecretStr | None = None
+    kafka_ssl_check_hostname: bool = True
+    kafka_manage_topics: bool = Field(
+        default=True, description="create missing topics with their configs at start; off "
+        "when the deployment owns them (Strimzi KafkaTopic, ACLs without CREATE)")
+    kafka_min_insync_replicas: int | None = Field(
+        default=None, ge=1, le=10, description="min.insync.replicas of the topics Tierline "
+        "creates (default: 2 when the replication factor allows, else 1)")
     topic_prefix: str = Field(default="tierline", pattern=r"^[A-Za-z0-9._-]{1,100}$")
     topic_partitions: int = Field(default=3, ge=1, le=1000)
     topic_replication_factor: int = Field(default=1, ge=1, le=10)
@@ -139,6 +201,26 @@ class Settings(BaseSettings):
         if parse(key.get_secret_value()) is None:
             raise ValueError("bootstrap_admin_key must look like tl_<12 hex>_<48 hex>")
         return self
+
+    @model_validator(mode="after")
+    def _kafka_credentials_complete(self) -> Settings:
+        protocol, mechanism = self.kafka_security_protocol, self.kafka_sasl_mechanism
+        if protocol.startswith("SASL"):
+            if mechanism is None:
+                raise ValueError(f"kafka_sasl_mechanism is required with {protocol}")
+            if mechanism == "OAUTHBEARER" and self.kafka_sasl_oauth_token_file is None:
+                raise ValueError("kafka_sasl_oauth_token_file is required with OAUTHBEARER")
+            if mechanism != "OAUTHBEARER" and (self.kafka_sasl_username is None
+                                               or self.kafka_sasl_password is None):
+                raise ValueError(f"kafka_sasl_username and kafka_sasl_password are required "
+                                 f"with {mechanism}")
+        if (self.kafka_ssl_keyfile is None) != (self.kafka_ssl_certfile is None):
+            raise ValueError("kafka_ssl_certfile and kafka_ssl_keyfile go together")
+        return self
+
+    @property
+    def min_insync_replicas(self) -> int:
+        return self.kafka_min_insync_replicas or min(2, self.topic_replication_factor)
 
     def port_for(self, service: str) -> int:
         return int(getattr(self, f"{service}_port"))

@@ -17,7 +17,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka import ConsumerRecord, TopicPartition
 from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tierline_metrics import models
 from tierline_shared.bus.consumer import Handler, HandlerContext
 from tierline_shared.bus.envelope import Envelope, InvalidMessage, decode
-from tierline_shared.bus.kafka import ensure_topics
+from tierline_shared.bus.kafka import KafkaClient, ensure_topics, make_consumer
 from tierline_shared.bus.topics import Topics
 from tierline_shared.db import make_engine, make_sessionmaker
 from tierline_shared.settings import Settings
@@ -50,14 +50,15 @@ async def rebuild(settings: Settings, timeout_s: float = 600) -> Replayed:
     sessions = make_sessionmaker(engine)
     topics = SPEC.consumes(Topics(settings.topic_prefix))
     outcome = Replayed()
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers,
-                                group_id=None, enable_auto_commit=False,
-                                auto_offset_reset="earliest")
+    all_topics = Topics(settings.topic_prefix)
+    kafka = KafkaClient.from_settings(settings, all_topics.configs(settings.min_insync_replicas))
+    consumer = make_consumer(kafka, group_id=None, enable_auto_commit=False,
+                             auto_offset_reset="earliest")
     try:
         async with engine.begin() as conn:
             names = ", ".join(f"{models.SCHEMA}.{t.name}" for t in REBUILT)
             await conn.execute(text(f"TRUNCATE {names}"))
-        await ensure_topics(settings.kafka_bootstrap_servers, topics,
+        await ensure_topics(kafka, topics,
                             partitions=settings.topic_partitions,
                             replication_factor=settings.topic_replication_factor)
         await consumer.start()

@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tierline_shared.bus.envelope import Envelope, InvalidMessage, decode
 from tierline_shared.bus.events import EVENT_TYPES
-from tierline_shared.bus.kafka import ensure_topics, make_producer
+from tierline_shared.bus.kafka import Target, ensure_topics, make_consumer, make_producer
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ class ConsumerLoop:
         sessions: async_sessionmaker[AsyncSession],
         inbox: Table,
         emit: Callable[[AsyncSession, str, Envelope], Awaitable[None]],
-        bootstrap_servers: str,
+        bootstrap_servers: Target,  # an address, or a KafkaClient with TLS/SASL
         deadletter_topic: str,
         all_topics: list[str],
         partitions: int,
@@ -129,9 +129,9 @@ class ConsumerLoop:
             return
         await ensure_topics(self._bootstrap, self._all_topics, partitions=self._partitions,
                             replication_factor=self._replication_factor)
-        consumer = AIOKafkaConsumer(
+        consumer = make_consumer(
+            self._bootstrap,
             *self._topics,
-            bootstrap_servers=self._bootstrap,
             group_id=self._group_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",

@@ -17,7 +17,7 @@ from sqlalchemy import Table, delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tierline_shared.bus.envelope import Envelope
-from tierline_shared.bus.kafka import ensure_topics, make_producer
+from tierline_shared.bus.kafka import Target, ensure_topics, make_producer
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ class OutboxRelay:
         *,
         sessions: async_sessionmaker[AsyncSession],
         outbox: Table,
-        bootstrap_servers: str,
+        bootstrap_servers: Target,  # an address, or a KafkaClient with TLS/SASL
         topics: list[str],
         partitions: int,
         replication_factor: int,
