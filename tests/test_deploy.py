@@ -58,20 +58,25 @@ def test_prometheus_scrapes_every_service_on_its_port() -> None:
     assert all(rule["expr"] for group in rules["groups"] for rule in group["rules"])
 
 
-def test_kubernetes_deployments_have_probes_and_two_replicas() -> None:
-    docs = list(yaml.safe_load_all((ROOT / "deploy/kubernetes/tierline.yaml").read_text()))
-    deployments = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Deployment"}
-    assert set(deployments) == {f"tierline-{name}" for name in SERVICES}
+def test_prometheus_on_kubernetes_scrapes_every_pod_through_headless_services(
+        tmp_path: Path) -> None:
+    """DNS discovery on a headless Service (one A record per pod), with the job names the
+    alerts use; promtool checks the file."""
+    config = yaml.safe_load((ROOT / "deploy/prometheus/prometheus-kubernetes.yml").read_text())
+    jobs = {job["job_name"]: job["dns_sd_configs"][0] for job in config["scrape_configs"]}
+    manifests = [d for name in SERVICES for d in yaml.safe_load_all(
+        (ROOT / f"deploy/kubernetes/base/{name}.yaml").read_text()) if d]
+    headless = {d["metadata"]["name"]: d for d in manifests
+                if d["kind"] == "Service" and d["spec"].get("clusterIP") == "None"}
     for name in SERVICES:
-        spec = deployments[f"tierline-{name}"]["spec"]
-        assert spec["replicas"] == 2
-        container = spec["template"]["spec"]["containers"][0]
-        assert container["args"] == ["serve", name]
-        assert container["ports"][0]["containerPort"] == DEFAULTS.port_for(name)
-        assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
-        assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
-    assert any(d["kind"] == "Job" and d["spec"]["template"]["spec"]["containers"][0]["args"]
-               == ["migrate"] for d in docs)
+        assert jobs[f"tierline-{name}"]["names"] == [f"{name}-pods.tierline.svc.cluster.local"]
+        assert jobs[f"tierline-{name}"]["port"] == DEFAULTS.port_for(name)
+        assert headless[f"{name}-pods"]["spec"]["ports"][0]["port"] == DEFAULTS.port_for(name)
+    (tmp_path / "alerts.yml").write_text((ROOT / "deploy/prometheus/alerts.yml").read_text())
+    copy = dict(config, rule_files=[str(tmp_path / "alerts.yml")])
+    (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(copy))
+    checked = promtool("check", "config", str(tmp_path / "prometheus.yml"))
+    assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
 def test_dockerfile_passes_hadolint() -> None:
