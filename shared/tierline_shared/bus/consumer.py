@@ -18,7 +18,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
-from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client import CollectorRegistry, Counter
 from sqlalchemy import Table
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tierline_shared.bus.envelope import Envelope, InvalidMessage, decode
 from tierline_shared.bus.events import EVENT_TYPES
 from tierline_shared.bus.kafka import Target, ensure_topics, make_consumer, make_producer
+from tierline_shared.bus.lag import ConsumerLag
 
 log = logging.getLogger(__name__)
 
@@ -91,16 +92,19 @@ class ConsumerLoop:
             ["consumer", "topic", "type", "outcome"],
             registry=registry,
         )
-        self._lag = Gauge(
-            "tierline_consumer_lag_messages",
-            "Messages on the topic not yet consumed (high watermark - position, summed over "
-            "the partitions this replica reads), as of its last fetch.",
-            ["consumer", "topic"],
-            registry=registry,
-        )
-        self._lags: dict[TopicPartition, int] = {}
+        self.lag = ConsumerLag(name, registry)
 
     async def run(self) -> None:
+        lag = asyncio.create_task(self.lag.run(lambda: self._consumer, self._stopping))
+        try:
+            await self._run()
+        finally:
+            lag.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await lag
+            self.lag.clear()
+
+    async def _run(self) -> None:
         backoff = 0.2
         while not self._stopping.is_set():
             try:
@@ -167,7 +171,6 @@ class ConsumerLoop:
                 for record in records:
                     await self._process(record)
                     offsets[tp] = record.offset + 1
-                self._record_lag(tp, offsets[tp])
             try:
                 await self._consumer.commit(offsets)
             except CommitFailedError as exc:
@@ -176,15 +179,6 @@ class ConsumerLoop:
                             extra={"consumer": self.name, "error": str(exc)})
             if self._after_commit is not None:
                 self._after_commit()
-
-    def _record_lag(self, tp: TopicPartition, position: int) -> None:
-        assert self._consumer is not None
-        highwater = self._consumer.highwater(tp)
-        if highwater is None:
-            return
-        self._lags[tp] = max(highwater - position, 0)
-        self._lag.labels(self.name, tp.topic).set(
-            sum(lag for p, lag in self._lags.items() if p.topic == tp.topic))
 
     async def _process(self, record: ConsumerRecord[Any, Any]) -> None:
         headers = list(record.headers or ())
