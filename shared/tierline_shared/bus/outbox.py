@@ -35,6 +35,12 @@ async def enqueue(session: AsyncSession, outbox: Table, topic: str, envelope: En
     )
 
 
+async def backoff_pause(stopping: asyncio.Event, seconds: float) -> None:
+    """Wait ``seconds`` or until ``stopping`` is set (a seam the tests replace)."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stopping.wait(), seconds)
+
+
 class OutboxRelay:
     def __init__(
         self,
@@ -93,8 +99,7 @@ class OutboxRelay:
                 # Only a stop cuts the backoff short, not a commit's notify(): while the
                 # broker is away every accepted ticket notifies, and the relay would
                 # reconnect at the request rate instead of backing off.
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), backoff)
+                await backoff_pause(self._stopping, backoff)
                 backoff = min(backoff * 2, 5.0)
         await self._close_producer()
 
