@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from typing import Any
 
 import pytest
 from aiokafka import TopicPartition
@@ -11,7 +12,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from tests.e2e.conftest import counter
 from tests.helpers import eventually, produce
-from tierline_shared.bus.kafka import ensure_topics, make_consumer
+from tierline_shared.bus.kafka import ensure_topics, make_consumer, make_producer
 from tierline_shared.bus.lag import ConsumerLag
 from tierline_shared.embedded import EmbeddedKafka
 
@@ -66,3 +67,52 @@ async def test_lag_follows_commits_grows_while_stuck_and_clears_without_partitio
         await task
         await consumer.stop()
     assert lag_of(registry, topic) is None
+
+
+async def test_a_rebalance_moves_the_lag_with_the_partitions(kafka: EmbeddedKafka) -> None:
+    topic = f"lag-{uuid.uuid4().hex[:8]}"
+    await ensure_topics(kafka.bootstrap_servers, [topic], partitions=2, replication_factor=1)
+    producer = make_producer(kafka.bootstrap_servers)
+    await producer.start()
+    try:
+        for partition, count in ((0, 10), (1, 4)):
+            for _ in range(count):
+                await producer.send_and_wait(topic, b"v", partition=partition)
+    finally:
+        await producer.stop()
+    group, stopping = f"g-{topic}", asyncio.Event()
+    registries = [CollectorRegistry(), CollectorRegistry()]
+    lags = [ConsumerLag("c", registry) for registry in registries]
+    consumers = [make_consumer(kafka.bootstrap_servers, topic, group_id=group,
+                               enable_auto_commit=False, auto_offset_reset="earliest",
+                               max_poll_records=1) for _ in range(2)]
+    tasks: list[asyncio.Task[None]] = []
+    polling: list[asyncio.Task[None]] = []
+
+    async def poll(consumer: Any) -> None:  # stays in the group, consumes nothing
+        while not stopping.is_set():
+            await consumer.getmany(timeout_ms=100)
+
+    try:
+        await consumers[0].start()
+        polling.append(asyncio.create_task(poll(consumers[0])))
+        tasks.append(asyncio.create_task(lags[0].run(lambda: consumers[0], stopping, 0.1)))
+
+        async def first_holds_all() -> bool:
+            return lag_of(registries[0], topic) == 14
+
+        await eventually(first_holds_all, timeout=30, what="one replica: lag 14")
+        await consumers[1].start()
+        polling.append(asyncio.create_task(poll(consumers[1])))
+        tasks.append(asyncio.create_task(lags[1].run(lambda: consumers[1], stopping, 0.1)))
+
+        async def split() -> tuple[float | None, float | None] | None:
+            got = (lag_of(registries[0], topic), lag_of(registries[1], topic))
+            return got if sorted(g or 0 for g in got) == [4, 10] else None
+
+        await eventually(split, timeout=60, what="the partitions and their lag split")
+    finally:
+        stopping.set()
+        await asyncio.gather(*tasks, *polling, return_exceptions=True)
+        for consumer in consumers:
+            await consumer.stop()
