@@ -121,8 +121,8 @@ class Runtime:
         # The relay's producer is reported, not required: it is dropped only when a send
         # fails, so it says nothing about a replica that has had nothing to send.
         needs_consumer = self.consumer is not None and not self.spec.serves_without_broker
-        return checks["database"] and (checks.get("consumer", True) or not needs_consumer), \
-            checks
+        ok = checks["database"] and (not needs_consumer or checks["consumer"])
+        return ok, checks
 
     @classmethod
     async def start(cls, spec: ServiceSpec, settings: Settings,
