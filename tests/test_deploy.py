@@ -65,20 +65,25 @@ def test_prometheus_scrapes_every_service_on_its_port() -> None:
     assert all(rule["expr"] for group in rules["groups"] for rule in group["rules"])
 
 
-def test_kubernetes_deployments_have_probes_and_two_replicas() -> None:
-    docs = list(yaml.safe_load_all((ROOT / "deploy/kubernetes/tierline.yaml").read_text()))
-    deployments = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Deployment"}
-    assert set(deployments) == {f"tierline-{name}" for name in SERVICES}
+def test_prometheus_on_kubernetes_scrapes_every_pod_through_headless_services(
+        tmp_path: Path) -> None:
+    """DNS discovery on a headless Service (one A record per pod), with the job names the
+    alerts use; promtool checks the file."""
+    config = yaml.safe_load((ROOT / "deploy/prometheus/prometheus-kubernetes.yml").read_text())
+    jobs = {job["job_name"]: job["dns_sd_configs"][0] for job in config["scrape_configs"]}
+    manifests = [d for name in SERVICES for d in yaml.safe_load_all(
+        (ROOT / f"deploy/kubernetes/base/{name}.yaml").read_text()) if d]
+    headless = {d["metadata"]["name"]: d for d in manifests
+                if d["kind"] == "Service" and d["spec"].get("clusterIP") == "None"}
     for name in SERVICES:
-        spec = deployments[f"tierline-{name}"]["spec"]
-        assert spec["replicas"] == 2
-        container = spec["template"]["spec"]["containers"][0]
-        assert container["args"] == ["serve", name]
-        assert container["ports"][0]["containerPort"] == DEFAULTS.port_for(name)
-        assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
-        assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
-    assert any(d["kind"] == "Job" and d["spec"]["template"]["spec"]["containers"][0]["args"]
-               == ["migrate"] for d in docs)
+        assert jobs[f"tierline-{name}"]["names"] == [f"{name}-pods.tierline.svc.cluster.local"]
+        assert jobs[f"tierline-{name}"]["port"] == DEFAULTS.port_for(name)
+        assert headless[f"{name}-pods"]["spec"]["ports"][0]["port"] == DEFAULTS.port_for(name)
+    (tmp_path / "alerts.yml").write_text((ROOT / "deploy/prometheus/alerts.yml").read_text())
+    copy = dict(config, rule_files=[str(tmp_path / "alerts.yml")])
+    (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(copy))
+    checked = promtool("check", "config", str(tmp_path / "prometheus.yml"))
+    assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
 def test_dockerfile_passes_hadolint() -> None:
@@ -171,15 +176,58 @@ def test_alert_rules_pass_promtool_and_their_unit_tests() -> None:
     assert tested.returncode == 0, tested.stdout + tested.stderr
 
 
+def alert_rules() -> list[dict]:
+    rules = yaml.safe_load((ROOT / "deploy/prometheus/alerts.yml").read_text())
+    return [rule for group in rules["groups"] for rule in group["rules"] if "alert" in rule]
+
+
+def test_every_alert_has_a_unit_test_that_fires_it_and_a_runbook() -> None:
+    tests = yaml.safe_load((ROOT / "deploy/prometheus/alerts_test.yml").read_text())
+    fired = {case["alertname"] for group in tests["tests"]
+             for case in group.get("alert_rule_test", []) if case.get("exp_alerts")}
+    silent = {case["alertname"] for group in tests["tests"]
+              for case in group.get("alert_rule_test", []) if not case.get("exp_alerts")}
+    names = {rule["alert"] for rule in alert_rules()}
+    assert names - fired == set(), "alerts no unit test expects to fire"
+    assert names - silent == set(), "alerts no unit test expects to stay silent"
+    for rule in alert_rules():
+        url = rule["annotations"]["runbook_url"]
+        assert url.startswith("docs/runbooks/") and url.endswith(".md"), rule["alert"]
+        runbook = (ROOT / url).read_text()
+        assert rule["alert"] in runbook, f"{url} does not say what to do for {rule['alert']}"
+        assert "## Check" in runbook and "## Act" in runbook, url
+
+
+def test_the_unit_tests_catch_the_old_not_assigned_expression(tmp_path: Path) -> None:
+    """max() of single series missed unassigned work spread over several priorities, and
+    counted deflected tickets that are never assigned: the unit tests must fail on it."""
+    rules = yaml.safe_load((ROOT / "deploy/prometheus/alerts.yml").read_text())
+    for rule in rules["groups"][0]["rules"]:
+        if rule.get("alert") == "TierlineTicketsNotAssigned":
+            rule["expr"] = ("(max(tierline_tickets_created_total) "
+                            "- max(tierline_tickets_assigned_total)) > 50")
+    (tmp_path / "alerts.yml").write_text(yaml.safe_dump(rules))
+    shutil.copy(ROOT / "deploy/prometheus/alerts_test.yml", tmp_path)
+    tested = promtool("test", "rules", "alerts_test.yml", cwd=tmp_path)
+    assert tested.returncode != 0
+    assert "TierlineTicketsNotAssigned" in tested.stdout + tested.stderr
+
+
 def exposed_names() -> set[str]:
     """Every metric family the services expose (metrics' collectors and the consumer loop)."""
     from prometheus_client import CollectorRegistry
+    from sqlalchemy import MetaData
 
+    from tierline_intake.webhook_service import delivery_counter
     from tierline_metrics.exposition import register
     from tierline_shared.bus.consumer import ConsumerLoop
+    from tierline_shared.bus.outbox_metrics import OutboxDepth
+    from tierline_shared.db import bus_tables
 
     registry = CollectorRegistry()
     register(registry, per_agent=True)
+    registry.register(OutboxDepth("x", bus_tables(MetaData(schema="x"))[0]))
+    delivery_counter(registry)
     ConsumerLoop(name="x", group_id="x", topics=[], handlers={}, sessions=None,  # type: ignore[arg-type]
                  inbox=None, emit=None, bootstrap_servers="", deadletter_topic="",  # type: ignore[arg-type]
                  all_topics=[], partitions=1, replication_factor=1, registry=registry)

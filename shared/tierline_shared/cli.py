@@ -16,10 +16,17 @@ def main(argv: list[str] | None = None) -> int:
     migrate = sub.add_parser("migrate", help="apply database migrations")
     migrate.add_argument("services", nargs="*", metavar="SERVICE",
                          help=f"some of {', '.join(SCHEMAS)} (default: all)")
+    migrate.add_argument("--wait", type=float, metavar="SECONDS", help="migrate nothing: wait "
+                         "until every schema is at its newest revision (an init container "
+                         "waiting for the release's migration Job); exit 1 if not in time")
     sub.add_parser("dev", help="start PostgreSQL, the broker and all four services locally")
     roster = sub.add_parser("load-roster", help="PUT a roster YAML file of agents to router")
     roster.add_argument("path", nargs="?")
     sub.add_parser("asyncapi", help="print the AsyncAPI document of the topics")
+    topics = sub.add_parser("topics", help="print the topics the deployment needs, with "
+                            "partitions, replicas and configs (from TIERLINE_* settings)")
+    topics.add_argument("--strimzi", metavar="CLUSTER", help="as Strimzi KafkaTopic "
+                        "resources for the Kafka cluster named CLUSTER")
     keys = sub.add_parser("keys", help="API keys (the first admin key, before any service "
                           "can create more)")
     keys_sub = keys.add_subparsers(dest="keys_command", required=True)
@@ -67,6 +74,11 @@ def main(argv: list[str] | None = None) -> int:
     from tierline_shared.settings import load_settings
 
     settings = load_settings()
+    if args.command == "topics":
+        from tierline_shared.bus.topic_plan import strimzi, table
+
+        sys.stdout.write(strimzi(settings, args.strimzi) if args.strimzi else table(settings))
+        return 0
     if args.command == "serve":
         from tierline_shared.serve import serve as run_service
 
@@ -88,7 +100,17 @@ def main(argv: list[str] | None = None) -> int:
         if unknown:
             parser.error(f"unknown service(s) {', '.join(unknown)}; "
                          f"choose from {', '.join(SCHEMAS)}")
-        upgrade(settings.database_url, tuple(args.services or SCHEMAS))
+        services = tuple(args.services or SCHEMAS)
+        if args.wait is not None:
+            from tierline_shared.migrate import wait_migrated
+
+            behind = wait_migrated(settings.database_url, args.wait, services)
+            if behind:
+                print(f"not migrated after {args.wait:g} s: {', '.join(behind)}",
+                      file=sys.stderr)
+                return 1
+            return 0
+        upgrade(settings.database_url, services)
         return 0
     if args.command == "load-roster":
         from pathlib import Path

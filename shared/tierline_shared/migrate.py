@@ -37,6 +37,49 @@ def upgrade(database_url: str, services: tuple[str, ...] = SCHEMAS,
         command.upgrade(alembic_config(service, database_url), revision)
 
 
+def pending(database_url: str, services: tuple[str, ...] = SCHEMAS) -> list[str]:
+    """The schemas not at their newest revision (missing counts as behind)."""
+    from alembic.script import ScriptDirectory
+    from sqlalchemy.exc import DBAPIError
+
+    async def current() -> dict[str, str | None]:
+        engine = create_async_engine(database_url)
+        found: dict[str, str | None] = {}
+        try:
+            async with engine.connect() as conn:
+                for service in services:
+                    try:
+                        found[service] = await conn.scalar(
+                            text(f'SELECT version_num FROM "{service}".alembic_version'))
+                    except DBAPIError:
+                        await conn.rollback()
+                        found[service] = None
+        finally:
+            await engine.dispose()
+        return found
+
+    versions = asyncio.run(current())
+    return [service for service in services if versions[service] != ScriptDirectory
+            .from_config(alembic_config(service, database_url)).get_current_head()]
+
+
+def wait_migrated(database_url: str, timeout_s: float, services: tuple[str, ...] = SCHEMAS,
+                  interval_s: float = 2.0) -> list[str]:
+    """Wait until every schema is at its newest revision (a release's migration Job ran);
+    returns those still behind after ``timeout_s`` (empty: ready). Migrates nothing."""
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            behind = pending(database_url, services)
+        except (OSError, ConnectionError) as exc:  # the database is not up yet
+            behind = [f"database unreachable: {exc}"]
+        if not behind or time.monotonic() >= deadline:
+            return behind
+        time.sleep(interval_s)
+
+
 def run_migrations(context: Any, metadata: MetaData) -> None:
     """Body of every service's ``env.py``: online migrations on the async engine."""
     schema = context.config.attributes["schema"]

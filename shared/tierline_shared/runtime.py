@@ -19,8 +19,9 @@ from tierline_shared.bus.consumer import ConsumerLoop
 from tierline_shared.bus.envelope import Envelope
 from tierline_shared.bus.events import Event
 from tierline_shared.bus.handlers import Handlers
-from tierline_shared.bus.kafka import broker_reachable
+from tierline_shared.bus.kafka import KafkaClient
 from tierline_shared.bus.outbox import OutboxRelay, enqueue
+from tierline_shared.bus.outbox_metrics import OutboxDepth
 from tierline_shared.bus.topics import Topics
 from tierline_shared.clock import Clock, clock_for
 from tierline_shared.db import make_engine, make_sessionmaker
@@ -78,6 +79,10 @@ class ServiceSpec:
     # at the next interval if it fails.
     periodic: Callable[[Runtime], list[tuple[str, float, Callable[[Runtime], Awaitable[None]]]]] \
         = lambda runtime: []
+    # Ready to serve while the broker is away: its requests write to its outbox, which the
+    # relay drains once the broker is back (intake). Otherwise its work comes from the
+    # broker, so readiness also needs its consumer running.
+    serves_without_broker: bool = False
 
 
 @dataclass
@@ -112,14 +117,22 @@ class Runtime:
         return transaction(self.sessions, outbox=self.spec.outbox,
                            actor=actor or Actor.system(self.spec.name), wake=self.relay.notify)
 
-    async def ready(self) -> dict[str, bool]:
-        checks = {"database": False, "broker": False}
+    async def ready(self) -> tuple[bool, dict[str, bool]]:
+        """Whether to take traffic, and the checks behind it: the database answers and, for a
+        service whose work comes from the broker, its consumer loop runs. The broker's state
+        is what the relay last saw: no Kafka client is opened per probe."""
+        checks = {"database": False, "broker": self.relay.connected}
         with contextlib.suppress(Exception):
             async with self.engine.connect() as conn:
                 await asyncio.wait_for(conn.execute(text("SELECT 1")), 2)
                 checks["database"] = True
-        checks["broker"] = await broker_reachable(self.settings.kafka_bootstrap_servers)
-        return checks
+        if self.consumer is not None:
+            checks["consumer"] = self.consumer.running
+        # The relay's producer is reported, not required: it is dropped only when a send
+        # fails, so it says nothing about a replica that has had nothing to send.
+        needs_consumer = self.consumer is not None and not self.spec.serves_without_broker
+        ok = checks["database"] and (not needs_consumer or checks["consumer"])
+        return ok, checks
 
     @classmethod
     async def start(cls, spec: ServiceSpec, settings: Settings,
@@ -132,13 +145,14 @@ class Runtime:
             raise
         sessions = make_sessionmaker(engine)
         topics = Topics(settings.topic_prefix)
+        kafka = KafkaClient.from_settings(settings, topics.configs(settings.min_insync_replicas))
         registry = CollectorRegistry()
         ProcessCollector(registry=registry)
         relay = OutboxRelay(
             sessions=sessions,
             engine=engine,
             outbox=spec.outbox,
-            bootstrap_servers=settings.kafka_bootstrap_servers,
+            bootstrap_servers=kafka,
             topics=topics.all(),
             partitions=settings.topic_partitions,
             replication_factor=settings.topic_replication_factor,
@@ -151,6 +165,8 @@ class Runtime:
                       sessions=sessions, topics=topics, registry=registry, relay=relay)
         Gauge("tierline_outbox_published", "Events the outbox relay has published since start.",
               registry=registry).set_function(lambda: relay.published)
+        depth = OutboxDepth(spec.name, spec.outbox)
+        registry.register(depth)
         if spec.on_start is not None:
             await spec.on_start(runtime)
         consumed = spec.consumes(topics)
@@ -162,7 +178,7 @@ class Runtime:
                 handlers=spec.handlers(runtime),
                 transaction=runtime.transaction,
                 inbox=spec.inbox,
-                bootstrap_servers=settings.kafka_bootstrap_servers,
+                bootstrap_servers=kafka,
                 deadletter_topic=topics.deadletter,
                 all_topics=topics.all(),
                 partitions=settings.topic_partitions,
@@ -176,7 +192,9 @@ class Runtime:
         if runtime.consumer is not None:
             runtime._tasks.append(
                 asyncio.create_task(runtime.consumer.run(), name=f"{spec.name}-consumer"))
-        for name, interval, job in spec.periodic(runtime):
+        jobs = [*spec.periodic(runtime), ("outbox-depth", settings.outbox_depth_interval_s,
+                                          lambda rt: depth.refresh(rt.sessions))]
+        for name, interval, job in jobs:
             runtime._tasks.append(asyncio.create_task(runtime._every(name, interval, job),
                                                       name=f"{spec.name}-{name}"))
         log.info("service started", extra={"topics": consumed})

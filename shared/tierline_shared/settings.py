@@ -6,23 +6,80 @@ their bootstrap, so tests can build settings explicitly.
 
 from __future__ import annotations
 
+import os
+import re
 from datetime import datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 POLICY_DIR = Path(__file__).resolve().parent / "policies"
+
+
+_DRIVERLESS = ("postgresql://", "postgres://")
+
+
+def asyncpg_url(url: str) -> str:
+    """The URL with SQLAlchemy's asyncpg driver: consoles and operators hand out
+    ``postgresql://`` or ``postgres://`` with ``sslmode``; another driver is refused."""
+    for scheme in _DRIVERLESS:
+        if url.startswith(scheme):
+            url = "postgresql+asyncpg://" + url.removeprefix(scheme)
+    if not url.startswith("postgresql+asyncpg://"):
+        raise ValueError("database_url must be a postgresql://, postgres:// or "
+                         "postgresql+asyncpg:// URL")
+    # libpq's sslmode (what consoles print) is asyncpg's ssl; asyncpg refuses sslmode.
+    return re.sub(r"([?&])sslmode=", r"\1ssl=", url)
+
+
+class FileVariables(PydanticBaseSettingsSource):
+    """``TIERLINE_<NAME>_FILE=/path``: the setting's value is the file's content (without its
+    final newline), as Kubernetes mounts secrets. Setting both forms is an error."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for name in self.settings_cls.model_fields:
+            variable = f"TIERLINE_{name.upper()}"
+            path = os.environ.get(f"{variable}_FILE")
+            if not path:
+                continue
+            if variable in os.environ:
+                raise ValueError(f"set {variable} or {variable}_FILE, not both")
+            try:
+                values[name] = Path(path).read_text().removesuffix("\n")
+            except OSError as exc:
+                raise ValueError(f"{variable}_FILE: cannot read {path}: {exc.strerror}") \
+                    from exc
+        return values
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TIERLINE_", extra="ignore")
 
+    @classmethod
+    def settings_customise_sources(
+        cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, FileVariables(settings_cls), dotenv_settings,
+                file_secret_settings)
+
     environment: Literal["development", "test", "production"] = "development"
     database_url: str = Field(
         default="postgresql+asyncpg://postgres@127.0.0.1:5433/tierline",
-        description="SQLAlchemy URL of the PostgreSQL server (asyncpg driver).",
+        description="URL of the PostgreSQL server: postgresql://, postgres:// or "
+        "postgresql+asyncpg:// (all run on asyncpg).",
     )
     database_pool_size: int = Field(default=10, ge=1, le=200)
     startup_wait_s: float = Field(
@@ -30,6 +87,29 @@ class Settings(BaseSettings):
         "PostgreSQL, retrying with backoff, before it exits non-zero (the broker it does not "
         "wait for: while the broker is away, intake accepts work into its outbox)")
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = \
+        "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"] \
+        | None = Field(default=None, description="required with SASL_PLAINTEXT and SASL_SSL")
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = Field(
+        default=None, description="or TIERLINE_KAFKA_SASL_PASSWORD_FILE: a file holding it")
+    kafka_sasl_oauth_token_file: Path | None = Field(
+        default=None, description="OAUTHBEARER: a file holding the token, re-read at each "
+        "connection (kept fresh by whatever issues it)")
+    kafka_ssl_cafile: Path | None = Field(default=None, description="CA bundle that signed "
+                                          "the brokers' certificates (default: the system's)")
+    kafka_ssl_certfile: Path | None = Field(default=None, description="client certificate "
+                                            "(PEM) for mutual TLS")
+    kafka_ssl_keyfile: Path | None = Field(default=None, description="its private key (PEM)")
+    kafka_ssl_key_password: SecretStr | None = None
+    kafka_ssl_check_hostname: bool = True
+    kafka_manage_topics: bool = Field(
+        default=True, description="create missing topics with their configs at start; off "
+        "when the deployment owns them (Strimzi KafkaTopic, ACLs without CREATE)")
+    kafka_min_insync_replicas: int | None = Field(
+        default=None, ge=1, le=10, description="min.insync.replicas of the topics Tierline "
+        "creates (default: 2 when the replication factor allows, else 1)")
     topic_prefix: str = Field(default="tierline", pattern=r"^[A-Za-z0-9._-]{1,100}$")
     topic_partitions: int = Field(default=3, ge=1, le=1000)
     topic_replication_factor: int = Field(default=1, ge=1, le=10)
@@ -40,6 +120,9 @@ class Settings(BaseSettings):
         "waiting for data: the floor of each hop's latency on a quiet topic")
     outbox_poll_interval_s: float = Field(default=0.5, gt=0)
     outbox_batch_size: int = Field(default=500, ge=1, le=10000)
+    outbox_depth_interval_s: float = Field(
+        default=5.0, gt=0, description="how often each service reads its outbox depth and "
+        "oldest event's age for /metrics")
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     bootstrap_admin_key: SecretStr | None = Field(
         default=None, description="an admin API key (tl_<id>_<secret>) every service accepts "
@@ -107,9 +190,7 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _asyncpg_only(cls, value: str) -> str:
-        if not value.startswith("postgresql+asyncpg://"):
-            raise ValueError("database_url must use the postgresql+asyncpg:// driver")
-        return value
+        return asyncpg_url(value)
 
     @model_validator(mode="after")
     def _no_bootstrap_key_in_production(self) -> Settings:
@@ -124,6 +205,26 @@ class Settings(BaseSettings):
         if parse(key.get_secret_value()) is None:
             raise ValueError("bootstrap_admin_key must look like tl_<12 hex>_<48 hex>")
         return self
+
+    @model_validator(mode="after")
+    def _kafka_credentials_complete(self) -> Settings:
+        protocol, mechanism = self.kafka_security_protocol, self.kafka_sasl_mechanism
+        if protocol.startswith("SASL"):
+            if mechanism is None:
+                raise ValueError(f"kafka_sasl_mechanism is required with {protocol}")
+            if mechanism == "OAUTHBEARER" and self.kafka_sasl_oauth_token_file is None:
+                raise ValueError("kafka_sasl_oauth_token_file is required with OAUTHBEARER")
+            if mechanism != "OAUTHBEARER" and (self.kafka_sasl_username is None
+                                               or self.kafka_sasl_password is None):
+                raise ValueError(f"kafka_sasl_username and kafka_sasl_password are required "
+                                 f"with {mechanism}")
+        if (self.kafka_ssl_keyfile is None) != (self.kafka_ssl_certfile is None):
+            raise ValueError("kafka_ssl_certfile and kafka_ssl_keyfile go together")
+        return self
+
+    @property
+    def min_insync_replicas(self) -> int:
+        return self.kafka_min_insync_replicas or min(2, self.topic_replication_factor)
 
     def port_for(self, service: str) -> int:
         return int(getattr(self, f"{service}_port"))

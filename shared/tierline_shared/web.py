@@ -269,10 +269,7 @@ def create_service_app(
 
     @ops.get("/readyz")
     async def readyz(runtime: RuntimeDep) -> JSONResponse:
-        checks = await runtime.ready()
-        consuming = runtime.consumer is None or runtime.consumer.running
-        checks["consumer"] = consuming
-        ok = all(checks.values())
+        ok, checks = await runtime.ready()
         return JSONResponse({"status": "ready" if ok else "not_ready", "checks": checks},
                             status_code=200 if ok else 503)
 

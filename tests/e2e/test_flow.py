@@ -192,7 +192,13 @@ async def test_every_service_answers_health_readiness_and_metrics(stack: Stack) 
                 "status": "ok", "service": service}
             ready = await client.get(f"{base}/readyz")
             assert ready.status_code == 200
-            assert ready.json()["checks"] == {"database": True, "broker": True, "consumer": True}
+
+            async def all_checks(base: str = base) -> bool:  # intake is ready before its
+                r = await client.get(f"{base}/readyz")       # consumer has joined its group
+                return r.json()["checks"] == {"database": True, "broker": True,
+                                              "consumer": True}
+
+            await eventually(all_checks, what=f"every check of {service} true")
             exposition = (await client.get(f"{base}/metrics")).text
             assert "tierline_http_requests_total" in exposition
             assert "process_resident_memory_bytes" in exposition

@@ -30,11 +30,18 @@ async def test_broker_unreachable_tickets_are_accepted_then_delivered(own_stack:
     stack.settings = stack.settings.model_copy(update={"kafka_bootstrap_servers":
                                                        stack.bootstrap})
     stack.procs.env["TIERLINE_KAFKA_BOOTSTRAP_SERVERS"] = stack.bootstrap
+    stack.procs.env["TIERLINE_OUTBOX_DEPTH_INTERVAL_S"] = "0.2"
     stack.start(ready=False)  # nothing listens on the broker port yet
     async with own_stack.client() as client:
+        # Intake is ready without the broker (its outbox holds the work); router, whose
+        # work comes from the broker, is not.
         ready = await client.get(f"{stack.url('intake')}/readyz")
-        assert ready.status_code == 503
-        assert ready.json()["checks"]["broker"] is False
+        assert ready.status_code == 200, ready.text
+        assert ready.json()["checks"] == {"database": True, "broker": False,
+                                          "consumer": False}
+        router = await client.get(f"{stack.url('router')}/readyz")
+        assert router.status_code == 503
+        assert router.json()["checks"]["consumer"] is False
         await stack.put_roster()
         ids = []
         for n in range(5):
@@ -42,8 +49,15 @@ async def test_broker_unreachable_tickets_are_accepted_then_delivered(own_stack:
                                   json=ticket(title=f"VPN down {n}"))
             assert r.status_code == 201, r.text
             ids.append(r.json()["id"])
+            ready = await client.get(f"{stack.url('intake')}/readyz")
+            assert ready.status_code == 200, ready.text
         assert await stack.scalar("SELECT count(*) FROM intake.outbox") == 5
-        await asyncio.sleep(1.5)  # the relay keeps retrying; nothing is lost meanwhile
+
+        async def depth_on_metrics() -> bool:
+            text = (await client.get(f"{stack.url('intake')}/metrics")).text
+            return counter(text, "tierline_outbox_pending_events", service="intake") == 5
+
+        await eventually(depth_on_metrics, timeout=10, what="the outbox depth on /metrics")
         assert await stack.scalar("SELECT count(*) FROM intake.outbox") == 5
 
         broker = EmbeddedKafka(port, log_path=tmp_path / "late-broker.log")

@@ -118,7 +118,6 @@ async def test_plan_forecasts_from_tickets_the_system_has_seen(own_stack: Stack)
 
 
 async def test_adherence_from_presence_router_publishes(own_stack: Stack) -> None:
-    import asyncio
     from datetime import UTC, datetime, timedelta
 
     from tests.helpers import eventually
@@ -134,7 +133,12 @@ async def test_adherence_from_presence_router_publishes(own_stack: Stack) -> Non
             "shifts": [{"agent_id": "shift-ana", "starts_at": (now - timedelta(hours=1))
                         .isoformat(), "ends_at": (now + timedelta(hours=1)).isoformat()}]})
         assert schedule.status_code == 200 and schedule.json() == {"stored": 1}
-        await asyncio.sleep(1.0)
+
+        async def available_logged() -> bool:
+            return await stack.scalar("SELECT count(*) FROM metrics.presence_log "
+                                      "WHERE agent_id = 'shift-ana'") == 1
+
+        await eventually(available_logged, what="the first presence change in metrics")
         away = await client.put(f"{stack.url('router')}/v1/agents/shift-ana/presence",
                                 json={"presence": "away"})
         assert away.status_code == 200 and away.json()["presence"] == "away"
@@ -150,12 +154,23 @@ async def test_adherence_from_presence_router_publishes(own_stack: Stack) -> Non
         r = await client.get(f"{stack.url('metrics')}/v1/staffing/adherence", params={
             "start": (now - timedelta(hours=1)).isoformat(),
             "end": (now + timedelta(hours=1)).isoformat()})
+        answered = datetime.now(UTC)
+        log = [(await stack.scalar(
+            "SELECT at FROM metrics.presence_log WHERE agent_id = 'shift-ana' "
+            "ORDER BY at OFFSET :n LIMIT 1", n=n)) for n in (0, 1)]
         bad = await client.get(f"{stack.url('metrics')}/v1/staffing/adherence", params={
             "start": now.isoformat(), "end": (now - timedelta(hours=1)).isoformat()})
     assert r.status_code == 200, r.text
     [row] = r.json()
     assert row["agent_id"] == "shift-ana"
-    assert 60 <= row["scheduled_minutes"] < 62  # the hour before now, and the seconds since
-    assert 0.01 < row["adherent_minutes"] < 1.5  # available for about a second, then away
-    assert 0 < row["adherence"] < 0.03
+    # Available from the first change to the second (router's clock, carried by the events),
+    # away since; scheduled from the shift's start until metrics' now, which lies between the
+    # second change and the answer.
+    available_s = (log[1] - log[0]).total_seconds()
+    assert available_s > 0
+    assert row["adherent_minutes"] * 60 == pytest.approx(available_s, abs=1e-6)
+    shift_start = now - timedelta(hours=1)
+    assert ((log[1] - shift_start).total_seconds() <= row["scheduled_minutes"] * 60
+            <= (answered - shift_start).total_seconds())
+    assert row["adherence"] == pytest.approx(row["adherent_minutes"] / row["scheduled_minutes"])
     assert bad.status_code == 422 and bad.json()["detail"][0]["field"] == "query.end"

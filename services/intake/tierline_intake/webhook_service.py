@@ -19,6 +19,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import httpx
+from prometheus_client import CollectorRegistry, Counter
 from sqlalchemy import literal, select, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -149,10 +150,24 @@ async def _send(runtime: Runtime, client: httpx.AsyncClient, row: dict[str, Any]
     async with runtime.transaction() as uow:
         await uow.session.execute(update(webhook_deliveries).where(
             webhook_deliveries.c.id == row["id"]).values(**values))
+    outcomes: Counter | None = runtime.state.get("webhook_outcomes")
+    if outcomes is not None:
+        outcomes.labels(OUTCOMES[status]).inc()
     if status == "dead":
         log.warning("webhook delivery dead-lettered", extra={
             "delivery_id": str(row["id"]), "url": row["url"], "error": error,
             "attempts": attempt})
+
+
+# One per attempt: delivered (2xx), retry (failed, another attempt is scheduled) or dead
+# (failed its last attempt: the desk never got it).
+OUTCOMES = {"delivered": "delivered", "pending": "retry", "dead": "dead"}
+
+
+def delivery_counter(registry: CollectorRegistry) -> Counter:
+    return Counter("tierline_webhook_deliveries", "Webhook delivery attempts by outcome: "
+                   "delivered, retry (failed, will be retried) or dead (failed for good).",
+                   ["outcome"], registry=registry)
 
 
 async def deliver_due(runtime: Runtime) -> int:

@@ -29,6 +29,7 @@ class TicketCounters(Collector):
     def __init__(self) -> None:
         self.created: Counts = {}
         self.assigned: Counts = {}
+        self.to_route: Counts = {}
 
     async def refresh(self, session: AsyncSession) -> None:
         f = ticket_facts.c
@@ -36,18 +37,26 @@ class TicketCounters(Collector):
             select(f.created_priority, f.created_category, func.count())
             .where(f.created_at.is_not(None))
             .group_by(f.created_priority, f.created_category))
+        to_route = await session.execute(
+            select(f.created_priority, f.created_category, func.count())
+            .where(f.created_at.is_not(None), f.deflected.is_(False))
+            .group_by(f.created_priority, f.created_category))
         assigned = await session.execute(
             select(f.assigned_priority, f.assigned_category, func.count())
             .where(f.assigned_at.is_not(None))
             .group_by(f.assigned_priority, f.assigned_category))
         self.created = {(p, c): n for p, c, n in created.all()}
         self.assigned = {(p, c): n for p, c, n in assigned.all()}
+        self.to_route = {(p, c): n for p, c, n in to_route.all()}
 
     def collect(self) -> Iterator[Metric]:
         for name, doc, counts in (
             ("tierline_tickets_created", "Tickets logged by intake.", self.created),
             ("tierline_tickets_assigned", "Tickets assigned to an agent by router.",
              self.assigned),
+            ("tierline_tickets_to_route", "Tickets logged by intake for an agent: every "
+             "ticket but those deflected by self-service, which are never assigned.",
+             self.to_route),
         ):
             family = CounterMetricFamily(name, doc, labels=["priority", "category"])
             for (priority, category), count in sorted(counts.items()):

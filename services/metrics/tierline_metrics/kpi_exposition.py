@@ -67,7 +67,10 @@ class KpiCollector(Collector):
             select(f.created_priority, func.count().filter(f.status.in_(OPEN_EXCLUDED)),
                    func.coalesce(func.sum(f.reopen_count), 0))
             .where(*known, f.deflected.is_(False)).group_by(f.created_priority))).all()
-        self.resolved = {p: n for p, n, _ in resolved}
+        # Every reopen undid one resolution and the ticket's current one (if any) is the
+        # last: resolutions = reopens + (resolved or closed now). It only grows, where a
+        # count of tickets resolved now dropped on each reopen (read as a counter reset).
+        self.resolved = {p: n + int(r) for p, n, r in resolved}
         self.reopened = {p: int(r) for p, _, r in resolved}
         self.deflected = {c: n for c, n in (await session.execute(
             select(f.channel, func.count()).where(f.deflected.is_(True), f.channel.is_not(None))
@@ -109,7 +112,8 @@ class KpiCollector(Collector):
                 family.add_metric([priority], [*buckets, ("+Inf", n)], total)
             yield family
         for name, doc, label, values in (
-            ("tierline_tickets_resolved", "Tickets resolved or closed now, by priority.",
+            ("tierline_tickets_resolved", "Resolutions of tickets (a ticket resolved, reopened "
+             "and resolved again counts twice), by priority.",
              "priority", self.resolved),
             ("tierline_tickets_reopened", "Reopens of tickets, by priority.", "priority",
              self.reopened),

@@ -24,7 +24,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka import ConsumerRecord, TopicPartition
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -34,7 +34,7 @@ from tierline_shared.audit import Actor
 from tierline_shared.bus.consumer import is_transient, record_new
 from tierline_shared.bus.envelope import InvalidMessage, decode
 from tierline_shared.bus.handlers import Delivered, Handlers
-from tierline_shared.bus.kafka import ensure_topics
+from tierline_shared.bus.kafka import KafkaClient, ensure_topics, make_consumer
 from tierline_shared.bus.topics import Topics
 from tierline_shared.db import make_engine, make_sessionmaker
 from tierline_shared.settings import Settings
@@ -97,12 +97,12 @@ async def _truncate(conn: Any) -> None:
 async def _replay(settings: Settings, topics: list[str], timeout_s: float
                   ) -> AsyncIterator[list[ConsumerRecord[bytes, bytes]]]:
     """Every record of ``topics`` up to their end offsets now, a fetched batch at a time."""
-    await ensure_topics(settings.kafka_bootstrap_servers, topics,
-                        partitions=settings.topic_partitions,
+    kafka = KafkaClient.from_settings(
+        settings, Topics(settings.topic_prefix).configs(settings.min_insync_replicas))
+    await ensure_topics(kafka, topics, partitions=settings.topic_partitions,
                         replication_factor=settings.topic_replication_factor)
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers,
-                                group_id=None, enable_auto_commit=False,
-                                auto_offset_reset="earliest")
+    consumer = make_consumer(kafka, group_id=None, enable_auto_commit=False,
+                             auto_offset_reset="earliest")
     await consumer.start()
     try:
         await consumer.topics()  # fetch metadata for every topic

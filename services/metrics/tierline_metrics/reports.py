@@ -22,6 +22,7 @@ from tierline_metrics.kpi.formulas import GroupBy, Period, report
 from tierline_metrics.kpi.targets import judge
 from tierline_metrics.ticket_log import load
 from tierline_shared.auth.deps import require
+from tierline_shared.csvsafe import safe_cell
 from tierline_shared.runtime import Runtime
 from tierline_shared.web import RuntimeDep, SessionDep, error_body
 
@@ -109,7 +110,7 @@ def to_csv(rows: Iterable[Mapping[str, Any]]) -> str:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=list(columns), lineterminator="\n")
     writer.writeheader()
-    writer.writerows(flat)
+    writer.writerows({k: safe_cell(v) for k, v in r.items()} for r in flat)
     return buffer.getvalue()
 
 
@@ -202,7 +203,7 @@ def _cell(value: Any) -> Any:
         return json.dumps(value, sort_keys=True)
     if isinstance(value, datetime):
         return value.isoformat()
-    return "" if value is None else value
+    return "" if value is None else safe_cell(value)
 
 
 def _line(values: list[Any]) -> str:

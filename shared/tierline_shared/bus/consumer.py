@@ -21,9 +21,9 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 from aiokafka.errors import CommitFailedError, KafkaError
-from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client import CollectorRegistry, Counter
 from sqlalchemy import Table, column, select, values
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -33,7 +33,8 @@ from sqlalchemy.types import Text
 from tierline_shared.bus.envelope import Envelope, InvalidMessage, decode
 from tierline_shared.bus.events import EVENT_TYPES
 from tierline_shared.bus.handlers import Delivered, Handlers
-from tierline_shared.bus.kafka import ensure_topics, make_producer
+from tierline_shared.bus.kafka import Target, ensure_topics, make_consumer, make_producer
+from tierline_shared.bus.lag import ConsumerLag
 from tierline_shared.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -57,7 +58,7 @@ class ConsumerLoop:
         handlers: Handlers,
         transaction: Transaction,
         inbox: Table,
-        bootstrap_servers: str,
+        bootstrap_servers: Target,  # an address, or a KafkaClient with TLS/SASL
         deadletter_topic: str,
         all_topics: list[str],
         partitions: int,
@@ -91,16 +92,19 @@ class ConsumerLoop:
             ["consumer", "topic", "type", "outcome"],
             registry=registry,
         )
-        self._lag = Gauge(
-            "tierline_consumer_lag_messages",
-            "Messages on the topic not yet consumed (high watermark - position, summed over "
-            "the partitions this replica reads), as of its last fetch.",
-            ["consumer", "topic"],
-            registry=registry,
-        )
-        self._lags: dict[TopicPartition, int] = {}
+        self.lag = ConsumerLag(name, registry)
 
     async def run(self) -> None:
+        lag = asyncio.create_task(self.lag.run(lambda: self._consumer, self._stopping))
+        try:
+            await self._run()
+        finally:
+            lag.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await lag
+            self.lag.clear()
+
+    async def _run(self) -> None:
         backoff = 0.2
         while not self._stopping.is_set():
             try:
@@ -129,9 +133,9 @@ class ConsumerLoop:
             return
         await ensure_topics(self._bootstrap, self._all_topics, partitions=self._partitions,
                             replication_factor=self._replication_factor)
-        consumer = AIOKafkaConsumer(
+        consumer = make_consumer(
+            self._bootstrap,
             *self._topics,
-            bootstrap_servers=self._bootstrap,
             group_id=self._group_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
@@ -165,23 +169,12 @@ class ConsumerLoop:
             await self.process(
                 [record for records in batch.values() for record in records])
             offsets = {tp: records[-1].offset + 1 for tp, records in batch.items()}
-            for tp, position in offsets.items():
-                self._record_lag(tp, position)
             try:
                 await self._consumer.commit(offsets)
             except CommitFailedError as exc:
                 # The group rebalanced; the new owner re-reads and the inbox skips what we did.
                 log.warning("offset commit failed after rebalance",
                             extra={"consumer": self.name, "error": str(exc)})
-
-    def _record_lag(self, tp: TopicPartition, position: int) -> None:
-        assert self._consumer is not None
-        highwater = self._consumer.highwater(tp)
-        if highwater is None:
-            return
-        self._lags[tp] = max(highwater - position, 0)
-        self._lag.labels(self.name, tp.topic).set(
-            sum(lag for p, lag in self._lags.items() if p.topic == tp.topic))
 
     async def process(self, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
         """Apply ``records`` (one fetched batch, in the order read): decode them, dead-letter

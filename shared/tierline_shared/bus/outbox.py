@@ -21,7 +21,7 @@ from sqlalchemy import Table, delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from tierline_shared.bus.envelope import Envelope
-from tierline_shared.bus.kafka import ensure_topics, make_producer
+from tierline_shared.bus.kafka import Target, ensure_topics, make_producer
 from tierline_shared.unit_of_work import current, outbox_channel, outbox_row
 
 log = logging.getLogger(__name__)
@@ -37,6 +37,12 @@ async def enqueue(session: AsyncSession, outbox: Table, topic: str, envelope: En
         uow.emit(topic, envelope)
         return
     await session.execute(insert(outbox).values(outbox_row(topic, envelope)))
+
+
+async def backoff_pause(stopping: asyncio.Event, seconds: float) -> None:
+    """Wait ``seconds`` or until ``stopping`` is set (a seam the tests replace)."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stopping.wait(), seconds)
 
 
 class OutboxRelay:
@@ -58,7 +64,7 @@ class OutboxRelay:
         sessions: async_sessionmaker[AsyncSession],
         engine: AsyncEngine,
         outbox: Table,
-        bootstrap_servers: str,
+        bootstrap_servers: Target,  # an address, or a KafkaClient with TLS/SASL
         topics: list[str],
         partitions: int,
         replication_factor: int,
@@ -92,6 +98,11 @@ class OutboxRelay:
     def leading(self) -> bool:
         """Whether this relay holds its schema's lock (as far as it knows)."""
         return self._listening is not None
+
+    @property
+    def connected(self) -> bool:
+        """The relay holds a started producer (it drops it on a broker error)."""
+        return self._producer is not None
 
     def notify(self) -> None:
         """Wake the relay now rather than at its next poll; call after a commit."""
@@ -242,5 +253,4 @@ class OutboxRelay:
 
     async def _pause(self, seconds: float) -> None:
         """Until a stop or ``seconds`` pass; commits do not cut it short."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stopping.wait(), seconds)
+        await backoff_pause(self._stopping, seconds)

@@ -61,3 +61,20 @@ class Topics:
     def all(self) -> list[str]:
         return [self.incidents, self.requests, self.routing, self.sla, self.agents,
                 self.metrics, self.deadletter, self.interactions]
+
+    @property
+    def replayed(self) -> list[str]:
+        """The topics ``tierline metrics rebuild`` replays from their first offset: their
+        whole history must be kept."""
+        return [*self.tickets, self.routing, self.sla, self.agents]
+
+    def configs(self, min_insync_replicas: int) -> dict[str, dict[str, str]]:
+        """Topic configs Tierline needs: replayed topics and dead letters kept for good
+        (``retention.ms=-1``; not compacted: every event of a ticket counts, not its last),
+        the others at the cluster's retention; every write acknowledged by
+        ``min.insync.replicas`` replicas (producers send with ``acks=all``)."""
+        kept = {*self.replayed, self.deadletter}
+        return {name: {"min.insync.replicas": str(min_insync_replicas),
+                       **({"retention.ms": "-1"} if name in kept else {})}
+                for name in self.all()}
+
