@@ -221,6 +221,7 @@ def exposed_names() -> set[str]:
     from tierline_intake.webhook_service import delivery_counter
     from tierline_metrics.exposition import register
     from tierline_shared.bus.consumer import ConsumerLoop
+    from tierline_shared.bus.handlers import Handlers
     from tierline_shared.bus.outbox_metrics import OutboxDepth
     from tierline_shared.db import bus_tables
 
@@ -228,9 +229,10 @@ def exposed_names() -> set[str]:
     register(registry, per_agent=True)
     registry.register(OutboxDepth("x", bus_tables(MetaData(schema="x"))[0]))
     delivery_counter(registry)
-    ConsumerLoop(name="x", group_id="x", topics=[], handlers={}, sessions=None,  # type: ignore[arg-type]
-                 inbox=None, emit=None, bootstrap_servers="", deadletter_topic="",  # type: ignore[arg-type]
-                 all_topics=[], partitions=1, replication_factor=1, registry=registry)
+    ConsumerLoop(name="x", group_id="x", topics=[], handlers=Handlers(),
+                 transaction=None, inbox=None, bootstrap_servers="",  # type: ignore[arg-type]
+                 deadletter_topic="", all_topics=[], partitions=1, replication_factor=1,
+                 registry=registry)
     return {family.name for family in registry.collect()}
 
 
