@@ -431,3 +431,47 @@ def r_event(record: ConsumerRecord[Any, Any]) -> Event:
 
     return decode(list(record.headers or ()), record.value).event
 
+
+
+# --- A conflict with another transaction is no poison.
+
+DEADLOCK = "DO $$ BEGIN RAISE EXCEPTION 'conflict' USING ERRCODE = 'deadlock_detected'; END $$"
+
+
+@pytest.mark.parametrize("events, conflicts", [(10, 1), (1, MAX_ATTEMPTS)])
+async def test_a_deadlock_is_tried_again_not_split_or_dead_lettered(
+        events: int, conflicts: int, databases: Any, kafka: Any) -> None:
+    """sla's real registry behind a handler whose first ``conflicts`` calls PostgreSQL aborts
+    with a real deadlock error: the batch is applied whole on a later try, without being
+    split and without using up an event's attempts (a lone event would otherwise be
+    dead-lettered after MAX_ATTEMPTS)."""
+    from sqlalchemy import text
+
+    from tierline_shared.bus.handlers import Handlers
+
+    runtime, real = await service_loop(databases, "sla")
+    calls: list[int] = []
+
+    async def conflicting(uow: Any, run: Any) -> None:
+        calls.append(len(run))
+        if len(calls) <= conflicts:
+            await uow.session.execute(text(DEADLOCK))
+        await real._handlers.apply(uow, run)
+
+    loop = ConsumerLoop(
+        name="sla", group_id="unused.sla", topics=[],
+        handlers=Handlers().batch([TicketCreated], conflicting),
+        transaction=runtime.transaction, inbox=runtime.spec.inbox,
+        bootstrap_servers="unused:9", deadletter_topic="unused", all_topics=[], partitions=1,
+        replication_factor=1, registry=CollectorRegistry(), max_attempts=MAX_ATTEMPTS,
+        retry_backoff_s=0.01)
+    records = await broker_records(kafka, [created() for _ in range(events)])
+    try:
+        await loop.process(records)
+        tickets = runtime.spec.metadata.tables["sla.tickets"]
+        async with runtime.sessions() as session:
+            applied = await session.scalar(select(func.count()).select_from(tickets))
+    finally:
+        await runtime.engine.dispose()
+    assert applied == events
+    assert calls == [events] * (conflicts + 1)  # the whole batch each time, never halves
