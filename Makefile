@@ -68,6 +68,7 @@ bench: install
 	$(BIN)/python bench/e2e_latency.py
 	$(BIN)/python bench/intake_throughput.py
 	$(BIN)/python bench/metrics_replay.py
+	$(BIN)/python bench/consumer_throughput.py
 
 lint: install
 	$(BIN)/ruff check shared services tests bench

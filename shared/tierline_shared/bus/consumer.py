@@ -38,6 +38,8 @@ from tierline_shared.bus.lag import ConsumerLag
 from tierline_shared.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
+# Tries of one batch that PostgreSQL aborted for a conflict before it counts as failing.
+_CONFLICT_RETRIES = 5
 
 Transaction = Callable[[], AbstractAsyncContextManager[UnitOfWork]]
 
@@ -205,7 +207,7 @@ class ConsumerLoop:
             await self._apply_one(items[0])
             return
         try:
-            await self._apply(items)
+            await self._apply_settled(items)
         except Exception as exc:
             if is_transient(exc):
                 raise
@@ -221,7 +223,7 @@ class ConsumerLoop:
                  "event_type": envelope.type, "ticket_id": envelope.subject}
         for attempt in range(1, self._max_attempts + 1):
             try:
-                await self._apply([item])
+                await self._apply_settled([item])
                 return
             except Exception as exc:
                 if is_transient(exc):
@@ -231,6 +233,22 @@ class ConsumerLoop:
                 if attempt == self._max_attempts:
                     await self._dead_letter(item.record, f"failed: {exc!r}", attempts=attempt)
                     return
+                await asyncio.sleep(self._retry_backoff_s * attempt)
+
+    async def _apply_settled(self, items: list[_Item]) -> None:
+        """:meth:`_apply`, again after a pause when PostgreSQL aborted it for a conflict with
+        another transaction (a deadlock with a job, a serialization failure): that is no
+        event's fault, so it neither splits the batch nor uses up an event's attempts."""
+        for attempt in range(1, _CONFLICT_RETRIES + 1):
+            try:
+                await self._apply(items)
+                return
+            except Exception as exc:
+                if not is_conflict(exc) or attempt == _CONFLICT_RETRIES:
+                    raise
+                log.info("batch conflicted with another transaction; applying it again",
+                         extra={"consumer": self.name, "events": len(items),
+                                "error": repr(exc), "attempt": attempt})
                 await asyncio.sleep(self._retry_backoff_s * attempt)
 
     async def _apply(self, items: list[_Item]) -> None:
@@ -293,6 +311,13 @@ async def record_new(uow: UnitOfWork, inbox: Table, envelopes: Sequence[Envelope
 
 def _is_known(ce_type: str) -> bool:
     return ce_type in EVENT_TYPES
+
+
+def is_conflict(exc: BaseException) -> bool:
+    """PostgreSQL rolled the transaction back for a conflict with another one (SQLSTATE
+    40001 serialization failure, 40P01 deadlock): the same work succeeds when tried again."""
+    sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None)
+    return isinstance(exc, DBAPIError) and sqlstate in ("40001", "40P01")
 
 
 def is_transient(exc: BaseException) -> bool:
