@@ -8,12 +8,13 @@ reopen count) relies on the inbox to see each event once, as it always did.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Table, func, select, text, update
+from sqlalchemy import String, Table, func, select, text, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -68,31 +69,56 @@ async def write(session: AsyncSession, out: Fold) -> None:
 
 
 async def upsert(session: AsyncSession, table: Table, rows: dict[UUID, Row]) -> None:
-    """Insert each row, or change the stored one as its changes say: one statement per
-    shape of change (the set of columns and how each changes)."""
+    """Make sure each row exists (one ``INSERT ... ON CONFLICT DO NOTHING``), then change
+    every row as its changes say with one ``UPDATE ... FROM unnest(...)``: per column an
+    array of values and an array saying which rows change it. The statements' text depends
+    only on the table, so PostgreSQL plans each once per connection."""
+    if not rows:
+        return
     key = next(iter(table.primary_key.columns))
-    by_shape: dict[tuple[tuple[str, str], ...], list[dict[str, Any]]] = defaultdict(list)
-    for row_key, row in rows.items():
-        by_shape[row.shape()].append(
-            {key.name: row_key, **{name: value for name, (_, value) in row.changes.items()}})
-    for shape, values in by_shape.items():
-        for start in range(0, len(values), _CHUNK):
-            statement = pg_insert(table).values(values[start:start + _CHUNK])
-            changes = {name: _merge(table, statement, name, op) for name, op in shape}
-            await session.execute(
-                statement.on_conflict_do_update(index_elements=[key], set_=changes)
-                if changes else statement.on_conflict_do_nothing())
+    ops: dict[str, str] = {}
+    for row in rows.values():
+        for name, (op, _) in row.changes.items():
+            if ops.setdefault(name, op) != op:
+                raise ValueError(f"{table.name}.{name} changed both by {ops[name]} and {op}")
+    keys = list(rows)
+    await session.execute(text(
+        f"INSERT INTO {table.schema}.{table.name} ({key.name}) "
+        f"SELECT unnest(CAST(:keys AS uuid[])) ON CONFLICT DO NOTHING"), {"keys": keys})
+    if not ops:
+        return
+    names = sorted(ops)
+    params: dict[str, Any] = {"keys": keys}
+    for n, name in enumerate(names):
+        params[f"v{n}"] = [row.changes.get(name, (None, None))[1] for row in rows.values()]
+        params[f"h{n}"] = [name in row.changes for row in rows.values()]
+    await session.execute(text(_update_sql(table, key.name, tuple(names),
+                                           tuple(ops[n] for n in names))), params)
 
 
-def _merge(table: Table, statement: Any, name: str, op: str) -> Any:
-    stored, given = table.c[name], statement.excluded[name]
-    if op == "set":
-        return given
-    if op == "first":
-        return func.coalesce(stored, given)
-    if op == "max":
-        return func.greatest(stored, given)
-    return stored + given  # add
+_MERGE = {"set": "u.v{n}", "first": "coalesce(t.{c}, u.v{n})",
+          "max": "greatest(t.{c}, u.v{n})", "add": "t.{c} + u.v{n}"}
+
+
+@lru_cache(maxsize=256)
+def _update_sql(table: Table, key: str, names: tuple[str, ...], ops: tuple[str, ...]) -> str:
+    arrays = ", ".join(f"CAST(:v{n} AS {_pg_type(table.c[c])}[]), CAST(:h{n} AS boolean[])"
+                       for n, c in enumerate(names))
+    columns = ", ".join(f"v{n}, h{n}" for n in range(len(names)))
+    sets = ", ".join(
+        f"{c} = CASE WHEN u.h{n} THEN {_MERGE[op].format(n=n, c=c)} ELSE t.{c} END"
+        for n, (c, op) in enumerate(zip(names, ops, strict=True)))
+    return (f"UPDATE {table.schema}.{table.name} AS t SET {sets} "
+            f"FROM unnest(CAST(:keys AS uuid[]), {arrays}) AS u(k, {columns}) "
+            f"WHERE t.{key} = u.k")
+
+
+def _pg_type(column: Any) -> str:
+    # Text, not VARCHAR(n): an explicit cast to VARCHAR(n) truncates silently, while
+    # assigning a longer text to the column is refused, as the insert of a row would be.
+    if isinstance(column.type, String):
+        return "text"
+    return column.type.compile(dialect=postgresql.dialect())
 
 
 async def recount_escalations(session: AsyncSession, ticket_ids: set[UUID]) -> None:
