@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from uuid import UUID
 
 from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -99,7 +100,8 @@ async def _audit_external_status(runtime: Runtime, session: AsyncSession,
 
 
 async def ingest(runtime: Runtime, session: AsyncSession, ext: ExternalTicket,
-                 payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+                 payload: dict[str, Any],
+                 connection_id: UUID | None = None) -> tuple[int, dict[str, Any]]:
     digest = request_hash(payload)
     now = runtime.clock.now()
     # One writer per external ticket at a time, across replicas.
@@ -125,7 +127,7 @@ async def ingest(runtime: Runtime, session: AsyncSession, ext: ExternalTicket,
             system=ext.system, external_id=ext.external_id, ticket_id=row["id"], key=ext.key,
             external_status=ext.external_status, status_mapped=ext.status is not None,
             external_updated_at=ext.updated_at, payload_hash=digest, created_at=now,
-            updated_at=now))
+            updated_at=now, connection_id=connection_id))
         return 201, {**result, "outcome": "created", "changes": changes,
                      "ticket": ticket_out(row)}
     row = await get_ticket(session, link.ticket_id, for_update=True)

@@ -11,6 +11,8 @@ from tierline_intake import models
 from tierline_intake.adapters_api import router as adapters_router
 from tierline_intake.api import router
 from tierline_intake.categorizer import CORPUS, Categorizer, load_corpus
+from tierline_intake.desks import writeback
+from tierline_intake.desks.api import router as connections_router
 from tierline_intake.directory_api import router as directory_router
 from tierline_intake.erasure_api import router as erasure_router
 from tierline_intake.interaction_service import on_interaction
@@ -37,6 +39,7 @@ from tierline_shared.bus.events import (
     SlaWarning,
     TicketAssigned,
     TicketEscalated,
+    TicketOfferAnswered,
 )
 from tierline_shared.clock import Clock
 from tierline_shared.runtime import Runtime, ServiceSpec
@@ -63,6 +66,10 @@ async def _webhooks(runtime: Runtime) -> None:
     await deliver_due(runtime)
 
 
+async def _desk_writebacks(runtime: Runtime) -> None:
+    await writeback.deliver_due(runtime)
+
+
 SPEC = ServiceSpec(
     name="intake", metadata=models.metadata, outbox=models.outbox, inbox=models.inbox,
     on_start=_start,
@@ -72,6 +79,7 @@ SPEC = ServiceSpec(
         InteractionOccurred.event_type: partial(on_interaction, runtime),
         TicketAssigned.event_type: notifying(runtime, partial(on_assigned, runtime)),
         ProblemWorkaroundRecorded.event_type: partial(on_workaround, runtime),
+        TicketOfferAnswered.event_type: partial(writeback.on_offer_answered, runtime),
         **{model.event_type: notifying(runtime) for model in (
             SlaWarning, SlaBreached, MajorIncidentDeclared, MajorIncidentTicketLinked,
             MajorIncidentUpdateDue, MajorIncidentChanged)},
@@ -79,13 +87,14 @@ SPEC = ServiceSpec(
     periodic=lambda runtime: [
         ("auto-close", runtime.settings.autoclose_check_interval_s, _auto_close),
         ("webhooks", INTERVAL_S, _webhooks),
+        ("desk-writebacks", writeback.INTERVAL_S, _desk_writebacks),
     ])
 
 
 def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     return create_service_app(
         SPEC, settings, routers=[router, adapters_router, interactions_router, directory_router,
-                               kb_router, webhooks_router, erasure_router],
+                               kb_router, webhooks_router, erasure_router, connections_router],
         clock=clock,
         title="Tierline intake",
         description="Logs incidents and service requests with full context, categorizes and "

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from tierline_router import models
 from tierline_router.api import router as agents_router
+from tierline_router.desk_ids_api import router as desk_ids_router
 from tierline_router.erasure import on_requester_erased
 from tierline_router.handlers import (
     on_clock_started,
@@ -76,7 +77,7 @@ SPEC = ServiceSpec(
 
 def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     return create_service_app(
-        SPEC, settings, routers=[agents_router, work_router], clock=clock,
+        SPEC, settings, routers=[agents_router, work_router, desk_ids_router], clock=clock,
         title="Tierline router",
         description="Owns agents and assignments; offers each ticket to the best-fit agent "
         "and queues what nobody can take yet.",

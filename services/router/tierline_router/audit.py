@@ -15,7 +15,7 @@ from tierline_shared.runtime import Runtime
 
 ENTITY = "agent"
 FIELDS = ("name", "tier", "skills", "channels", "max_total", "presence", "languages", "team",
-          "manager", "timezone", "working_hours")
+          "manager", "timezone", "working_hours", "desk_ids")
 
 
 def settings_of(row: Mapping[str, Any]) -> dict[str, Any]:

@@ -66,8 +66,8 @@ async def answer_offer(runtime: Runtime, session: AsyncSession, ticket_id: UUID,
                                       offer_expires_at=None))
         await record(session, ticket_id, now, "accepted", agent_id)
         await _audit_answer(runtime, session, agent_id, ticket_id, "accepted")
-        await runtime.emit(session, runtime.topics.routing, runtime.envelope(TicketOfferAnswered(
-            ticket_id=ticket_id, agent_id=agent_id, outcome="accepted", answered_at=now)))
+        await runtime.emit(session, runtime.topics.routing, runtime.envelope(
+            await accepted_event(session, current, now)))
         return "accepted"
     await session.execute(update(tickets).where(tickets.c.ticket_id == ticket_id)
                           .values(declined_by=[*ticket.declined_by, agent_id]))
@@ -76,6 +76,17 @@ async def answer_offer(runtime: Runtime, session: AsyncSession, ticket_id: UUID,
     await route(runtime, session, ticket_id, now, trigger=f"declined by {agent_id}")
     await offer_waiting_to(runtime, session, agent_id, now, "capacity freed by a decline")
     return "declined"
+
+
+async def accepted_event(session: AsyncSession, assignment: Row[Any],
+                         now: datetime) -> TicketOfferAnswered:
+    """The assignment is final: carries the agent's desk ids and the reasons, for the desks'
+    write-back."""
+    desk_ids = await session.scalar(select(agents.c.desk_ids).where(
+        agents.c.id == assignment.agent_id))
+    return TicketOfferAnswered(ticket_id=assignment.ticket_id, agent_id=assignment.agent_id,
+                               outcome="accepted", answered_at=now,
+                               agent_desk_ids=desk_ids or {}, reasons=assignment.reasons)
 
 
 async def _audit_answer(runtime: Runtime, session: AsyncSession, agent_id: str,

@@ -176,6 +176,11 @@ class TicketOfferAnswered(TicketEvent):
     outcome: Literal["accepted", "declined", "timed_out", "agent_unavailable", "withdrawn"]
     reason: str | None = None
     answered_at: datetime
+    agent_desk_ids: dict[str, dict[str, str | None]] = Field(
+        default_factory=dict, description="on acceptance: the agent's ids in each desk "
+        "connection ({connection: {user, group}}), for the write-back")
+    reasons: dict[str, Any] = Field(default_factory=dict, description="on acceptance: why "
+                                    "router chose the agent")
 
 
 class TicketQueued(TicketEvent):

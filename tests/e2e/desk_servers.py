@@ -1,0 +1,178 @@
+"""Small local stand-ins for the three desks' APIs, on 127.0.0.1: the endpoints Tierline's
+write-back calls, as the vendors document them (paths, methods, auth, status codes, 429 with
+Retry-After). Each keeps its records and every request it took, so a test can check what
+arrived and how often."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from tests.helpers import eventually
+from tierline_shared.embedded import free_port
+
+
+@dataclass
+class Record:
+    assignee: str | None = None
+    group: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+class DeskServer:
+    """One desk: ``system`` is servicenow, jira or zendesk; ``mode`` is up, slow (answers
+    after ``slow_s``) or paced (429 with Retry-After: 1 on every other request); stop() and
+    start() take it off the network and bring it back on the same port."""
+
+    def __init__(self, system: str, authorization: str) -> None:
+        self.system = system
+        self.authorization = authorization
+        self.port = free_port()
+        self.records: dict[str, Record] = {}
+        self.requests: list[tuple[str, str]] = []
+        self.refused_auth = 0
+        self.paced = 0
+        self.mode = "up"
+        self.slow_s = 1.5
+        self._served = 0
+        self._task: asyncio.Task[None] | None = None
+        self._server: uvicorn.Server | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def add(self, ref: str) -> None:
+        self.records[ref] = Record()
+
+    def writes(self) -> Counter[str]:
+        return Counter(f"{m} {p}" for m, p in self.requests if m != "GET")
+
+    def _routes(self) -> list[Route]:
+        if self.system == "servicenow":
+            return [Route("/api/now/table/{table}/{ref}", self._servicenow,
+                          methods=["GET", "PATCH"])]
+        if self.system == "jira":
+            return [Route("/rest/api/3/issue/{ref}", self._jira_read, methods=["GET"]),
+                    Route("/rest/api/3/issue/{ref}/assignee", self._jira_assign,
+                          methods=["PUT"]),
+                    Route("/rest/api/3/issue/{ref}/comment", self._jira_comment,
+                          methods=["POST"])]
+        return [Route("/api/v2/tickets/{ref}", self._zendesk, methods=["GET", "PUT"])]
+
+    async def start(self) -> None:
+        app = Starlette(routes=self._routes())
+        self._server = uvicorn.Server(uvicorn.Config(
+            app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off"))
+        self._task = asyncio.create_task(self._server.serve())
+        server = self._server
+        await eventually(lambda: asyncio.sleep(0, server.started), what="desk server up")
+
+    async def stop(self) -> None:
+        if self._server is not None and self._task is not None:
+            self._server.should_exit = True
+            await self._task
+            self._server = self._task = None
+
+    async def _gate(self, request: Request) -> tuple[Record | None, Response | None]:
+        """Auth, pacing and slowness, as the real desk would apply them."""
+        self.requests.append((request.method, request.url.path))
+        if request.headers.get("authorization") != self.authorization:
+            self.refused_auth += 1
+            return None, JSONResponse({"error": "not authenticated"}, status_code=401)
+        self._served += 1
+        if self.mode == "paced" and self._served % 2 == 0:
+            self.paced += 1
+            return None, JSONResponse({"error": "too many requests"}, status_code=429,
+                                      headers={"Retry-After": "1"})
+        if self.mode == "slow":
+            await asyncio.sleep(self.slow_s)
+        record = self.records.get(request.path_params["ref"])
+        if record is None:
+            return None, JSONResponse({"error": "no such record"}, status_code=404)
+        return record, None
+
+    async def _servicenow(self, request: Request) -> Response:
+        record, refused = await self._gate(request)
+        if refused is not None or record is None:
+            return refused or Response(status_code=500)
+        if request.method == "PATCH":
+            body = await request.json()
+            record.assignee = body.get("assigned_to", record.assignee)
+            record.group = body.get("assignment_group", record.group)
+            if body.get("work_notes"):
+                record.notes.append(body["work_notes"])
+        return JSONResponse({"result": {"assigned_to": record.assignee or "",
+                                        "assignment_group": record.group or ""}})
+
+    async def _jira_read(self, request: Request) -> Response:
+        record, refused = await self._gate(request)
+        if refused is not None or record is None:
+            return refused or Response(status_code=500)
+        assignee = {"accountId": record.assignee} if record.assignee else None
+        return JSONResponse({"id": request.path_params["ref"], "fields": {"assignee": assignee}})
+
+    async def _jira_assign(self, request: Request) -> Response:
+        record, refused = await self._gate(request)
+        if refused is not None or record is None:
+            return refused or Response(status_code=500)
+        record.assignee = (await request.json())["accountId"]
+        return Response(status_code=204)
+
+    async def _jira_comment(self, request: Request) -> Response:
+        record, refused = await self._gate(request)
+        if refused is not None or record is None:
+            return refused or Response(status_code=500)
+        body = await request.json()
+        internal = any(p.get("key") == "sd.public.comment" and p["value"].get("internal")
+                       for p in body.get("properties", []))
+        text = body["body"]["content"][0]["content"][0]["text"]
+        record.notes.append(("internal: " if internal else "public: ") + text)
+        return JSONResponse({"id": str(len(record.notes))}, status_code=201)
+
+    async def _zendesk(self, request: Request) -> Response:
+        record, refused = await self._gate(request)
+        if refused is not None or record is None:
+            return refused or Response(status_code=500)
+        if request.method == "PUT":
+            ticket = (await request.json())["ticket"]
+            record.assignee = str(ticket.get("assignee_id", record.assignee))
+            record.group = str(ticket.get("group_id", record.group))
+            comment = ticket.get("comment")
+            if comment:
+                record.notes.append(("public: " if comment.get("public", True)
+                                     else "private: ") + comment["body"])
+        return JSONResponse({"ticket": {"id": int(request.path_params["ref"]),
+                                        "assignee_id": int(record.assignee)
+                                        if record.assignee else None}})
+
+
+def basic(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+CREDENTIALS: dict[str, tuple[str, dict[str, str], str]] = {
+    "servicenow": ("basic", {"username": "tierline.integration", "password": "sn-pass-1e7c9a"},
+                   basic("tierline.integration", "sn-pass-1e7c9a")),
+    "jira": ("basic", {"email": "bot@acme.example", "api_token": "jira-token-77a0b3"},
+             basic("bot@acme.example", "jira-token-77a0b3")),
+    "zendesk": ("api_token", {"email": "bot@acme.example", "api_token": "zd-token-4c2f19"},
+                basic("bot@acme.example/token", "zd-token-4c2f19")),
+}
+SECRET_VALUES = ("sn-pass-1e7c9a", "jira-token-77a0b3", "zd-token-4c2f19")
+
+
+def connection_body(system: str, name: str, base_url: str, **extra: Any) -> dict[str, Any]:
+    auth, credentials, _ = CREDENTIALS[system]
+    return {"name": name, "system": system, "base_url": base_url, "auth": auth,
+            "credentials": credentials, "backoff_s": 0.1, "timeout_s": 1.0,
+            "max_attempts": 12, **extra}
