@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,7 +31,8 @@ class Record:
 
 class DeskServer:
     """One desk: ``system`` is servicenow, jira or zendesk; ``mode`` is up, slow (answers
-    after ``slow_s``) or paced (429 with Retry-After: 1 on every other request); stop() and
+    after ``slow_s``) or paced (429 with Retry-After: 1 past ``per_second`` requests in a
+    second, as the desks' rate limits answer); stop() and
     start() take it off the network and bring it back on the same port."""
 
     def __init__(self, system: str, authorization: str) -> None:
@@ -39,11 +41,13 @@ class DeskServer:
         self.port = free_port()
         self.records: dict[str, Record] = {}
         self.requests: list[tuple[str, str]] = []
+        self.applied: list[str] = []
         self.refused_auth = 0
         self.paced = 0
         self.mode = "up"
         self.slow_s = 1.5
-        self._served = 0
+        self.per_second = 3
+        self._window = (0, 0)
         self._task: asyncio.Task[None] | None = None
         self._server: uvicorn.Server | None = None
 
@@ -55,7 +59,8 @@ class DeskServer:
         self.records[ref] = Record()
 
     def writes(self) -> Counter[str]:
-        return Counter(f"{m} {p}" for m, p in self.requests if m != "GET")
+        """The writes the desk applied (past auth, pacing and lookup), by method and path."""
+        return Counter(self.applied)
 
     def _routes(self) -> list[Route]:
         if self.system == "servicenow":
@@ -89,8 +94,10 @@ class DeskServer:
         if request.headers.get("authorization") != self.authorization:
             self.refused_auth += 1
             return None, JSONResponse({"error": "not authenticated"}, status_code=401)
-        self._served += 1
-        if self.mode == "paced" and self._served % 2 == 0:
+        second = int(time.monotonic())
+        self._window = self._window if self._window[0] == second else (second, 0)
+        self._window = (second, self._window[1] + 1)
+        if self.mode == "paced" and self._window[1] > self.per_second:
             self.paced += 1
             return None, JSONResponse({"error": "too many requests"}, status_code=429,
                                       headers={"Retry-After": "1"})
@@ -99,6 +106,8 @@ class DeskServer:
         record = self.records.get(request.path_params["ref"])
         if record is None:
             return None, JSONResponse({"error": "no such record"}, status_code=404)
+        if request.method != "GET":
+            self.applied.append(f"{request.method} {request.url.path}")
         return record, None
 
     async def _servicenow(self, request: Request) -> Response:

@@ -172,11 +172,17 @@ async def test_outage_then_slow_then_429_every_writeback_arrives_once(stack: Sta
     await asyncio.sleep(3)
     desk.mode = "paced"
 
-    async def settled() -> list[dict[str, Any]]:
+    async def settled() -> Any:
         rows = await writebacks(stack, conn["id"])
-        return rows if all(w["status"] == "delivered" for w in rows) else []
+        return rows if all(w["status"] == "delivered" for w in rows) else (
+            False if rows else None)
 
-    done = await eventually(settled, timeout=90, what="every write-back delivered")
+    try:
+        done = await eventually(settled, timeout=90, what="every write-back delivered")
+    except AssertionError:
+        print([(w["status"], w["attempts"], w["log"][-3:]) for w in
+               await writebacks(stack, conn["id"])], desk.requests[-20:])
+        raise
     await asyncio.sleep(1.0)
     await desk.stop()
     patches = desk.writes()

@@ -17,7 +17,7 @@ from email.utils import parsedate_to_datetime
 
 MAX_DELAY = timedelta(minutes=10)
 CIRCUIT_THRESHOLD = 5
-MAX_COOL_DOWN = timedelta(seconds=60)
+MAX_COOL_DOWN = timedelta(seconds=30)
 DEFAULT_RETRY_AFTER = timedelta(seconds=30)
 
 
