@@ -13,6 +13,8 @@ from tierline_intake.api import router
 from tierline_intake.categorizer import CORPUS, Categorizer, load_corpus
 from tierline_intake.desks import writeback
 from tierline_intake.desks.api import router as connections_router
+from tierline_intake.desks.inbound_api import router as signed_router
+from tierline_intake.desks.vault import check_key
 from tierline_intake.directory_api import router as directory_router
 from tierline_intake.erasure_api import router as erasure_router
 from tierline_intake.interaction_service import on_interaction
@@ -43,11 +45,14 @@ from tierline_shared.bus.events import (
 )
 from tierline_shared.clock import Clock
 from tierline_shared.runtime import Runtime, ServiceSpec
-from tierline_shared.settings import Settings
+from tierline_shared.settings import DEV_DESK_SECRETS_KEY, Settings
 from tierline_shared.web import create_service_app
 
 
 async def _start(runtime: Runtime) -> None:
+    settings = runtime.settings
+    check_key(settings.desk_secrets_key.get_secret_value(), settings.environment,
+              DEV_DESK_SECRETS_KEY)
     taxonomy = load_taxonomy(runtime.settings.policy_dir)
     runtime.state["taxonomy"] = taxonomy
     runtime.state["priority_policy"] = load_priority_policy(runtime.settings.policy_dir)
@@ -92,7 +97,7 @@ SPEC = ServiceSpec(
 
 
 def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
-    return create_service_app(
+    app = create_service_app(
         SPEC, settings, routers=[router, adapters_router, interactions_router, directory_router,
                                kb_router, webhooks_router, erasure_router, connections_router],
         clock=clock,
@@ -103,3 +108,6 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
                     "tickets from the customer directory, suggests knowledge-base articles "
                     "sends signed webhooks and erases a requester's personal data on request.",
     )
+    # Authenticated by each desk connection's inbound secret, not by an API key.
+    app.include_router(signed_router)
+    return app

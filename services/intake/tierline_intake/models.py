@@ -288,6 +288,16 @@ desk_writebacks = Table(
     Index("desk_writebacks_ticket_idx", "ticket_id", "created_at"),
 )
 
+# Signed desk webhooks accepted in the last minutes: a repeat of one is a replay, refused.
+inbound_signatures = Table(
+    "inbound_signatures",
+    metadata,
+    Column("digest", String(64), primary_key=True),
+    Column("connection_id", UUID(as_uuid=True), nullable=False),
+    Column("seen_at", DateTime(timezone=True), nullable=False),
+    Index("inbound_signatures_seen_idx", "seen_at"),
+)
+
 # Each right-to-erasure request: who asked, when, the pseudonym the person became and what
 # changed. The person is kept only as digests of what was asked for (to answer a repeat).
 erasures = Table(

@@ -30,3 +30,16 @@ class Vault:
 def redacted(credentials: dict[str, Any]) -> dict[str, str]:
     """Which credential fields are set, never their values (for answers, logs and audit)."""
     return {name: REDACTED for name in sorted(credentials)}
+
+
+def check_key(key: str, environment: str, placeholder: str) -> None:
+    """Refuse a key that is not a Fernet key, or the published placeholder in production."""
+    try:
+        Fernet(key.encode())
+    except ValueError:
+        raise ValueError("TIERLINE_DESK_SECRETS_KEY must be a Fernet key, urlsafe base64 of "
+                         "32 bytes (python -c 'from cryptography.fernet import Fernet; "
+                         "print(Fernet.generate_key().decode())')") from None
+    if environment == "production" and key == placeholder:
+        raise ValueError("TIERLINE_DESK_SECRETS_KEY is the published development placeholder: "
+                         "set a key of your own in production")

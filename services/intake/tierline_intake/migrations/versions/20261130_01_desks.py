@@ -1,5 +1,6 @@
 """Desk connections (credentials encrypted at rest), assignment write-backs with their log,
-and which connection and desk assignee each external ticket has.
+signed webhooks seen (against replays), and which connection and desk assignee each external
+ticket has.
 
 Revision ID: 20261130_01
 Revises: 20261125_11
@@ -64,9 +65,18 @@ def upgrade() -> None:
                     schema=SCHEMA)
     op.create_index("desk_writebacks_ticket_idx", "desk_writebacks",
                     ["ticket_id", "created_at"], schema=SCHEMA)
+    op.create_table(
+        "inbound_signatures",
+        sa.Column("digest", sa.String(64), primary_key=True),
+        sa.Column("connection_id", pg.UUID(as_uuid=True), nullable=False),
+        sa.Column("seen_at", sa.DateTime(timezone=True), nullable=False),
+        schema=SCHEMA)
+    op.create_index("inbound_signatures_seen_idx", "inbound_signatures", ["seen_at"],
+                    schema=SCHEMA)
 
 
 def downgrade() -> None:
+    op.drop_table("inbound_signatures", schema=SCHEMA)
     op.drop_table("desk_writebacks", schema=SCHEMA)
     op.drop_table("desk_connections", schema=SCHEMA)
     op.drop_column("external_tickets", "external_assignee", schema=SCHEMA)
