@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tierline_intake import lifecycle
 from tierline_intake.adapters import ExternalTicket
 from tierline_intake.audit import audit_ticket
+from tierline_intake.desks.follow import follow_assignee
 from tierline_intake.idempotency import request_hash
 from tierline_intake.models import external_tickets, tickets
 from tierline_intake.schemas import TicketIn
@@ -128,6 +129,8 @@ async def ingest(runtime: Runtime, session: AsyncSession, ext: ExternalTicket,
             external_status=ext.external_status, status_mapped=ext.status is not None,
             external_updated_at=ext.updated_at, payload_hash=digest, created_at=now,
             updated_at=now, connection_id=connection_id))
+        changes += await follow_assignee(runtime, session, row, ext, None, connection_id,
+                                         changes)
         return 201, {**result, "outcome": "created", "changes": changes,
                      "ticket": ticket_out(row)}
     row = await get_ticket(session, link.ticket_id, for_update=True)
@@ -154,6 +157,8 @@ async def ingest(runtime: Runtime, session: AsyncSession, ext: ExternalTicket,
                                           ext.updated_at) if ext.updated_at else
         external_tickets.c.external_updated_at,
         payload_hash=digest, updated_at=now))
+    changes += await follow_assignee(runtime, session, row, ext, link.external_assignee,
+                                     connection_id or link.connection_id, changes)
     return 200, {**result, "outcome": "updated", "changes": changes, "ticket": ticket_out(row)}
 
 

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from tierline_router import models
 from tierline_router.api import router as agents_router
+from tierline_router.desk import on_desk_assignee
 from tierline_router.desk_ids_api import router as desk_ids_router
 from tierline_router.erasure import on_requester_erased
 from tierline_router.handlers import (
@@ -32,6 +33,7 @@ from tierline_shared.bus.events import (
     ReassignmentRequested,
     SlaClockStarted,
     TicketCreated,
+    TicketDeskAssigneeChanged,
     TicketEscalated,
     TicketPriorityChanged,
     TicketRequesterErased,
@@ -58,7 +60,8 @@ def handlers(runtime: Runtime) -> Mapping[str, Handler]:
             AgentPresenceChanged.event_type: partial(on_presence_reported, runtime),
             MajorIncidentDeclared.event_type: partial(on_major_incident, runtime),
             MajorIncidentTicketLinked.event_type: partial(on_major_incident, runtime),
-            TicketRequesterErased.event_type: on_requester_erased}
+            TicketRequesterErased.event_type: on_requester_erased,
+            TicketDeskAssigneeChanged.event_type: partial(on_desk_assignee, runtime)}
 
 
 async def _offers_and_reviews(runtime: Runtime) -> None:

@@ -20,6 +20,7 @@ from tierline_router.matcher import skill_fit
 from tierline_router.models import agents, assignments, queue, tickets
 from tierline_router.placement import (
     HOLDING,
+    accepted_event,
     agent_view,
     change_load,
     facts,
@@ -31,7 +32,7 @@ from tierline_router.placement import (
     route,
 )
 from tierline_router.rules import need_for
-from tierline_shared.bus.events import AgentPresenceChanged, TicketOfferAnswered
+from tierline_shared.bus.events import AgentPresenceChanged
 from tierline_shared.runtime import Runtime
 
 
@@ -76,17 +77,6 @@ async def answer_offer(runtime: Runtime, session: AsyncSession, ticket_id: UUID,
     await route(runtime, session, ticket_id, now, trigger=f"declined by {agent_id}")
     await offer_waiting_to(runtime, session, agent_id, now, "capacity freed by a decline")
     return "declined"
-
-
-async def accepted_event(session: AsyncSession, assignment: Row[Any],
-                         now: datetime) -> TicketOfferAnswered:
-    """The assignment is final: carries the agent's desk ids and the reasons, for the desks'
-    write-back."""
-    desk_ids = await session.scalar(select(agents.c.desk_ids).where(
-        agents.c.id == assignment.agent_id))
-    return TicketOfferAnswered(ticket_id=assignment.ticket_id, agent_id=assignment.agent_id,
-                               outcome="accepted", answered_at=now,
-                               agent_desk_ids=desk_ids or {}, reasons=assignment.reasons)
 
 
 async def _audit_answer(runtime: Runtime, session: AsyncSession, agent_id: str,

@@ -68,8 +68,8 @@ async def enqueue(runtime: Runtime, session: AsyncSession, event_id: UUID,
                   event: TicketOfferAnswered) -> str | None:
     """Queue the write-back of an accepted assignment of a desk's ticket (once per event).
     An agent without ids for the connection is recorded as ``unmapped``, not sent."""
-    if event.outcome != "accepted":
-        return None
+    if event.outcome != "accepted" or (event.reason or "").startswith("desk:"):
+        return None  # not final, or the desk itself made it so: nothing to write back
     ext = (await session.execute(select(
         external_tickets.c.system, external_tickets.c.external_id,
         external_tickets.c.connection_id, tickets.c.ticket_type).join(
