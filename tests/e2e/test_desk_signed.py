@@ -1,9 +1,11 @@
 """Signed desk webhooks into the running intake: Jira's X-Hub-Signature, Zendesk's signature
 and timestamp, ServiceNow's basic auth, each checked with its connection's inbound secret;
-wrong, stale and replayed ones refused with 401 and a JSON body."""
+wrong, stale and replayed ones refused with 401 and a JSON body. And webhooks out that carry
+a subscription's own Authorization header, for a survey tool sent survey requests."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import time
@@ -11,12 +13,19 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 from tests.e2e.channels_stack import intake_fixture  # noqa: F401
 from tests.e2e.conftest import Stack
 from tests.e2e.desk_servers import connection_body
+from tests.helpers import eventually
 from tests.samples import sample
 from tierline_intake.desks.signatures import jira_signature, zendesk_signature
+from tierline_shared.embedded import free_port
 
 pytestmark = [pytest.mark.db, pytest.mark.kafka, pytest.mark.e2e]
 
@@ -119,3 +128,45 @@ async def test_servicenow_with_basic_auth(intake: Stack) -> None:
     assert refused(await post(intake, path, body, basic("wrong-password")), "wrong password")
     bad = await post(intake, path, b"[1, 2]", basic(SECRET))
     assert bad.status_code == 422 and bad.json()["detail"][0]["field"] == "body"
+
+
+async def test_webhooks_out_carry_their_own_authorization_and_survey_requests(
+        intake: Stack) -> None:
+    got: list[tuple[str | None, dict[str, Any]]] = []
+
+    async def receive(request: Request) -> Response:
+        got.append((request.headers.get("authorization"), await request.json()))
+        return Response(status_code=204)
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(
+        Starlette(routes=[Route("/csat", receive, methods=["POST"])]), host="127.0.0.1",
+        port=port, log_level="warning", lifespan="off"))
+    task = asyncio.create_task(server.serve())
+    token = "Bearer survey-tool-token-6b2e"
+    try:
+        async with intake.client("intake") as client:
+            r = await client.post("/v1/webhooks", json={
+                "url": f"http://127.0.0.1:{port}/csat", "events": ["survey_requested"],
+                "authorization": token, "backoff_s": 0.05})
+            assert r.status_code == 201, r.text
+            assert r.json()["authorization_set"] is True and token not in r.text
+            listed = await client.get("/v1/webhooks", params={"limit": 500})
+            assert token not in listed.text
+            payload = sample("zendesk_ticket")
+            payload["ticket"].update(id=99501, status="open")
+            assert (await client.post("/v1/adapters/zendesk", json=payload)).status_code == 201
+            payload["ticket"].update(status="solved", updated_at="2026-11-24T11:00:00Z")
+            r = await client.post("/v1/adapters/zendesk", json=payload)
+            assert r.status_code == 200 and r.json()["outcome"] == "updated", r.text
+        await eventually(lambda: asyncio.sleep(0, got), what="survey request delivered")
+        auth, body = got[0]
+        assert auth == token and body["kind"] == "survey_requested"
+        assert body["ticket"]["external_id"] == "99501"
+        assert body["data"]["requester_id"]
+        stored = await intake.scalar(
+            'SELECT string_agg("authorization", \' \') FROM intake.webhook_subscriptions')
+        assert stored and "survey-tool-token" not in stored
+    finally:
+        server.should_exit = True
+        await task

@@ -215,6 +215,7 @@ webhook_subscriptions = Table(
     Column("backoff_s", Float, nullable=False),
     Column("timeout_s", Float, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("authorization", Text),  # sealed like desk credentials
 )
 
 webhook_deliveries = Table(

@@ -1,5 +1,6 @@
 """Desk connections (credentials encrypted at rest), assignment write-backs with their log,
-signed webhooks seen (against replays), and which connection and desk assignee each external
+signed webhooks seen (against replays), a sealed Authorization header per webhook
+subscription, and which connection and desk assignee each external
 ticket has.
 
 Revision ID: 20261130_01
@@ -20,6 +21,7 @@ SCHEMA = "intake"
 
 
 def upgrade() -> None:
+    op.add_column("webhook_subscriptions", sa.Column("authorization", sa.Text), schema=SCHEMA)
     op.add_column("external_tickets", sa.Column("connection_id", pg.UUID(as_uuid=True)),
                   schema=SCHEMA)
     op.add_column("external_tickets", sa.Column("external_assignee", sa.String(200)),
@@ -76,6 +78,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_column("webhook_subscriptions", "authorization", schema=SCHEMA)
     op.drop_table("inbound_signatures", schema=SCHEMA)
     op.drop_table("desk_writebacks", schema=SCHEMA)
     op.drop_table("desk_connections", schema=SCHEMA)
