@@ -185,3 +185,29 @@ def connection_body(system: str, name: str, base_url: str, **extra: Any) -> dict
     return {"name": name, "system": system, "base_url": base_url, "auth": auth,
             "credentials": credentials, "backoff_s": 0.1, "timeout_s": 1.0,
             "max_attempts": 12, **extra}
+
+
+async def _serve(system: str, port: int, refs: list[str]) -> None:
+    desk = DeskServer(system, CREDENTIALS[system][2])
+    desk.port = port
+    for ref in refs:
+        desk.add(ref)
+    await desk.start()
+    print(f"{system} stand-in on {desk.base_url}; records {refs}; credentials "
+          f"{CREDENTIALS[system][1]}", flush=True)
+    try:
+        while True:
+            await asyncio.sleep(5)
+            for ref, record in desk.records.items():
+                print(f"{ref}: assignee={record.assignee} group={record.group} "
+                      f"notes={record.notes}", flush=True)
+    finally:
+        await desk.stop()
+
+
+if __name__ == "__main__":
+    # python -m tests.e2e.desk_servers servicenow 8090 <sys_id> ...: a stand-in to try the
+    # README's "Connect your desk" against; prints its records every 5 s.
+    import sys
+
+    asyncio.run(_serve(sys.argv[1], int(sys.argv[2]), sys.argv[3:]))
