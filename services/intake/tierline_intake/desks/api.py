@@ -14,13 +14,15 @@ from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
+from tierline_intake.api import ERRORS
+from tierline_intake.desks.schemas import ConnectionOut, WritebackOut
 from tierline_intake.desks.vault import redacted
 from tierline_intake.desks.vendors import AUTHS, CREDENTIAL_FIELDS
 from tierline_intake.desks.writeback import vault, writeback_out
 from tierline_intake.models import audit_log, desk_connections, desk_writebacks
 from tierline_shared import audit
 from tierline_shared.auth.deps import require
-from tierline_shared.pagination import Limit, Offset, fetch_page, page
+from tierline_shared.pagination import Limit, Offset, fetch_page, page, page_of
 from tierline_shared.runtime import Runtime
 from tierline_shared.web import ActorDep, RuntimeDep, SessionDep, error_body
 
@@ -108,7 +110,8 @@ def _audited(row: Any) -> dict[str, Any]:
                                                        "circuit_failures", "circuit_open_until")}
 
 
-@router.post("", status_code=201, responses={409: {"description": "The name is taken"}},
+@router.post("", status_code=201, response_model=ConnectionOut, responses={
+    409: {"description": "The name is taken"}, 422: ERRORS[422]},
              dependencies=[require("admin")])
 async def create(body: ConnectionIn, runtime: RuntimeDep, actor: ActorDep) -> Any:
     """Connect a ServiceNow instance, Jira site or Zendesk subdomain."""
@@ -132,14 +135,16 @@ async def create(body: ConnectionIn, runtime: RuntimeDep, actor: ActorDep) -> An
     return connection_out(row)
 
 
-@router.get("", dependencies=[require("admin")])
+@router.get("", response_model=page_of(ConnectionOut), responses={422: ERRORS[422]},
+            dependencies=[require("admin")])
 async def list_connections(session: SessionDep, limit: Limit = 50, offset: Offset = 0) -> Any:
     rows, total = await fetch_page(session, select(desk_connections).order_by(
         desk_connections.c.name), limit, offset)
     return page([connection_out(r._mapping) for r in rows], total, limit, offset)
 
 
-@router.get("/{connection_id}", dependencies=[require("admin")])
+@router.get("/{connection_id}", response_model=ConnectionOut,
+            responses={404: ERRORS[404], 422: ERRORS[422]}, dependencies=[require("admin")])
 async def read(connection_id: UUID, session: SessionDep) -> Any:
     row = (await session.execute(select(desk_connections).where(
         desk_connections.c.id == connection_id))).first()
@@ -148,7 +153,10 @@ async def read(connection_id: UUID, session: SessionDep) -> Any:
     return connection_out(row._mapping)
 
 
-@router.put("/{connection_id}", dependencies=[require("admin")])
+@router.put("/{connection_id}", response_model=ConnectionOut,
+            responses={404: ERRORS[404], 409: {"description": "The name is taken"},
+                       422: ERRORS[422]},
+            dependencies=[require("admin")])
 async def replace(connection_id: UUID, body: ConnectionIn, runtime: RuntimeDep,
                   actor: ActorDep) -> Any:
     """Replace a connection's settings; credentials and the inbound secret stay unless
@@ -179,7 +187,8 @@ async def replace(connection_id: UUID, body: ConnectionIn, runtime: RuntimeDep,
     return connection_out(row)
 
 
-@router.delete("/{connection_id}", dependencies=[require("admin")])
+@router.delete("/{connection_id}", response_model=ConnectionOut,
+               responses={404: ERRORS[404], 422: ERRORS[422]}, dependencies=[require("admin")])
 async def remove(connection_id: UUID, runtime: RuntimeDep, actor: ActorDep) -> Any:
     """Forget a connection and its sealed secrets; write-backs still queued for it die."""
     async with runtime.sessions() as session, session.begin():
@@ -198,7 +207,8 @@ async def remove(connection_id: UUID, runtime: RuntimeDep, actor: ActorDep) -> A
     return connection_out(row._mapping)
 
 
-@router.get("/{connection_id}/writebacks", dependencies=[require("admin")])
+@router.get("/{connection_id}/writebacks", response_model=page_of(WritebackOut),
+            responses={422: ERRORS[422]}, dependencies=[require("admin")])
 async def writebacks(connection_id: UUID, session: SessionDep, ticket_id: UUID | None = None,
                      status: Literal["pending", "delivered", "dead", "unmapped"] | None = None,
                      limit: Limit = 100, offset: Offset = 0) -> Any:
@@ -215,6 +225,9 @@ async def writebacks(connection_id: UUID, session: SessionDep, ticket_id: UUID |
 
 
 @router.post("/{connection_id}/writebacks/{writeback_id}/redeliver",
+             response_model=WritebackOut, responses={
+                 404: ERRORS[404], 409: {"description": "Only a dead write-back is redelivered"},
+                 422: ERRORS[422]},
              dependencies=[require("admin")])
 async def redeliver(connection_id: UUID, writeback_id: UUID, runtime: RuntimeDep) -> Any:
     """Give a dead write-back a fresh set of tries (409 unless it is dead); what the desk
