@@ -170,3 +170,26 @@ async def test_webhooks_out_carry_their_own_authorization_and_survey_requests(
     finally:
         server.should_exit = True
         await task
+
+
+async def test_desk_notes_and_comments_become_comments_once(intake: Stack) -> None:
+    payload = sample("servicenow_incident")
+    record = payload["result"]
+    record.update(sys_id="c" * 32, number="INC0099001", work_notes="Rebooted the mail relay",
+                  sys_updated_by="beth.anglin")
+    async with intake.client("intake") as client:
+        created = await client.post("/v1/adapters/servicenow", json=payload)
+        assert created.status_code == 201, created.text
+        tid = created.json()["ticket"]["id"]
+        # later payloads: the same note again (not added twice), a customer-visible comment,
+        # and Tierline's own write-back note coming back (not taken in)
+        for minute, extra in ((11, {}), (12, {"comments": "We are on it"}),
+                              (13, {"work_notes": "Tierline assigned this to ana (ana)."})):
+            record.update(sys_updated_on=f"2026-11-24 09:{minute}:00", **extra)
+            r = await client.post("/v1/adapters/servicenow", json=payload)
+            assert r.status_code == 200 and r.json()["outcome"] == "updated", r.text
+        history = (await client.get(f"/v1/tickets/{tid}/history")).json()
+    comments = [(h["actor"], h["detail"]["text"], h["detail"]["public"])
+                for h in history if h["kind"] == "commented"]
+    assert comments == [("servicenow:beth.anglin", "Rebooted the mail relay", False),
+                        ("servicenow:beth.anglin", "We are on it", True)]

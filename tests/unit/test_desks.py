@@ -164,3 +164,24 @@ def test_the_circuit_opens_after_failures_in_a_row_and_backs_off() -> None:
     assert policy.half_open(policy.CIRCUIT_THRESHOLD) and not policy.half_open(0)
     assert policy.after_attempt(3, 3, False) == "dead"
     assert policy.after_attempt(2, 3, False) == "pending"
+
+
+def test_desk_notes_and_comments_are_read_from_each_payload() -> None:
+    from tierline_intake.desks.follow import Note, notes_in
+
+    assert notes_in("servicenow", {"result": {
+        "sys_updated_by": "beth.anglin", "work_notes": "Rebooted the mail relay",
+        "comments": "We are on it", "state": "2"}}) == [
+        Note("beth.anglin", "Rebooted the mail relay", False),
+        Note("beth.anglin", "We are on it", True)]
+    jira = {"webhookEvent": "comment_created", "comment": {
+        "author": {"accountId": "acc-1"}, "jsdPublic": False, "body": {
+            "type": "doc", "version": 1, "content": [{"type": "paragraph", "content": [
+                {"type": "text", "text": "Checked the VPN logs"}]}]}}}
+    assert notes_in("jira", jira) == [Note("acc-1", "Checked the VPN logs", False)]
+    zendesk = {"type": "zen:event-type:ticket.comment_added", "event": {"comment": {
+        "body": "Replaced the toner", "is_public": True, "author": {"id": "7001"}}}}
+    assert notes_in("zendesk", zendesk) == [Note("7001", "Replaced the toner", True)]
+    # Tierline's own write-back note coming back is not taken in again
+    assert notes_in("servicenow", {"work_notes": "Tierline assigned this to Ana (ana)."}) == []
+    assert notes_in("zendesk", {"ticket": {"id": 1}}) == []

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tierline_intake import lifecycle
 from tierline_intake.adapters import ExternalTicket
 from tierline_intake.audit import audit_ticket
-from tierline_intake.desks.follow import follow_assignee
+from tierline_intake.desks.follow import follow_assignee, follow_notes
 from tierline_intake.idempotency import request_hash
 from tierline_intake.models import external_tickets, tickets
 from tierline_intake.schemas import TicketIn
@@ -131,6 +131,7 @@ async def ingest(runtime: Runtime, session: AsyncSession, ext: ExternalTicket,
             updated_at=now, connection_id=connection_id))
         changes += await follow_assignee(runtime, session, row, ext, None, connection_id,
                                          changes)
+        changes += await follow_notes(runtime, session, row, ext.system, payload)
         return 201, {**result, "outcome": "created", "changes": changes,
                      "ticket": ticket_out(row)}
     row = await get_ticket(session, link.ticket_id, for_update=True)
@@ -159,6 +160,7 @@ async def ingest(runtime: Runtime, session: AsyncSession, ext: ExternalTicket,
         payload_hash=digest, updated_at=now))
     changes += await follow_assignee(runtime, session, row, ext, link.external_assignee,
                                      connection_id or link.connection_id, changes)
+    changes += await follow_notes(runtime, session, row, ext.system, payload)
     return 200, {**result, "outcome": "updated", "changes": changes, "ticket": ticket_out(row)}
 
 
