@@ -18,7 +18,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import httpx
-from sqlalchemy import literal, or_, select, update
+from sqlalchemy import exists, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -105,13 +105,19 @@ async def on_offer_answered(runtime: Runtime, ctx: HandlerContext) -> None:
 async def _claim(runtime: Runtime, limit: int) -> list[dict[str, Any]]:
     now = runtime.clock.now()
     w, c = desk_writebacks.c, desk_connections.c
+    older = desk_writebacks.alias("older")
     async with runtime.sessions() as session, session.begin():
         rows = (await session.execute(
             select(desk_writebacks, c.system, c.base_url, c.auth, c.credentials,
                    c.max_attempts, c.backoff_s, c.timeout_s, c.circuit_failures)
             .join(desk_connections, c.id == w.connection_id)
             .where(w.status == "pending", w.next_attempt_at <= now,
-                   or_(c.circuit_open_until.is_(None), c.circuit_open_until <= now))
+                   or_(c.circuit_open_until.is_(None), c.circuit_open_until <= now),
+                   # one ticket's write-backs reach the desk in order, never side by side
+                   ~exists().where(older.c.ticket_id == w.ticket_id,
+                                   older.c.connection_id == w.connection_id,
+                                   older.c.status == "pending",
+                                   older.c.created_at < w.created_at))
             .order_by(w.next_attempt_at).limit(limit)
             .with_for_update(of=desk_writebacks, skip_locked=True))).all()
         claimed, probing = [], set()
@@ -185,6 +191,9 @@ async def _send(runtime: Runtime, client: httpx.AsyncClient, row: dict[str, Any]
         error = f"timed out after {row['timeout_s']:g} s"
     except httpx.HTTPError as exc:
         error = f"{type(exc).__name__}: {exc}"[:500]
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        # an answer that is not the documented JSON, or sealed credentials that do not open
+        error = f"unexpected: {type(exc).__name__}: {exc}"[:500]
     now = runtime.clock.now()
     attempt = row["attempts"] + (0 if paced is not None else 1)
     status = "pending" if paced is not None else policy.after_attempt(
@@ -212,7 +221,8 @@ async def _send(runtime: Runtime, client: httpx.AsyncClient, row: dict[str, Any]
                    "circuit_open_until": None if wait is None else now + wait}
     async with runtime.sessions() as session, session.begin():
         await session.execute(update(desk_writebacks).where(
-            desk_writebacks.c.id == row["id"]).values(**values))
+            desk_writebacks.c.id == row["id"],  # not revived if its connection went
+            desk_writebacks.c.status == "pending").values(**values))
         await session.execute(update(desk_connections).where(
             c.id == row["connection_id"]).values(**circuit))
     if status == "dead":
