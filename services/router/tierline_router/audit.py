@@ -19,7 +19,8 @@ FIELDS = ("name", "tier", "skills", "channels", "max_total", "presence", "langua
 
 
 def settings_of(row: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: row[k] for k in FIELDS if k in row}
+    # desk ids appear once an agent has some, so a roster without desks audits as before
+    return {k: row[k] for k in FIELDS if k in row and (k != "desk_ids" or row[k])}
 
 
 async def audit_agent(runtime: Runtime, session: AsyncSession, agent_id: str, action: str,
