@@ -47,6 +47,7 @@ class DeskServer:
         self.mode = "up"
         self.slow_s = 1.5
         self.per_second = 3
+        self.lose_answers = 0  # apply the next writes, then answer 502 as a lost response
         self._window = (0, 0)
         self._task: asyncio.Task[None] | None = None
         self._server: uvicorn.Server | None = None
@@ -110,6 +111,12 @@ class DeskServer:
             self.applied.append(f"{request.method} {request.url.path}")
         return record, None
 
+    def _answered(self, response: Response) -> Response:
+        if self.lose_answers > 0:
+            self.lose_answers -= 1
+            return JSONResponse({"error": "bad gateway"}, status_code=502)
+        return response
+
     async def _servicenow(self, request: Request) -> Response:
         record, refused = await self._gate(request)
         if refused is not None or record is None:
@@ -120,8 +127,9 @@ class DeskServer:
             record.group = body.get("assignment_group", record.group)
             if body.get("work_notes"):
                 record.notes.append(body["work_notes"])
-        return JSONResponse({"result": {"assigned_to": record.assignee or "",
-                                        "assignment_group": record.group or ""}})
+        response = JSONResponse({"result": {"assigned_to": record.assignee or "",
+                                            "assignment_group": record.group or ""}})
+        return self._answered(response) if request.method == "PATCH" else response
 
     async def _jira_read(self, request: Request) -> Response:
         record, refused = await self._gate(request)
@@ -135,7 +143,7 @@ class DeskServer:
         if refused is not None or record is None:
             return refused or Response(status_code=500)
         record.assignee = (await request.json())["accountId"]
-        return Response(status_code=204)
+        return self._answered(Response(status_code=204))
 
     async def _jira_comment(self, request: Request) -> Response:
         record, refused = await self._gate(request)
@@ -146,7 +154,7 @@ class DeskServer:
                        for p in body.get("properties", []))
         text = body["body"]["content"][0]["content"][0]["text"]
         record.notes.append(("internal: " if internal else "public: ") + text)
-        return JSONResponse({"id": str(len(record.notes))}, status_code=201)
+        return self._answered(JSONResponse({"id": str(len(record.notes))}, status_code=201))
 
     async def _zendesk(self, request: Request) -> Response:
         record, refused = await self._gate(request)
@@ -160,9 +168,10 @@ class DeskServer:
             if comment:
                 record.notes.append(("public: " if comment.get("public", True)
                                      else "private: ") + comment["body"])
-        return JSONResponse({"ticket": {"id": int(request.path_params["ref"]),
-                                        "assignee_id": int(record.assignee)
-                                        if record.assignee else None}})
+        response = JSONResponse({"ticket": {"id": int(request.path_params["ref"]),
+                                            "assignee_id": int(record.assignee)
+                                            if record.assignee else None}})
+        return self._answered(response) if request.method == "PUT" else response
 
 
 def basic(user: str, password: str) -> str:

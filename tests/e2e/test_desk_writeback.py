@@ -28,7 +28,8 @@ DESK_IDS = {"acme-snow": {"user": "5137153cc611227c000bbd1bd8cd2005",
                           "group": "287ebd7da9fe198100f92cc8d1d2154e"},
             "acme-jira": {"user": "5b10ac8d82e05b22cc7d4ef5"},
             "acme-zd": {"user": "20978392", "group": "360000123"},
-            "acme-snow-2": {"user": "6816f79cc0a8016401c5a33be04be441"}}
+            "acme-snow-2": {"user": "6816f79cc0a8016401c5a33be04be441"},
+            "acme-jira-2": {"user": "712020:4f1c9e0b-ana"}}
 NAMES = {"servicenow": "acme-snow", "jira": "acme-jira", "zendesk": "acme-zd"}
 ROSTER = {"ana": {"name": "Ana Lima", "tier": 1, "desk_ids": DESK_IDS,
                   "skills": {s: 4 for s in ("general", "network", "software", "hardware",
@@ -197,6 +198,37 @@ async def test_outage_then_slow_then_429_every_writeback_arrives_once(stack: Sta
         f"{len(done)} write-backs, {failed_tries} failed tries while down 30 s, "
         f"{desk.paced} answered 429, {sum(patches.values())} PATCHes arrived (once each)")
     print(REPORT["desk write-back outage"])
+
+
+async def test_a_lost_answer_is_retried_without_writing_twice(stack: Stack) -> None:
+    """The desk applied the writes but the answers were lost (502): the retry reads the
+    issue, sees the assignee, and goes on with only the comment still missing."""
+    desk = DeskServer("jira", CREDENTIALS["jira"][2])
+    await desk.start()
+    try:
+        conn = await connect(stack, desk, "acme-jira-2")
+        payload = sample("jira_issue_created")
+        payload["issue"].update(id="20077", key="SUP-77")
+        async with stack.client("intake") as client:
+            r = await client.post("/v1/adapters/jira", json=payload,
+                                  params={"connection": "acme-jira-2"})
+        assert r.status_code == 201, r.text
+        desk.add("20077")
+        desk.lose_answers = 1  # the assignee PUT is applied, its answer lost
+        await accept(stack, r.json()["ticket"]["id"])
+
+        async def delivered() -> Any:
+            rows = await writebacks(stack, conn["id"])
+            return rows and rows[0]["status"] == "delivered" and rows[0]
+        done = await eventually(delivered, what="delivered after a lost answer")
+        assert [e["status_code"] for e in done["log"]] == [502, 201]
+        assert [e["steps"] for e in done["log"]] == [[], ["assign", "comment"]]
+        assert desk.writes() == {"PUT /rest/api/3/issue/20077/assignee": 1,
+                                 "POST /rest/api/3/issue/20077/comment": 1}
+        assert desk.records["20077"].assignee == DESK_IDS["acme-jira-2"]["user"]
+        assert len(desk.records["20077"].notes) == 1
+    finally:
+        await desk.stop()
 
 
 async def test_credentials_never_leave(stack: Stack) -> None:
