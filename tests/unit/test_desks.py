@@ -185,3 +185,7 @@ def test_desk_notes_and_comments_are_read_from_each_payload() -> None:
     # Tierline's own write-back note coming back is not taken in again
     assert notes_in("servicenow", {"work_notes": "Tierline assigned this to Ana (ana)."}) == []
     assert notes_in("zendesk", {"ticket": {"id": 1}}) == []
+
+
+def test_a_paused_connection_takes_one_write_back_at_a_time_until_one_succeeds() -> None:
+    assert policy.half_open(0, NOW) and not policy.half_open(0, None)

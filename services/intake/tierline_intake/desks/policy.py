@@ -3,7 +3,8 @@
 - A failed try waits ``base x 2^(n-1)`` seconds, at most ten minutes, with jitter (a random
   half to full of that), so many write-backs that failed together do not return together.
 - A ``429`` is the desk pacing us: the whole connection waits ``Retry-After`` (seconds or an
-  HTTP date) and the try does not count against the write-back.
+  HTTP date), the try does not count against the write-back, and then one write-back at a
+  time goes until one succeeds.
 - After ``CIRCUIT_THRESHOLD`` failures in a row a connection's circuit opens: nothing is sent
   to it until the cool-down passes, then one write-back probes it (half-open); a success
   closes it, a failure opens it again for twice as long (at most ``MAX_COOL_DOWN``).
@@ -48,9 +49,10 @@ def cool_down(failures: int, base_s: float) -> timedelta | None:
                MAX_COOL_DOWN)
 
 
-def half_open(failures: int) -> bool:
-    """Whether the connection may take only one probe at a time."""
-    return failures >= CIRCUIT_THRESHOLD
+def half_open(failures: int, paused_until: datetime | None = None) -> bool:
+    """Whether the connection may take only one probe at a time: its circuit opened, or it
+    was paused (a 429, an open circuit) and no try has succeeded since."""
+    return failures >= CIRCUIT_THRESHOLD or paused_until is not None
 
 
 def after_attempt(attempts: int, max_attempts: int, ok: bool) -> str:

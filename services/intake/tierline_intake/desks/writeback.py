@@ -2,10 +2,11 @@
 with the event that made the assignment final, sent by a periodic job.
 
 Each tick claims due write-backs of connections whose circuit lets them through (``FOR
-UPDATE SKIP LOCKED``, then a lease), at most one per half-open connection, and sends each in
-its own task. A try reads the desk's record first and skips a step the desk already shows,
-so a repeat changes nothing in the desk; the steps done are kept, so a retry goes on where
-the last try stopped.
+UPDATE SKIP LOCKED``, then a lease), at most one per connection that is half-open or was just
+paced by a 429 (so a desk's rate limit is not met by every write-back at once, again and
+again), and sends each in its own task. A try reads the desk's record first and skips a
+step the desk already shows, so a repeat changes nothing in the desk; the steps done are
+kept, so a retry goes on where the last try stopped.
 """
 
 from __future__ import annotations
@@ -109,7 +110,8 @@ async def _claim(runtime: Runtime, limit: int) -> list[dict[str, Any]]:
     async with runtime.sessions() as session, session.begin():
         rows = (await session.execute(
             select(desk_writebacks, c.system, c.base_url, c.auth, c.credentials,
-                   c.max_attempts, c.backoff_s, c.timeout_s, c.circuit_failures)
+                   c.max_attempts, c.backoff_s, c.timeout_s, c.circuit_failures,
+                   c.circuit_open_until)
             .join(desk_connections, c.id == w.connection_id)
             .where(w.status == "pending", w.next_attempt_at <= now,
                    or_(c.circuit_open_until.is_(None), c.circuit_open_until <= now),
@@ -122,7 +124,7 @@ async def _claim(runtime: Runtime, limit: int) -> list[dict[str, Any]]:
             .with_for_update(of=desk_writebacks, skip_locked=True))).all()
         claimed, probing = [], set()
         for row in rows:
-            if policy.half_open(row.circuit_failures):
+            if policy.half_open(row.circuit_failures, row.circuit_open_until):
                 if row.connection_id in probing:
                     continue
                 probing.add(row.connection_id)
