@@ -21,6 +21,8 @@ from pydantic_settings import (
 )
 
 POLICY_DIR = Path(__file__).resolve().parent / "policies"
+# Published, so worthless as a secret: good for development and tests only.
+DEV_DESK_SECRETS_KEY = "dGllcmxpbmUtZGV2LWtleS1ub3QtYS1zZWNyZXQhISE="
 
 
 _DRIVERLESS = ("postgresql://", "postgres://")
@@ -140,6 +142,11 @@ class Settings(BaseSettings):
         default="cluster", description="where each key's bucket is kept: cluster, one row per "
         "key in PostgreSQL shared by every process and replica (one statement per request); "
         "process, in memory, so each process grants the full allowance on its own")
+    desk_secrets_key: SecretStr = Field(
+        default=SecretStr(DEV_DESK_SECRETS_KEY), description="the Fernet key (urlsafe base64 "
+        "of 32 bytes) that encrypts desk connection credentials and webhook Authorization "
+        "headers at rest; the default is a published placeholder, which intake refuses to "
+        "start with in production")
     metrics_require_key: bool = Field(default=False, description="ask for a key with the "
                                       "reports:read scope on /metrics")
     log_level: str = "INFO"

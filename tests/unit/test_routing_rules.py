@@ -81,3 +81,22 @@ def test_policy_errors_name_file_line_and_field(tmp_path: Path) -> None:
     text = str(err.value)
     assert "routing.yaml:4: rules.0.need.skills" in text and "level 9 is not 1 to 5" in text
     assert "routing.yaml:6: expansion.0" in text and "min_level or extra_tiers" in text
+
+
+def test_acceptance_is_chosen_per_rule_with_the_policy_as_default() -> None:
+    from pydantic import ValidationError
+
+    from tierline_router.rules import acceptance_of
+
+    policy = RoutingPolicy.model_validate({
+        "version": 1, "acceptance": "accept_in_desk",
+        "rules": [{"name": "auto", "when": {"channels": ["api"]}, "acceptance": "auto_accept"},
+                  {"name": "plain", "when": {"channels": ["chat"]}}]})
+    assert acceptance_of(policy, need_for(policy, facts(channel="api")).rule) == "auto_accept"
+    assert acceptance_of(policy, need_for(policy, facts(channel="chat")).rule) == \
+        "accept_in_desk"
+    assert acceptance_of(policy, "default") == "accept_in_desk"
+    assert acceptance_of(SHIPPED, "default") == "offer"
+    with pytest.raises(ValidationError, match="acceptance"):
+        RoutingPolicy.model_validate({"version": 1, "rules": [
+            {"name": "x", "acceptance": "whenever"}]})

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from uuid import UUID
 
 from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tierline_intake import lifecycle
 from tierline_intake.adapters import ExternalTicket
 from tierline_intake.audit import audit_ticket
+from tierline_intake.desks.follow import follow_assignee, follow_notes
 from tierline_intake.idempotency import request_hash
 from tierline_intake.models import external_tickets, tickets
 from tierline_intake.schemas import TicketIn
@@ -99,7 +101,8 @@ async def _audit_external_status(runtime: Runtime, session: AsyncSession,
 
 
 async def ingest(runtime: Runtime, session: AsyncSession, ext: ExternalTicket,
-                 payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+                 payload: dict[str, Any],
+                 connection_id: UUID | None = None) -> tuple[int, dict[str, Any]]:
     digest = request_hash(payload)
     now = runtime.clock.now()
     # One writer per external ticket at a time, across replicas.
@@ -125,7 +128,10 @@ async def ingest(runtime: Runtime, session: AsyncSession, ext: ExternalTicket,
             system=ext.system, external_id=ext.external_id, ticket_id=row["id"], key=ext.key,
             external_status=ext.external_status, status_mapped=ext.status is not None,
             external_updated_at=ext.updated_at, payload_hash=digest, created_at=now,
-            updated_at=now))
+            updated_at=now, connection_id=connection_id))
+        changes += await follow_assignee(runtime, session, row, ext, None, connection_id,
+                                         changes)
+        changes += await follow_notes(runtime, session, row, ext.system, payload)
         return 201, {**result, "outcome": "created", "changes": changes,
                      "ticket": ticket_out(row)}
     row = await get_ticket(session, link.ticket_id, for_update=True)
@@ -152,6 +158,9 @@ async def ingest(runtime: Runtime, session: AsyncSession, ext: ExternalTicket,
                                           ext.updated_at) if ext.updated_at else
         external_tickets.c.external_updated_at,
         payload_hash=digest, updated_at=now))
+    changes += await follow_assignee(runtime, session, row, ext, link.external_assignee,
+                                     connection_id or link.connection_id, changes)
+    changes += await follow_notes(runtime, session, row, ext.system, payload)
     return 200, {**result, "outcome": "updated", "changes": changes, "ticket": ticket_out(row)}
 
 

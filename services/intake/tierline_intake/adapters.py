@@ -69,6 +69,7 @@ class ExternalTicket:
     resolution_notes: str | None = None
     updated_at: datetime | None = None
     unmapped: tuple[Unmapped, ...] = field(default_factory=tuple)
+    assignee: str | None = None  # the desk's own id of who works it there
 
 
 def _get(data: Any, path: str) -> Any:
@@ -223,7 +224,7 @@ def map_servicenow(payload: dict[str, Any]) -> ExternalTicket:
         categories=categories,
         resolution_notes=_sn_value(record.get("close_notes")),
         updated_at=_time(_sn_value(record.get("sys_updated_on"))),
-        unmapped=tuple(unmapped))
+        unmapped=tuple(unmapped), assignee=_sn_value(record.get("assigned_to")) or None)
 
 
 # ---------------------------------------------------------------- Jira
@@ -300,7 +301,7 @@ def map_jira(payload: dict[str, Any]) -> ExternalTicket:
         resolution_notes=(f"Jira resolution: {_get(fields, 'resolution.name')}"
                           if _present(_get(fields, "resolution.name")) else None),
         updated_at=_time(fields.get("updated")) or _time(payload.get("timestamp")),
-        unmapped=tuple(unmapped))
+        unmapped=tuple(unmapped), assignee=_get(fields, "assignee.accountId") or None)
 
 
 # ---------------------------------------------------------------- Zendesk
@@ -359,7 +360,8 @@ def map_zendesk(payload: dict[str, Any]) -> ExternalTicket:
         priority=priority,
         priority_source=f"Zendesk priority {priority_name}" if priority else None,
         categories=tuple(str(tag).lower() for tag in ticket.get("tags") or []),
-        updated_at=_time(ticket.get("updated_at")), unmapped=tuple(unmapped))
+        updated_at=_time(ticket.get("updated_at")), unmapped=tuple(unmapped),
+        assignee=str(ticket["assignee_id"]) if _present(ticket.get("assignee_id")) else None)
 
 
 MAPPERS = {"servicenow": map_servicenow, "jira": map_jira, "zendesk": map_zendesk}

@@ -1,16 +1,19 @@
 """REST endpoints for ServiceNow, Jira and Zendesk: each takes the payload its system sends."""
 
 from typing import Annotated, Any
+from uuid import UUID
 
-from fastapi import APIRouter, Body, HTTPException
+from fastapi import APIRouter, Body, HTTPException, Query
 from fastapi.responses import JSONResponse
 from prometheus_client import Counter
 from pydantic import BaseModel, ConfigDict, ValidationError
+from sqlalchemy import select
 
 from tierline_intake.adapter_service import ingest, unmapped_statuses
 from tierline_intake.adapters import MAPPERS, MissingField
 from tierline_intake.api import ERRORS, IdempotencyKey, _invalid, _reused
 from tierline_intake.idempotency import KeyReused, run_once
+from tierline_intake.models import desk_connections
 from tierline_intake.schemas import TICKET_OUT_EXAMPLE, TicketOut
 from tierline_intake.service import InvalidInput
 from tierline_shared.auth.deps import require
@@ -80,6 +83,24 @@ def _unmappable(exc: ValidationError) -> HTTPException:
          "type": err["type"]} for err in exc.errors()]))
 
 
+ConnectionQuery = Annotated[str | None, Query(
+    max_length=64, description="the desk connection the ticket belongs to (its write-backs "
+    "go there); default: the one active connection of this system")]
+
+
+async def connection_named(runtime: Runtime, system: str, name: str | None) -> UUID | None:
+    if name is None:
+        return None
+    async with runtime.sessions() as session:
+        found = await session.scalar(select(desk_connections.c.id).where(
+            desk_connections.c.name == name, desk_connections.c.system == system))
+    if found is None:
+        raise HTTPException(422, error_body("validation_error", [
+            {"field": "query.connection", "message": f"no {system} connection named {name}",
+             "type": "value_error"}]))
+    return found
+
+
 def _counter(runtime: Runtime) -> Counter:
     if "_adapter_unmapped" not in runtime.state:
         runtime.state["_adapter_unmapped"] = Counter(
@@ -94,7 +115,9 @@ def _endpoint(system: str) -> Any:
                       body: Annotated[dict[str, Any], Body(openapi_examples={
                           system: {"summary": f"A {system} payload",
                                    "value": EXAMPLES[system]}})],
-                      idempotency_key: IdempotencyKey = None) -> Any:
+                      idempotency_key: IdempotencyKey = None,
+                      connection: ConnectionQuery = None) -> Any:
+        connection_id = await connection_named(runtime, system, connection)
         try:
             ext = MAPPERS[system](body)
         except MissingField as exc:
@@ -102,7 +125,8 @@ def _endpoint(system: str) -> Any:
         try:
             status, payload, replayed = await run_once(
                 runtime, key=idempotency_key, actor=actor, scope=f"POST /v1/adapters/{system}",
-                payload=body, effect=lambda session: ingest(runtime, session, ext, body))
+                payload=body, effect=lambda session: ingest(runtime, session, ext, body,
+                                                           connection_id))
         except ValidationError as exc:
             raise _unmappable(exc) from None
         except InvalidInput as exc:

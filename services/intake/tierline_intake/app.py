@@ -11,6 +11,10 @@ from tierline_intake import models
 from tierline_intake.adapters_api import router as adapters_router
 from tierline_intake.api import router
 from tierline_intake.categorizer import CORPUS, Categorizer, load_corpus
+from tierline_intake.desks import writeback
+from tierline_intake.desks.api import router as connections_router
+from tierline_intake.desks.inbound_api import router as signed_router
+from tierline_intake.desks.vault import check_key
 from tierline_intake.directory_api import router as directory_router
 from tierline_intake.erasure_api import router as erasure_router
 from tierline_intake.interaction_service import on_interaction
@@ -44,15 +48,19 @@ from tierline_shared.bus.events import (
     SlaWarning,
     TicketAssigned,
     TicketEscalated,
+    TicketOfferAnswered,
 )
 from tierline_shared.bus.handlers import Handlers
 from tierline_shared.clock import Clock
 from tierline_shared.runtime import Runtime, ServiceSpec
-from tierline_shared.settings import Settings
+from tierline_shared.settings import DEV_DESK_SECRETS_KEY, Settings
 from tierline_shared.web import create_service_app
 
 
 async def _start(runtime: Runtime) -> None:
+    settings = runtime.settings
+    check_key(settings.desk_secrets_key.get_secret_value(), settings.environment,
+              DEV_DESK_SECRETS_KEY)
     taxonomy = load_taxonomy(runtime.settings.policy_dir)
     runtime.state["taxonomy"] = taxonomy
     runtime.state["priority_policy"] = load_priority_policy(runtime.settings.policy_dir)
@@ -69,7 +77,8 @@ def handlers(runtime: Runtime) -> Handlers:
                 .each(TicketEscalated, notifying(runtime, partial(on_escalated, runtime)))
                 .each(InteractionOccurred, partial(on_interaction, runtime))
                 .each(TicketAssigned, notifying(runtime, partial(on_assigned, runtime)))
-                .each(ProblemWorkaroundRecorded, partial(on_workaround, runtime)))
+                .each(ProblemWorkaroundRecorded, partial(on_workaround, runtime))
+                .each(TicketOfferAnswered, partial(writeback.on_offer_answered, runtime)))
     for model in (SlaWarning, SlaBreached, MajorIncidentDeclared, MajorIncidentTicketLinked,
                   MajorIncidentUpdateDue, MajorIncidentChanged):
         registry.each(model, notifying(runtime))
@@ -84,6 +93,10 @@ async def _webhooks(runtime: Runtime) -> None:
     await deliver_due(runtime)
 
 
+async def _desk_writebacks(runtime: Runtime) -> None:
+    await writeback.deliver_due(runtime)
+
+
 SPEC = ServiceSpec(
     name="intake", metadata=models.metadata, outbox=models.outbox, inbox=models.inbox,
     on_start=_start, serves_without_broker=True,
@@ -92,13 +105,15 @@ SPEC = ServiceSpec(
     periodic=lambda runtime: [
         ("auto-close", runtime.settings.autoclose_check_interval_s, _auto_close),
         ("webhooks", INTERVAL_S, _webhooks),
+        ("desk-writebacks", writeback.INTERVAL_S, _desk_writebacks),
     ])
 
 
 def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
-    return create_service_app(
+    app = create_service_app(
         SPEC, settings, routers=[router, adapters_router, interactions_router, directory_router,
-                               kb_router, webhooks_router, erasure_router, search_router],
+                               kb_router, webhooks_router, erasure_router, search_router,
+                               connections_router],
         clock=clock,
         title="Tierline intake",
         description="Logs incidents and service requests with full context, categorizes and "
@@ -107,3 +122,6 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
                     "tickets from the customer directory, suggests knowledge-base articles "
                     "sends signed webhooks and erases a requester's personal data on request.",
     )
+    # Authenticated by each desk connection's inbound secret, not by an API key.
+    app.include_router(signed_router)
+    return app

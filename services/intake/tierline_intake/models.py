@@ -107,6 +107,8 @@ external_tickets = Table(
     Column("payload_hash", String(64), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("connection_id", UUID(as_uuid=True)),
+    Column("external_assignee", String(200)),
     Index("external_tickets_ticket_idx", "ticket_id"),
 )
 
@@ -213,6 +215,7 @@ webhook_subscriptions = Table(
     Column("backoff_s", Float, nullable=False),
     Column("timeout_s", Float, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("authorization", Text),  # sealed like desk credentials
 )
 
 webhook_deliveries = Table(
@@ -236,6 +239,64 @@ webhook_deliveries = Table(
     UniqueConstraint("subscription_id", "event_id", name="webhook_deliveries_once"),
     Index("webhook_deliveries_due_idx", "status", "next_attempt_at"),
     Index("webhook_deliveries_subscription_idx", "subscription_id", "created_at"),
+)
+
+# A ServiceNow instance, Jira site or Zendesk subdomain Tierline writes assignments back to.
+# ``credentials`` and ``inbound_secret`` are Fernet tokens (settings.desk_secrets_key), never
+# plain text; ``circuit_*`` is the per-connection circuit breaker of the write-back job.
+desk_connections = Table(
+    "desk_connections",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("system", String(16), nullable=False),
+    Column("base_url", Text, nullable=False),
+    Column("auth", String(16), nullable=False),
+    Column("credentials", Text, nullable=False),
+    Column("inbound_secret", Text),
+    Column("active", Boolean, nullable=False),
+    Column("max_attempts", SmallInteger, nullable=False),
+    Column("backoff_s", Float, nullable=False),
+    Column("timeout_s", Float, nullable=False),
+    Column("circuit_failures", Integer, nullable=False, server_default="0"),
+    Column("circuit_open_until", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+# One assignment written back to a desk: queued with the event that made it final, sent by
+# the write-back job. ``steps_done`` lets a retry skip what the desk already has.
+desk_writebacks = Table(
+    "desk_writebacks",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("connection_id", UUID(as_uuid=True), nullable=False),
+    Column("event_id", UUID(as_uuid=True), nullable=False),
+    Column("ticket_id", UUID(as_uuid=True), nullable=False),
+    Column("agent_id", String(64), nullable=False),
+    Column("target", JSONB, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", SmallInteger, nullable=False),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+    Column("steps_done", JSONB, nullable=False),
+    Column("last_status_code", SmallInteger),
+    Column("last_error", Text),
+    Column("log", JSONB, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("delivered_at", DateTime(timezone=True)),
+    UniqueConstraint("connection_id", "event_id", name="desk_writebacks_once"),
+    Index("desk_writebacks_due_idx", "status", "next_attempt_at"),
+    Index("desk_writebacks_ticket_idx", "ticket_id", "created_at"),
+)
+
+# Signed desk webhooks accepted in the last minutes: a repeat of one is a replay, refused.
+inbound_signatures = Table(
+    "inbound_signatures",
+    metadata,
+    Column("digest", String(64), primary_key=True),
+    Column("connection_id", UUID(as_uuid=True), nullable=False),
+    Column("seen_at", DateTime(timezone=True), nullable=False),
+    Index("inbound_signatures_seen_idx", "seen_at"),
 )
 
 # Each right-to-erasure request: who asked, when, the pseudonym the person became and what

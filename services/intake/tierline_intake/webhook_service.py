@@ -25,6 +25,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tierline_intake.desks.writeback import vault
 from tierline_intake.models import tickets, webhook_deliveries, webhook_subscriptions
 from tierline_intake.webhooks import (
     KIND_OF,
@@ -101,7 +102,8 @@ async def _claim(runtime: Runtime, limit: int) -> list[dict[str, Any]]:
         rows = (await session.execute(
             select(webhook_deliveries, webhook_subscriptions.c.url,
                    webhook_subscriptions.c.secret, webhook_subscriptions.c.max_attempts,
-                   webhook_subscriptions.c.backoff_s, webhook_subscriptions.c.timeout_s)
+                   webhook_subscriptions.c.backoff_s, webhook_subscriptions.c.timeout_s,
+                   webhook_subscriptions.c.authorization)
             .join(webhook_subscriptions,
                   webhook_subscriptions.c.id == webhook_deliveries.c.subscription_id)
             .where(webhook_deliveries.c.status == "pending",
@@ -123,6 +125,8 @@ async def _send(runtime: Runtime, client: httpx.AsyncClient, row: dict[str, Any]
                SIGNATURE_HEADER: signature(row["secret"], int(sent_at.timestamp()), body),
                "X-Tierline-Delivery": str(row["id"]), "X-Tierline-Event": row["kind"],
                "X-Tierline-Attempt": str(attempt)}
+    if row["authorization"] is not None:
+        headers["Authorization"] = vault(runtime).open(row["authorization"])
     started = time.perf_counter()
     code: int | None = None
     error: str | None = None
@@ -192,7 +196,8 @@ async def deliver_due(runtime: Runtime) -> int:
 def subscription_out(row: dict[str, Any], with_secret: bool = False) -> dict[str, Any]:
     out = {k: row[k] for k in ("url", "events", "system", "active", "max_attempts",
                                "backoff_s", "timeout_s")}
-    out.update(id=str(row["id"]), created_at=row["created_at"].isoformat())
+    out.update(id=str(row["id"]), created_at=row["created_at"].isoformat(),
+               authorization_set=row.get("authorization") is not None)
     if with_secret:
         out["secret"] = row["secret"]
     return out

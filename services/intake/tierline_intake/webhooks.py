@@ -19,6 +19,7 @@ KINDS: dict[str, tuple[str, ...]] = {
     "sla_warning": ("tierline.sla.warning.v1",),
     "sla_breach": ("tierline.sla.breached.v1",),
     "escalation": ("tierline.ticket.escalated.v1",),
+    "survey_requested": ("tierline.ticket.survey_requested.v1",),
     "major_incident": ("tierline.major_incident.declared.v1",
                        "tierline.major_incident.ticket_linked.v1",
                        "tierline.major_incident.update_due.v1",

@@ -12,6 +12,7 @@ from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import insert, select, update
 
 from tierline_intake.api import ERRORS, IdempotencyKey, _reused
+from tierline_intake.desks.writeback import vault
 from tierline_intake.idempotency import KeyReused, run_once
 from tierline_intake.models import webhook_deliveries, webhook_subscriptions
 from tierline_intake.webhook_service import delivery_out, subscription_out
@@ -23,7 +24,7 @@ from tierline_shared.web import ActorDep, RuntimeDep, SessionDep, error_body
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 
 Kind = Literal["assignment", "status", "sla_warning", "sla_breach", "escalation",
-               "major_incident"]
+               "major_incident", "survey_requested"]
 assert set(Kind.__args__) == set(KINDS)  # type: ignore[attr-defined]
 
 SUBSCRIPTION_EXAMPLE: dict[str, Any] = {
@@ -59,6 +60,9 @@ class SubscriptionIn(BaseModel):
     system: Annotated[str, StringConstraints(min_length=1, max_length=32)] | None = Field(
         default=None, description="only events about tickets from this external system "
         "(servicenow, jira, zendesk); events without a ticket still go")
+    authorization: Annotated[str, StringConstraints(min_length=1, max_length=2000)] | None = \
+        Field(default=None, description="sent as the Authorization header of each delivery "
+              "(e.g. a survey tool's API token); stored sealed, never shown again")
     max_attempts: int = Field(default=6, ge=1, le=20)
     backoff_s: float = Field(default=10.0, ge=0.01, le=3600,
                              description="wait before the second try; doubles each time")
@@ -76,6 +80,7 @@ class SubscriptionOut(BaseModel):
     backoff_s: float
     timeout_s: float
     created_at: str
+    authorization_set: bool = False
     secret: str | None = Field(default=None, description="only in the answer that created it")
 
 
@@ -115,7 +120,9 @@ async def subscribe(runtime: RuntimeDep, actor: ActorDep, body: SubscriptionIn,
         row = {"id": uuid4(), "url": str(body.url), "secret": secret, "events": body.events,
                "system": body.system, "active": True, "max_attempts": body.max_attempts,
                "backoff_s": body.backoff_s, "timeout_s": body.timeout_s,
-               "created_at": runtime.clock.now()}
+               "created_at": runtime.clock.now(),
+               "authorization": None if body.authorization is None
+               else vault(runtime).seal(body.authorization)}
         await session.execute(insert(webhook_subscriptions).values(**row))
         return 201, subscription_out(row, with_secret=True)
 

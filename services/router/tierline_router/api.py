@@ -40,6 +40,19 @@ Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 PERIOD = re.compile(r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-4]):[0-5]\d$")
 
 
+ConnectionName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")]
+DeskRef = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+class DeskIds(BaseModel):
+    """Who the agent is in one desk connection: ServiceNow ``sys_user`` sys_id and assignment
+    group sys_id, Jira ``accountId``, or Zendesk user id and group id."""
+
+    model_config = ConfigDict(extra="forbid")
+    user: DeskRef
+    group: DeskRef | None = None
+
+
 class AgentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -58,6 +71,10 @@ class AgentIn(BaseModel):
     timezone: Annotated[str, StringConstraints(max_length=64)] = "UTC"
     working_hours: dict[Weekday, list[str]] | None = Field(
         default=None, description='e.g. {"mon": ["09:00-17:00"]}, in the agent\'s timezone')
+    desk_ids: dict[ConnectionName, DeskIds] = Field(
+        default_factory=dict, max_length=50, description="the agent's ids per desk connection "
+        '(by its name), e.g. {"acme-snow": {"user": "<sys_user sys_id>", "group": '
+        '"<assignment group sys_id>"}}; used to write assignments back')
 
     _zone = field_validator("timezone")(known_timezone)
 

@@ -8,7 +8,9 @@ from fastapi import FastAPI
 
 from tierline_router import models
 from tierline_router.api import router as agents_router
+from tierline_router.desk import on_desk_assignee
 from tierline_router.desk_api import router as desk_router
+from tierline_router.desk_ids_api import router as desk_ids_router
 from tierline_router.erasure import on_requester_erased
 from tierline_router.handlers import (
     on_clock_started,
@@ -30,6 +32,7 @@ from tierline_shared.bus.events import (
     ReassignmentRequested,
     SlaClockStarted,
     TicketCreated,
+    TicketDeskAssigneeChanged,
     TicketEscalated,
     TicketPriorityChanged,
     TicketRequesterErased,
@@ -58,7 +61,8 @@ def handlers(runtime: Runtime) -> Handlers:
             .each(AgentPresenceChanged, partial(on_presence_reported, runtime))
             .each(MajorIncidentDeclared, partial(on_major_incident, runtime))
             .each(MajorIncidentTicketLinked, partial(on_major_incident, runtime))
-            .each(TicketRequesterErased, on_requester_erased))
+            .each(TicketRequesterErased, on_requester_erased)
+            .each(TicketDeskAssigneeChanged, partial(on_desk_assignee, runtime)))
 
 
 async def _offers_and_reviews(runtime: Runtime) -> None:
@@ -77,7 +81,8 @@ SPEC = ServiceSpec(
 
 def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     return create_service_app(
-        SPEC, settings, routers=[agents_router, work_router, desk_router], clock=clock,
+        SPEC, settings, routers=[agents_router, work_router, desk_router, desk_ids_router],
+        clock=clock,
         title="Tierline router",
         description="Owns agents and assignments; offers each ticket to the best-fit agent "
         "and queues what nobody can take yet.",

@@ -15,11 +15,12 @@ from tierline_shared.runtime import Runtime
 
 ENTITY = "agent"
 FIELDS = ("name", "tier", "skills", "channels", "max_total", "presence", "languages", "team",
-          "manager", "timezone", "working_hours")
+          "manager", "timezone", "working_hours", "desk_ids")
 
 
 def settings_of(row: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: row[k] for k in FIELDS if k in row}
+    # desk ids appear once an agent has some, so a roster without desks audits as before
+    return {k: row[k] for k in FIELDS if k in row and (k != "desk_ids" or row[k])}
 
 
 async def audit_agent(runtime: Runtime, session: AsyncSession, agent_id: str, action: str,

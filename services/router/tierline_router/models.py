@@ -42,6 +42,7 @@ agents = Table(
     Column("manager", Text),
     Column("timezone", String(64), nullable=False, server_default="UTC"),
     Column("working_hours", JSONB),
+    Column("desk_ids", JSONB, nullable=False, server_default="{}"),
     Column("active_by_channel", JSONB, nullable=False, server_default="{}"),
     Column("active_total", Integer, nullable=False, server_default="0"),
     Column("last_assigned_at", DateTime(timezone=True)),

@@ -24,6 +24,7 @@ from tierline_router.models import SCHEMA, agents, assignments, history, queue, 
 from tierline_router.rules import (
     RoutingPolicy,
     TicketFacts,
+    acceptance_of,
     effective_rank,
     need_for,
     next_review_s,
@@ -127,8 +128,9 @@ async def offer(runtime: Runtime, session: AsyncSession, ticket: Row[Any], decis
     agent = decision.agent
     assert agent is not None
     attempt = ticket.attempts + 1
-    expires = now + offer_timeout(runtime)
     reasons = decision.reasons() | {"trigger": trigger}
+    acceptance = acceptance_of(policy(runtime), decision.need.rule)
+    expires = None if acceptance != "offer" else now + offer_timeout(runtime)
     values = {"agent_id": agent.id, "status": "offered", "channel": ticket.channel,
               "priority": ticket.priority, "category": ticket.category,
               "agent_tier": agent.tier, "attempt": attempt, "assigned_at": now,
@@ -148,9 +150,34 @@ async def offer(runtime: Runtime, session: AsyncSession, ticket: Row[Any], decis
         priority=ticket.priority, category=ticket.category, channel=ticket.channel,
         assigned_at=now, reasons=reasons, attempt=attempt, agent_team=agent.team,
         previous_agent_id=ticket.last_agent_id, offer_expires_at=expires)))
+    if acceptance == "auto_accept":
+        await _auto_accept(runtime, session, ticket.ticket_id, now)
     log.info("ticket offered", extra={"ticket_id": str(ticket.ticket_id), "agent_id": agent.id,
                                       "attempt": attempt})
     return agent.id
+
+
+async def accepted_event(session: AsyncSession, assignment: Row[Any],
+                         now: datetime) -> TicketOfferAnswered:
+    """The assignment is final: carries the agent's desk ids and the reasons, for the desks'
+    write-back."""
+    desk_ids = await session.scalar(select(agents.c.desk_ids).where(
+        agents.c.id == assignment.agent_id))
+    return TicketOfferAnswered(ticket_id=assignment.ticket_id, agent_id=assignment.agent_id,
+                               outcome="accepted", answered_at=now,
+                               agent_desk_ids=desk_ids or {}, reasons=assignment.reasons)
+
+
+async def _auto_accept(runtime: Runtime, session: AsyncSession, ticket_id: UUID,
+                       now: datetime) -> None:
+    """The rule makes the decision final at once: accepted, and announced for write-back."""
+    row = (await session.execute(update(assignments).where(
+        assignments.c.ticket_id == ticket_id).values(status="accepted", accepted_at=now)
+        .returning(assignments))).one()
+    await record(session, ticket_id, now, "accepted", row.agent_id, reason="auto_accept")
+    event = await accepted_event(session, row, now)
+    await runtime.emit(session, runtime.topics.routing, runtime.envelope(
+        event.model_copy(update={"reason": "auto_accept"})))
 
 
 async def release(runtime: Runtime, session: AsyncSession, ticket_id: UUID, now: datetime,

@@ -47,11 +47,17 @@ class When(BaseModel):
     vip: bool | None = None
 
 
+# offer: the agent accepts in Tierline; auto_accept: final at once; accept_in_desk: the desk
+# the ticket came from accepts it (the agent puts it in progress there), with no timeout.
+Acceptance = Literal["offer", "auto_accept", "accept_in_desk"]
+
+
 class Rule(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(pattern=r"^[a-z0-9_.-]{1,64}$")
     when: When = Field(default_factory=When)
     need: NeedSpec = Field(default_factory=NeedSpec)
+    acceptance: Acceptance | None = None
 
 
 class Expansion(BaseModel):
@@ -71,6 +77,7 @@ class RoutingPolicy(BaseModel):
     model_config = ConfigDict(extra="forbid")
     version: Literal[1]
     offer_timeout_s: float = Field(default=120, gt=0)
+    acceptance: Acceptance = "offer"
     missed_offer_presence: Literal["away", "offline", "available"] = "away"
     reroute_accepted_when: list[Literal["away", "offline"]] = Field(default_factory=list)
     aging_s: float = Field(default=1800, ge=0)
@@ -127,6 +134,12 @@ def _matches(when: When, t: TicketFacts) -> bool:
 
 def rule_for(policy: RoutingPolicy, t: TicketFacts) -> Rule | None:
     return next((rule for rule in policy.rules if _matches(rule.when, t)), None)
+
+
+def acceptance_of(policy: RoutingPolicy, rule_name: str | None) -> str:
+    """How an assignment under this rule becomes final (the policy's default for none)."""
+    rule = next((r for r in policy.rules if r.name == rule_name), None)
+    return (rule.acceptance if rule is not None else None) or policy.acceptance
 
 
 def _skill_name(template: str, t: TicketFacts) -> str:

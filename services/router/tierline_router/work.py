@@ -20,6 +20,7 @@ from tierline_router.matcher import skill_fit
 from tierline_router.models import agents, assignments, queue, tickets
 from tierline_router.placement import (
     HOLDING,
+    accepted_event,
     agent_view,
     change_load,
     facts,
@@ -31,7 +32,7 @@ from tierline_router.placement import (
     route,
 )
 from tierline_router.rules import need_for
-from tierline_shared.bus.events import AgentPresenceChanged, TicketOfferAnswered
+from tierline_shared.bus.events import AgentPresenceChanged
 from tierline_shared.runtime import Runtime
 
 
@@ -66,8 +67,8 @@ async def answer_offer(runtime: Runtime, session: AsyncSession, ticket_id: UUID,
                                       offer_expires_at=None))
         await record(session, ticket_id, now, "accepted", agent_id)
         await _audit_answer(runtime, session, agent_id, ticket_id, "accepted")
-        await runtime.emit(session, runtime.topics.routing, runtime.envelope(TicketOfferAnswered(
-            ticket_id=ticket_id, agent_id=agent_id, outcome="accepted", answered_at=now)))
+        await runtime.emit(session, runtime.topics.routing, runtime.envelope(
+            await accepted_event(session, current, now)))
         return "accepted"
     await session.execute(update(tickets).where(tickets.c.ticket_id == ticket_id)
                           .values(declined_by=[*ticket.declined_by, agent_id]))

@@ -26,6 +26,7 @@ from tierline_shared.bus.events import (
     TicketCommented,
     TicketContactLinked,
     TicketCreated,
+    TicketDeskAssigneeChanged,
     TicketEscalated,
     TicketOfferAnswered,
     TicketPriorityChanged,
@@ -40,7 +41,8 @@ from tierline_shared.bus.topics import Topics
 TICKET_EVENTS: list[type[Event]] = [TicketCreated, TicketStatusChanged, TicketPriorityChanged,
                                     TicketCommented,
                                     ReassignmentRequested, SurveyRequested, SurveyAnswered,
-                                    TicketContactLinked, TicketRequesterErased]
+                                    TicketContactLinked, TicketRequesterErased,
+                                    TicketDeskAssigneeChanged]
 CHANNELS: dict[str, tuple[str, str, list[type[Event]]]] = {
     "incidents": ("intake", "Incidents: creation and every lifecycle event, keyed by ticket "
                   "id, in order per ticket.", TICKET_EVENTS),

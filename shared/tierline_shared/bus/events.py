@@ -125,6 +125,20 @@ class ReassignmentRequested(TicketEvent):
     requested_at: datetime
 
 
+class TicketDeskAssigneeChanged(TicketEvent):
+    """The desk a ticket came from (ServiceNow, Jira, Zendesk) shows who works it: a person
+    took it or was given it there, or put it in progress. ``desk_user`` is the desk's own id
+    (sys_user sys_id, accountId, user id), which router maps to an agent per connection."""
+
+    event_type: ClassVar[str] = "tierline.ticket.desk_assignee_changed.v1"
+
+    connection: str
+    system: str
+    desk_user: str | None
+    in_progress: bool
+    changed_at: datetime
+
+
 class SurveyRequested(TicketEvent):
     """The ticket was resolved: ask the requester for CSAT (1-5) and NPS (0-10)."""
 
@@ -176,6 +190,11 @@ class TicketOfferAnswered(TicketEvent):
     outcome: Literal["accepted", "declined", "timed_out", "agent_unavailable", "withdrawn"]
     reason: str | None = None
     answered_at: datetime
+    agent_desk_ids: dict[str, dict[str, str | None]] = Field(
+        default_factory=dict, description="on acceptance: the agent's ids in each desk "
+        "connection ({connection: {user, group}}), for the write-back")
+    reasons: dict[str, Any] = Field(default_factory=dict, description="on acceptance: why "
+                                    "router chose the agent")
 
 
 class TicketQueued(TicketEvent):
@@ -485,5 +504,5 @@ EVENT_TYPES: dict[str, type[Event]] = {
                   MajorIncidentDeclared, MajorIncidentTicketLinked, MajorIncidentUpdateDue,
                   MajorIncidentChanged, ProblemIdentified, ProblemWorkaroundRecorded,
                   AgentPresenceChanged, InteractionOccurred, TicketContactLinked,
-                  TicketRequesterErased, VoiceOfCustomerSignal)
+                  TicketRequesterErased, VoiceOfCustomerSignal, TicketDeskAssigneeChanged)
 }

@@ -1,0 +1,2 @@
+"""Desk connections: ServiceNow, Jira Cloud and Zendesk as places Tierline writes its
+assignments back to, and signs their webhooks in from."""
