@@ -18,6 +18,7 @@ event.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -62,19 +63,21 @@ async def rebuild(settings: Settings, timeout_s: float = 600) -> Replayed:
     try:
         outcome = Replayed()
         copier = Copier(handlers)
-        async for records in _replay(settings, SPEC.consumes(Topics(settings.topic_prefix)),
-                                     timeout_s):
-            copier.add(records, outcome)
+        # The fold keeps the whole history in memory as it grows; the cyclic collector
+        # would walk it again and again (about three quarters of the replay's time, on
+        # 100,000 events) for no cycle to find. Reference counting still frees the rest.
+        collecting = gc.isenabled()
+        gc.disable()
         try:
-            async with transaction(sessions, outbox=models.outbox,
-                                   actor=Actor.system("metrics")) as uow:
-                await _truncate(uow.session)
-                await copier.write(uow)
-        except Exception as exc:
-            if is_transient(exc):
-                raise
-            log.warning("copying the replay failed; applying it batch by batch",
-                        extra={"error": repr(exc)})
+            async for records in _replay(settings,
+                                         SPEC.consumes(Topics(settings.topic_prefix)),
+                                         timeout_s):
+                copier.add(records, outcome)
+            copied = await _copy_in(sessions, copier)
+        finally:
+            if collecting:
+                gc.enable()
+        if not copied:
             outcome = Replayed()
             async with engine.begin() as conn:
                 await _truncate(conn)
@@ -87,6 +90,23 @@ async def rebuild(settings: Settings, timeout_s: float = 600) -> Replayed:
                                            "skipped": outcome.skipped,
                                            "failed": len(outcome.failed)})
     return outcome
+
+
+async def _copy_in(sessions: async_sessionmaker[AsyncSession], copier: Copier) -> bool:
+    """Empty the read models and copy the fold in, in one transaction; False if a table
+    refused a row (nothing changed then)."""
+    try:
+        async with transaction(sessions, outbox=models.outbox,
+                               actor=Actor.system("metrics")) as uow:
+            await _truncate(uow.session)
+            await copier.write(uow)
+    except Exception as exc:
+        if is_transient(exc):
+            raise
+        log.warning("copying the replay failed; applying it batch by batch",
+                    extra={"error": repr(exc)})
+        return False
+    return True
 
 
 async def _truncate(conn: Any) -> None:
