@@ -150,3 +150,34 @@ async def test_the_fold_is_the_same_in_batches_and_one_event_at_a_time(
     for table in TABLES + ("ticket_log",):
         assert by_many[table] == by_one[table], table
     assert len(by_one["major_incidents"]) == 3 and len(by_one["escalations"]) > 50
+
+
+async def test_a_row_the_copy_refuses_falls_back_to_batches_and_leaves_out_only_it(
+        databases: Databases, kafka: EmbeddedKafka) -> None:
+    settings = Settings(database_url=databases.create(), environment="test",
+                        kafka_bootstrap_servers=kafka.bootstrap_servers,
+                        topic_prefix=f"fall{uuid.uuid4().hex[:10]}")
+    topics = Topics(settings.topic_prefix)
+    events = stream(20, seed=5)
+    kinds = {e.ticket_id: e.ticket_type for e in events  # type: ignore[attr-defined]
+             if type(e).__name__ == "TicketCreated"}
+    sent = envelopes(events)
+    poison = next(env for env in sent if type(env.event).__name__ == "TicketCreated")
+    poisoned = Envelope(id=poison.id, source=poison.source, time=poison.time,
+                        event=poison.event.model_copy(update={"category": "x" * 300}))
+    sent = [poisoned if env.id == poison.id else env for env in sent]
+    producer = make_producer(kafka.bootstrap_servers)
+    await producer.start()
+    try:
+        for env in sent:
+            await producer.send(topic_of(topics, env, kinds), key=env.key, value=env.body(),
+                                headers=env.headers())
+        await producer.flush()
+    finally:
+        await producer.stop()
+    outcome = await rebuild(settings)
+    assert outcome.applied == len(sent) - 1
+    assert len(outcome.failed) == 1 and "value too long" in outcome.failed[0]
+    rows = await snapshot(settings.database_url)
+    assert len(rows["inbox"]) == len(sent) - 1
+    assert poison.id not in {row[0] for row in rows["inbox"]}

@@ -1,8 +1,13 @@
-"""The rebuild's fast path: the whole replay folded in memory, then copied in with ``COPY``,
-one per table (the tables were emptied in the same transaction, so nothing is merged)."""
+"""The rebuild's fast path: the whole replay folded in memory and copied in with ``COPY``
+(the tables were emptied in the same transaction, so nothing is merged). Rows that only
+accumulate (the ticket log, the inbox) are copied batch by batch while the next batch is
+read and folded, so PostgreSQL works on one while Python decodes the other; the rows a
+later event may still change (ticket facts, major incidents, problems) at the end."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections import Counter
 from typing import Any
 from uuid import UUID
@@ -25,16 +30,20 @@ _FOLDED = frozenset(cls.event_type for cls in FOLDED)
 
 
 class Copier:
-    """Collects a replay a fetched batch at a time, then writes it at once."""
+    """Copies a replay in, a fetched batch at a time, inside ``uow``'s transaction."""
 
-    def __init__(self, handlers: Handlers) -> None:
+    def __init__(self, handlers: Handlers, uow: UnitOfWork) -> None:
         self._handlers = handlers
+        self._uow = uow
         self._fold = Fold()
         self._seen: set[UUID] = set()
         self._inbox: list[tuple[UUID, str, str]] = []
         self._rewrites: list[Delivered[Any]] = []  # erasures, applied once the rows are in
+        self._raw: Any = None
+        self._copying: asyncio.Task[None] | None = None
 
-    def add(self, records: list[ConsumerRecord[bytes, bytes]], outcome: Any) -> None:
+    async def add(self, records: list[ConsumerRecord[bytes, bytes]], outcome: Any) -> None:
+        """Fold ``records``; copy their log and inbox rows while the caller reads on."""
         folded: list[Delivered[Any]] = []
         for record in records:
             try:
@@ -54,12 +63,42 @@ class Copier:
                 self._rewrites.append(delivered)
             outcome.applied += 1
         fold(folded, into=self._fold)
+        log, self._fold.log = self._fold.log, []
+        inbox, self._inbox = self._inbox, []
+        await self._settle()
+        self._copying = asyncio.create_task(self._append(await self._connection(), log, inbox))
 
-    async def write(self, uow: UnitOfWork) -> None:
+    async def _connection(self) -> Any:
+        if self._raw is None:
+            connection = await self._uow.session.connection()
+            self._raw = (await connection.get_raw_connection()).driver_connection
+        return self._raw
+
+    async def _settle(self) -> None:
+        """Wait for the copy under way (one at a time on the connection); raise its error."""
+        copying, self._copying = self._copying, None
+        if copying is not None:
+            await copying
+
+    async def close(self) -> None:
+        """Let a copy under way end before the transaction does (its error, if any, is
+        already on its way up with the one that stopped the replay)."""
+        copying, self._copying = self._copying, None
+        if copying is not None:
+            with contextlib.suppress(Exception):
+                await copying
+
+    @staticmethod
+    async def _append(raw: Any, log: list[Any], inbox: list[Any]) -> None:
+        await _copy(raw, models.ticket_log, ["event_id", "ticket_id", "event_type", "at", "body"],
+                    log)
+        await _copy(raw, models.inbox, ["event_id", "event_type", "topic"], inbox)
+
+    async def write(self) -> None:
+        """Copy the rest once every batch was added, then apply the erasures."""
+        await self._settle()
         out = self._fold
-        connection = await uow.session.connection()
-        raw = (await connection.get_raw_connection()).driver_connection
-        assert raw is not None
+        raw = await self._connection()
         escalated = Counter(row["ticket_id"] for row in out.escalations)
         functional = Counter(row["ticket_id"] for row in out.escalations
                              if row["kind"] == "functional")
@@ -77,16 +116,13 @@ class Copier:
                             (models.problems, out.problems)):
             await _copy(raw, table, [c.name for c in table.columns],
                         [_full(table, key, row) for key, row in rows.items()])
-        await _copy(raw, models.ticket_log, ["event_id", "ticket_id", "event_type", "at", "body"],
-                    out.log)
         await _copy(raw, models.presence_log, ["agent_id", "at", "presence"],
                     list({(a, at): (a, at, p) for a, at, p in reversed(out.presence)}.values()))
         for table, dicts in ((models.sla_events, out.sla_events),
                              (models.escalations, out.escalations)):
             names = [c.name for c in table.columns]
             await _copy(raw, table, names, [tuple(d.get(n) for n in names) for d in dicts])
-        await _copy(raw, models.inbox, ["event_id", "event_type", "topic"], self._inbox)
-        await self._handlers.apply(uow, self._rewrites)
+        await self._handlers.apply(self._uow, self._rewrites)
 
 
 def _full(table: Table, key: UUID, row: Row) -> tuple[Any, ...]:

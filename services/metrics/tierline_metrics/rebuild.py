@@ -62,18 +62,15 @@ async def rebuild(settings: Settings, timeout_s: float = 600) -> Replayed:
     handlers = SPEC.handlers(None)
     try:
         outcome = Replayed()
-        copier = Copier(handlers)
         # The fold keeps the whole history in memory as it grows; the cyclic collector
         # would walk it again and again (about three quarters of the replay's time, on
         # 100,000 events) for no cycle to find. Reference counting still frees the rest.
         collecting = gc.isenabled()
         gc.disable()
         try:
-            async for records in _replay(settings,
-                                         SPEC.consumes(Topics(settings.topic_prefix)),
-                                         timeout_s):
-                copier.add(records, outcome)
-            copied = await _copy_in(sessions, copier)
+            copied = await _copy_in(settings, sessions, handlers,
+                                    SPEC.consumes(Topics(settings.topic_prefix)), outcome,
+                                    timeout_s)
         finally:
             if collecting:
                 gc.enable()
@@ -92,14 +89,22 @@ async def rebuild(settings: Settings, timeout_s: float = 600) -> Replayed:
     return outcome
 
 
-async def _copy_in(sessions: async_sessionmaker[AsyncSession], copier: Copier) -> bool:
-    """Empty the read models and copy the fold in, in one transaction; False if a table
+async def _copy_in(settings: Settings, sessions: async_sessionmaker[AsyncSession],
+                   handlers: Handlers, topics: list[str], outcome: Replayed,
+                   timeout_s: float) -> bool:
+    """Empty the read models and copy the replay in, in one transaction; False if a table
     refused a row (nothing changed then)."""
     try:
         async with transaction(sessions, outbox=models.outbox,
                                actor=Actor.system("metrics")) as uow:
             await _truncate(uow.session)
-            await copier.write(uow)
+            copier = Copier(handlers, uow)
+            try:
+                async for records in _replay(settings, topics, timeout_s):
+                    await copier.add(records, outcome)
+                await copier.write()
+            finally:
+                await copier.close()
     except Exception as exc:
         if is_transient(exc):
             raise
