@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import os
 import platform
 import statistics
@@ -112,13 +113,20 @@ async def offered_load(intake: str, topic: str, bootstrap: str, rate: int, key: 
     reader.cancel()
     await consumer.stop()
     latencies = [arrived[t] - s for t, s in sent.items() if t in arrived]
-    q = statistics.quantiles(latencies, n=100)
-    hq = statistics.quantiles(health, n=100)
-    pq = statistics.quantiles(answered, n=100)
+    q = quantiles(latencies)
+    hq = quantiles(health)
+    pq = quantiles(answered)
     return {"offered_per_s": rate, "tickets": len(sent), "assigned": len(latencies),
             "rejected": failures, "backlog_at_end": backlog,
             "p50_ms": round(q[49] * 1e3, 1), "p99_ms": round(q[98] * 1e3, 1),
             "post_p50_ms": round(pq[49] * 1e3, 1), "healthz_p50_ms": round(hq[49] * 1e3, 2)}
+
+
+def quantiles(values: list[float]) -> list[float]:
+    """Percentiles 1-99; NaN when too few values (a load at which nothing got through)."""
+    if len(values) < 2:
+        return [math.nan] * 99
+    return statistics.quantiles(values, n=100)
 
 
 def main() -> None:
