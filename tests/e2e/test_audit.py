@@ -87,7 +87,10 @@ async def test_ticket_changes_name_their_key_and_show_before_and_after(stack: St
         # Router's assignment reaches intake as an event: the service itself is its actor.
         async def assigned() -> dict[str, Any] | None:
             page = await audit_of(as_auditor, f"{intake}/v1/tickets/{tid}/audit")
-            return page if any(e["action"] == "assigned" for e in page["items"]) else None
+            # the page's count and its items are read apart: wait for an entry that
+            # landed between the two to be in both
+            return page if any(e["action"] == "assigned" for e in page["items"]) \
+                and page["total"] == len(page["items"]) else None
 
         page = await eventually(assigned, what="the assignment's entry")
         by_keys = [e for e in page["items"] if not e["actor"]["name"].startswith("system:")]
