@@ -11,7 +11,6 @@ live consumer writes a fold with one statement per table and shape of change
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -254,8 +253,3 @@ _APPLY: dict[type[Event], Any] = {
     MajorIncidentUpdateDue: _update_due, ProblemIdentified: _problem,
     ProblemWorkaroundRecorded: _workaround,
 }
-
-
-def body(raw: str) -> Any:
-    """A logged event's body as the JSON column holds it."""
-    return json.loads(raw)
