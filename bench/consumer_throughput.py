@@ -39,7 +39,7 @@ from bench.metrics_replay import (  # noqa: E402
     publish,
     settled,
 )
-from bench.report import write_results  # noqa: E402
+from bench.report import code_under_test, write_results  # noqa: E402
 from tests.round_trips import RoundTrips  # noqa: E402
 from tierline_shared.bus.envelope import Envelope  # noqa: E402
 from tierline_shared.bus.kafka import ensure_topics  # noqa: E402
@@ -197,17 +197,6 @@ def server_settings(pg: Any) -> str:
         finally:
             await conn.close()
     return asyncio.run(show())
-
-
-def code_under_test() -> str:
-    import subprocess
-
-    import tierline_shared
-
-    where = Path(tierline_shared.__file__).resolve().parents[2]
-    head = subprocess.run(["git", "-C", str(where), "rev-parse", "--short", "HEAD"],
-                          capture_output=True, text=True).stdout.strip()
-    return f"{where.name}@{head}"
 
 
 def main() -> None:

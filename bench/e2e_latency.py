@@ -4,10 +4,15 @@ offered loads, with PostgreSQL, the broker, intake and router running on this ma
 
 Side by side in the same run: the same clients' round trip to intake's /healthz (the
 ceiling of one HTTP exchange). Offered loads are open-loop (sends are scheduled, not paced by
-answers), ten seconds each. Writes bench/results.json and the README table."""
+answers), ``BENCH_SECONDS`` each (60 by default). Each POST carries the Idempotency-Key a
+desk sends. Writes bench/results.json and the README table between the ``bench:latency``
+markers; the same script runs against another checkout's code (``--as before``, with that
+checkout on the interpreter's path) and writes the ``bench:latency-before`` table, so both
+are measured back to back on the same machine."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import math
@@ -26,7 +31,7 @@ from aiokafka import AIOKafkaConsumer
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.report import write_results  # noqa: E402
+from bench.report import code_under_test, write_results  # noqa: E402
 from tierline_shared.auth.keys import generate  # noqa: E402
 from tierline_shared.bus.topics import Topics  # noqa: E402
 from tierline_shared.devstack import (  # noqa: E402
@@ -41,9 +46,29 @@ from tierline_shared.settings import Settings  # noqa: E402
 
 LOADS = [int(n) for n in os.environ.get("BENCH_LOADS", "20,50,100,300").split(",")]
 SECONDS = int(os.environ.get("BENCH_SECONDS", "60"))  # per offered load
-ROSTER = {"agents": [{"id": f"agent-{n}", "name": f"Agent {n}", "tier": 1,
-                      "skills": {"general": 3}, "channels": {"portal": 50, "api": 50},
-                      "max_total": 100} for n in range(40)]}
+CAPACITY = 50  # per agent on the portal channel, the most the roster API allows
+
+
+def roster(rate: int) -> list[dict]:
+    """A shift of agents for one offered load, enough that none runs out of capacity
+    (tickets are never closed in this bench): at least 40, each taking 50 portal tickets."""
+    count = max(40, math.ceil(rate * SECONDS * 1.2 / CAPACITY))
+    return [{"id": f"agent-{rate}-{n}", "name": f"Agent {n}", "tier": 1,
+             "skills": {"general": 3}, "channels": {"portal": CAPACITY, "api": CAPACITY},
+             "max_total": 2 * CAPACITY} for n in range(count)]
+
+
+def new_shift(router: str, key: str, rate: int, previous: list[dict]) -> list[dict]:
+    """The previous load's agents go offline (their capacity is used up), a fresh shift
+    sized for ``rate`` comes in."""
+    headers = {"X-API-Key": key}
+    with httpx.Client(base_url=router, headers=headers, timeout=30) as client:
+        for agent in previous:
+            client.put(f"/v1/agents/{agent['id']}/presence",
+                       json={"presence": "offline"}).raise_for_status()
+        agents = roster(rate)
+        client.post("/v1/agents/import", json={"agents": agents}).raise_for_status()
+    return agents
 
 
 def body(n: int) -> dict:
@@ -79,15 +104,28 @@ async def offered_load(intake: str, topic: str, bootstrap: str, rate: int, key: 
     reader = asyncio.create_task(read())
     async with httpx.AsyncClient(base_url=intake, timeout=30, headers={"X-API-Key": key},
                                  limits=httpx.Limits(max_connections=64)) as client:
+        # Requests beyond the 64 connections wait here, not in httpx's pool, whose queue
+        # costs time in proportion to its length on every answer (at 300/s against a
+        # saturated intake that stalled the client itself); one that waits over 30 s gives
+        # up, as a client would, and counts as refused.
+        slots = asyncio.Semaphore(64)
+
         async def post(n: int) -> None:
             nonlocal failures
             start = time.perf_counter()
+            try:
+                await asyncio.wait_for(slots.acquire(), 30)
+            except TimeoutError:
+                failures += 1
+                return
             try:
                 r = await client.post("/v1/tickets", json=body(n),
                                       headers={"Idempotency-Key": str(uuid.uuid4())})
             except httpx.HTTPError:  # a refused or dropped connection counts as refused
                 failures += 1
                 return
+            finally:
+                slots.release()
             answered.append(time.perf_counter() - start)
             if r.status_code == 201:
                 sent[r.json()["id"]] = start
@@ -105,11 +143,14 @@ async def offered_load(intake: str, topic: str, bootstrap: str, rate: int, key: 
         all_sent.set()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(all_arrived.wait(), 30)
-        health = []
-        for _ in range(200):
+        # Up to 200 samples, for at most 10 s: behind a backlog intake may answer slowly.
+        health: list[float] = []
+        stop = time.perf_counter() + 10
+        while len(health) < 200 and time.perf_counter() < stop:
             start = time.perf_counter()
-            await client.get("/healthz")
-            health.append(time.perf_counter() - start)
+            with contextlib.suppress(httpx.HTTPError):
+                await client.get("/healthz", timeout=10)
+                health.append(time.perf_counter() - start)
     reader.cancel()
     await consumer.stop()
     latencies = [arrived[t] - s for t, s in sent.items() if t in arrived]
@@ -130,6 +171,10 @@ def quantiles(values: list[float]) -> list[float]:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--as", dest="label", choices=("after", "before"), default="after",
+                        help="which entry of results.json and which README table to write")
+    label = parser.parse_args().label
     with tempfile.TemporaryDirectory(prefix="tierline-latency-") as tmp:
         # fsync and synchronous_commit on, as in production
         pg = EmbeddedPostgres(Path(tmp) / "pg", free_port(), fast_unsafe=False)
@@ -152,20 +197,22 @@ def main() -> None:
             procs.start_all()
             urls = {s: settings.url_for(s) for s in ("intake", "router")}
             wait_ready(urls, procs=procs)
-            httpx.post(f"{urls['router']}/v1/agents/import", json=ROSTER,
-                       headers={"X-API-Key": key}, timeout=30).raise_for_status()
             topic = Topics("bench").routing
-            results = [asyncio.run(offered_load(urls["intake"], topic,
-                                                kafka.bootstrap_servers, rate, key))
-                       for rate in LOADS]
+            results, shift = [], []
+            for rate in LOADS:
+                shift = new_shift(urls["router"], key, rate, shift)
+                results.append(asyncio.run(offered_load(urls["intake"], topic,
+                                                        kafka.bootstrap_servers, rate, key)))
         finally:
             if procs is not None:
                 procs.stop_all()
             kafka.stop()
             pg.remove()
-    lines = [f"Measured on {platform.machine()}, CPython {platform.python_version()}, one intake "
+    lines = [f"Measured on {platform.machine()}, CPython {platform.python_version()}, code "
+             f"{code_under_test()}, one intake "
              "and one router process, embedded PostgreSQL 18 (fsync and synchronous_commit on) "
-             f"and the tansu broker on the same machine, {SECONDS} s per offered load; backlog: "
+             f"and the tansu broker on the same machine, {SECONDS} s per offered load, each with a "
+             "fresh shift of agents with room for all of it; backlog: "
              "accepted tickets not yet assigned when the load stopped (`make bench`):", "",
              "| offered load | accepted (201) | refused | backlog | assigned | p50 POST to "
              "assignment "
@@ -179,7 +226,10 @@ def main() -> None:
                      f"{r['post_p50_ms']} ms | {r['healthz_p50_ms']} ms |")
     table = "\n".join(lines)
     print(table)
-    write_results("e2e_assignment_latency", results, table, "latency")
+    if label == "after":
+        write_results("e2e_assignment_latency", results, table, "latency")
+    else:
+        write_results("e2e_assignment_latency_before", results, table, "latency-before")
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -25,3 +26,13 @@ def write_results(key: str, report: Any, table: str, marker: str) -> None:
         head, rest = text.split(start, 1)
         _, tail = rest.split(end, 1)
         readme.write_text(f"{head}{start}\n{table.rstrip()}\n{end}{tail}")
+
+
+def code_under_test() -> str:
+    """The checkout whose ``tierline_shared`` this interpreter imports, and its commit."""
+    import tierline_shared
+
+    where = Path(tierline_shared.__file__).resolve().parents[2]
+    head = subprocess.run(["git", "-C", str(where), "rev-parse", "--short", "HEAD"],
+                          capture_output=True, text=True).stdout.strip()
+    return f"{where.name}@{head}"

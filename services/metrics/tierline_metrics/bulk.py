@@ -2,7 +2,8 @@
 (the tables were emptied in the same transaction, so nothing is merged). Rows that only
 accumulate (the ticket log, the inbox) are copied batch by batch while the next batch is
 read and folded, so PostgreSQL works on one while Python decodes the other; the rows a
-later event may still change (ticket facts, major incidents, problems) at the end."""
+later event may still change (ticket facts, major incidents, problems) at the end, with the
+counter totals they sum to (:mod:`tierline_metrics.counters`)."""
 
 from __future__ import annotations
 
@@ -15,17 +16,16 @@ from uuid import UUID
 from aiokafka import ConsumerRecord
 from sqlalchemy import Table
 
-from tierline_metrics import models
+from tierline_metrics import counters, models
 from tierline_metrics.fold import FOLDED, Fold, Row, fold
 from tierline_shared.bus.envelope import InvalidMessage, decode
 from tierline_shared.bus.handlers import Delivered, Handlers
 from tierline_shared.unit_of_work import UnitOfWork
 
 # Values of the columns a row does not name: the tables' server defaults.
-_DEFAULTS: dict[str, Any] = {"reopen_count": 0, "escalations": 0, "functional_escalations": 0,
+_DEFAULTS: dict[str, Any] = {**counters.DEFAULTS, "escalations": 0, "functional_escalations": 0,
                              "first_response_breached": False, "resolution_breached": False,
-                             "update_breached": False, "deflected": False, "ticket_count": 0,
-                             "updates_due": 0}
+                             "update_breached": False, "ticket_count": 0, "updates_due": 0}
 _FOLDED = frozenset(cls.event_type for cls in FOLDED)
 
 
@@ -111,17 +111,25 @@ class Copier:
         for incident_id, row in out.major_incidents.items():
             if incident_id in out.incidents_linked:
                 row.set(ticket_count=children[incident_id])
-        for table, rows in ((models.ticket_facts, out.facts),
-                            (models.major_incidents, out.major_incidents),
-                            (models.problems, out.problems)):
-            await _copy(raw, table, [c.name for c in table.columns],
-                        [_full(table, key, row) for key, row in rows.items()])
+        totals: counters.Totals = Counter()
+        for table, rows, count in ((models.ticket_facts, out.facts, counters.ticket),
+                                   (models.major_incidents, out.major_incidents,
+                                    counters.incident),
+                                   (models.problems, out.problems, counters.problem)):
+            names = [c.name for c in table.columns]
+            full = [_full(table, key, row) for key, row in rows.items()]
+            for values in full:
+                totals.update(count(dict(zip(names, values, strict=True))))
+            await _copy(raw, table, names, full)
         await _copy(raw, models.presence_log, ["agent_id", "at", "presence"],
                     list({(a, at): (a, at, p) for a, at, p in reversed(out.presence)}.values()))
-        for table, dicts in ((models.sla_events, out.sla_events),
-                             (models.escalations, out.escalations)):
+        for table, dicts, key_of in ((models.sla_events, out.sla_events, counters.sla_event),
+                                     (models.escalations, out.escalations, counters.escalation)):
             names = [c.name for c in table.columns]
+            totals.update(key_of(d) for d in dicts)
             await _copy(raw, table, names, [tuple(d.get(n) for n in names) for d in dicts])
+        await _copy(raw, models.counter_totals, ["name", "a", "b", "value"],
+                    [(*key, n) for key, n in sorted(totals.items())])
         await self._handlers.apply(self._uow, self._rewrites)
 
 

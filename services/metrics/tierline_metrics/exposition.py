@@ -1,5 +1,6 @@
-"""Counters for Prometheus, read from the read model so every replica agrees and a restart
-does not reset them. Refreshed at start and every metrics_refresh_interval_s."""
+"""Counters for Prometheus, read from the counter totals the batches keep in PostgreSQL, so
+every replica agrees and a restart does not reset them. Refreshed at start and every
+metrics_refresh_interval_s."""
 
 from __future__ import annotations
 
@@ -9,20 +10,15 @@ from dataclasses import dataclass, field
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from sqlalchemy import case, func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tierline_metrics.kpi_exposition import KpiCollector
-from tierline_metrics.models import (
-    escalations,
-    major_incidents,
-    problems,
-    sla_events,
-    ticket_facts,
-)
+from tierline_metrics.models import counter_totals
 from tierline_shared.clock import Clock, SystemClock
 
 Counts = dict[tuple[str, str], int]
+Totals = dict[str, Counts]  # counter name -> label values -> total
 
 
 class TicketCounters(Collector):
@@ -31,23 +27,10 @@ class TicketCounters(Collector):
         self.assigned: Counts = {}
         self.to_route: Counts = {}
 
-    async def refresh(self, session: AsyncSession) -> None:
-        f = ticket_facts.c
-        created = await session.execute(
-            select(f.created_priority, f.created_category, func.count())
-            .where(f.created_at.is_not(None))
-            .group_by(f.created_priority, f.created_category))
-        to_route = await session.execute(
-            select(f.created_priority, f.created_category, func.count())
-            .where(f.created_at.is_not(None), f.deflected.is_(False))
-            .group_by(f.created_priority, f.created_category))
-        assigned = await session.execute(
-            select(f.assigned_priority, f.assigned_category, func.count())
-            .where(f.assigned_at.is_not(None))
-            .group_by(f.assigned_priority, f.assigned_category))
-        self.created = {(p, c): n for p, c, n in created.all()}
-        self.assigned = {(p, c): n for p, c, n in assigned.all()}
-        self.to_route = {(p, c): n for p, c, n in to_route.all()}
+    def load(self, totals: Totals) -> None:
+        self.created = totals.get("tickets_created", {})
+        self.assigned = totals.get("tickets_assigned", {})
+        self.to_route = totals.get("tickets_to_route", {})
 
     def collect(self) -> Iterator[Metric]:
         for name, doc, counts in (
@@ -78,26 +61,14 @@ class SlaCounters(Collector):
         self.major_incidents_open = dict.fromkeys(OPEN_STATUSES, 0)
         self.problems = 0
 
-    async def refresh(self, session: AsyncSession) -> None:
-        s, e, mi = sla_events.c, escalations.c, major_incidents.c
-        by_clock = await session.execute(
-            select(s.kind, s.clock, s.priority, func.count())
-            .group_by(s.kind, s.clock, s.priority))
-        by_trigger = await session.execute(
-            select(e.kind, e.trigger, func.count()).group_by(e.kind, e.trigger))
-        stage = case((mi.resolved_at.is_not(None), "resolved"),
-                     (mi.restored_at.is_not(None), "restored"), else_="declared")
-        open_by_status = await session.execute(
-            select(stage, func.count()).where(mi.closed_at.is_(None)).group_by(stage))
-        self.major_incidents = await session.scalar(
-            select(func.count()).select_from(major_incidents)) or 0
-        self.problems = await session.scalar(select(func.count()).select_from(problems)) or 0
-        rows = by_clock.all()
-        self.warnings = {(c, p): n for kind, c, p, n in rows if kind == "warning"}
-        self.breaches = {(c, p): n for kind, c, p, n in rows if kind == "breach"}
-        self.escalations = {(k, t): n for k, t, n in by_trigger.all()}
+    def load(self, totals: Totals) -> None:
+        self.warnings = dict(totals.get("sla_warnings", {}))
+        self.breaches = dict(totals.get("sla_breaches", {}))
+        self.escalations = dict(totals.get("escalations", {}))
+        self.major_incidents = sum(totals.get("major_incidents", {}).values())
+        self.problems = sum(totals.get("problems", {}).values())
         self.major_incidents_open = dict.fromkeys(OPEN_STATUSES, 0) | {
-            status: n for status, n in open_by_status.all()}
+            status: n for (status, _), n in totals.get("major_incidents_open", {}).items()}
 
     def collect(self) -> Iterator[Metric]:
         for name, doc, labels, counts in (
@@ -125,18 +96,30 @@ class SlaCounters(Collector):
                                   value=self.problems)
 
 
+async def read_totals(session: AsyncSession) -> Totals:
+    """Every counter total, by counter name, then by its label values."""
+    out: Totals = {}
+    rows = await session.execute(select(counter_totals.c.name, counter_totals.c.a,
+                                        counter_totals.c.b, counter_totals.c.value))
+    for name, a, b, value in rows.all():
+        out.setdefault(name, {})[a, b] = value
+    return out
+
+
 @dataclass
 class Counters:
-    """Every collector that reads the read model, refreshed together."""
+    """Every collector, loaded together from the counter totals the batches keep
+    (:mod:`tierline_metrics.counters`): one small read per refresh, whatever the volume."""
 
     tickets: TicketCounters = field(default_factory=TicketCounters)
     sla: SlaCounters = field(default_factory=SlaCounters)
     kpis: KpiCollector = field(default_factory=lambda: KpiCollector(SystemClock()))
 
     async def refresh(self, session: AsyncSession) -> None:
-        await self.tickets.refresh(session)
-        await self.sla.refresh(session)
-        await self.kpis.refresh(session)
+        totals = await read_totals(session)
+        self.tickets.load(totals)
+        self.sla.load(totals)
+        await self.kpis.load(session, totals)
 
 
 def register(registry: CollectorRegistry, clock: Clock | None = None,

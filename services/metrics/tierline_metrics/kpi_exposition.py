@@ -1,7 +1,8 @@
-"""KPI series for Prometheus, read from the read model at each refresh (so every replica
-agrees and a restart resets nothing). Names and units by Prometheus' conventions; labels
-are bounded: priority (5), channel (6), category (the taxonomy's), score (1-5), NPS group
-(3); an agent label only with ``per_agent_series`` on. Never a ticket, customer or text."""
+"""KPI series for Prometheus, taken at each refresh from the counter totals the batches keep
+(so every replica agrees and a restart resets nothing). Names and units by Prometheus'
+conventions; labels are bounded: priority (5), channel (6), category (the taxonomy's),
+score (1-5), NPS group (3); an agent label only with ``per_agent_series`` on. Never a
+ticket, customer or text."""
 
 from __future__ import annotations
 
@@ -15,21 +16,14 @@ from prometheus_client.core import (
     Metric,
 )
 from prometheus_client.registry import Collector
-from sqlalchemy import ColumnElement, extract, func, select
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tierline_metrics.models import ticket_facts, voc_signals
+from tierline_metrics.counters import BUCKETS_S
+from tierline_metrics.models import OPEN_TICKET, SCHEMA
 from tierline_shared.clock import Clock
 
-# Support times: a minute to a week.
-BUCKETS_S = (60, 300, 900, 1800, 3600, 7200, 14400, 28800, 86400, 172800, 259200, 604800)
-OPEN_EXCLUDED = ("resolved", "closed")
-
 Histogram = dict[str, tuple[list[int], float, int]]  # label -> (cumulative counts, sum, n)
-
-
-def _seconds(end: ColumnElement[datetime]) -> ColumnElement[float]:
-    return extract("epoch", end - ticket_facts.c.created_at)
 
 
 class KpiCollector(Collector):
@@ -46,56 +40,39 @@ class KpiCollector(Collector):
         self.agent_resolved: dict[str, int] = {}
         self.voc: dict[str, int] = {}
 
-    async def _histogram(self, session: AsyncSession, end: ColumnElement[datetime]) -> Histogram:
-        f = ticket_facts.c
-        seconds = _seconds(end)
-        rows = await session.execute(
-            select(f.created_priority,
-                   *(func.count().filter(seconds <= b) for b in BUCKETS_S),
-                   func.coalesce(func.sum(seconds), 0), func.count())
-            .where(end.is_not(None), f.created_at.is_not(None), f.created_priority.is_not(None),
-                   f.deflected.is_(False))
-            .group_by(f.created_priority))
-        return {r[0]: (list(r[1:-2]), float(r[-2]), int(r[-1])) for r in rows.all()}
+    async def load(self, session: AsyncSession,
+                   totals: dict[str, dict[tuple[str, str], int]]) -> None:
+        """Take the KPI counters from ``totals``; the age of the oldest open ticket per
+        priority is the one figure read from the facts (one index probe per priority)."""
+        def by_first(name: str) -> dict[str, int]:
+            return {a: n for (a, _), n in totals.get(name, {}).items()}
 
-    async def refresh(self, session: AsyncSession) -> None:
-        f = ticket_facts.c
-        known = (f.created_at.is_not(None), f.created_priority.is_not(None))
-        self.first_response = await self._histogram(session, f.first_response_at)
-        self.resolution = await self._histogram(session, f.resolved_at)
-        resolved = (await session.execute(
-            select(f.created_priority, func.count().filter(f.status.in_(OPEN_EXCLUDED)),
-                   func.coalesce(func.sum(f.reopen_count), 0))
-            .where(*known, f.deflected.is_(False)).group_by(f.created_priority))).all()
-        # Every reopen undid one resolution and the ticket's current one (if any) is the
-        # last: resolutions = reopens + (resolved or closed now). It only grows, where a
-        # count of tickets resolved now dropped on each reopen (read as a counter reset).
-        self.resolved = {p: n + int(r) for p, n, r in resolved}
-        self.reopened = {p: int(r) for p, _, r in resolved}
-        self.deflected = {c: n for c, n in (await session.execute(
-            select(f.channel, func.count()).where(f.deflected.is_(True), f.channel.is_not(None))
-            .group_by(f.channel))).all()}
-        self.csat = {str(s): n for s, n in (await session.execute(
-            select(f.csat, func.count()).where(f.csat.between(1, 5)).group_by(f.csat))).all()}
-        nps = (await session.execute(
-            select(func.count().filter(f.nps >= 9), func.count().filter(f.nps.between(7, 8)),
-                   func.count().filter(f.nps <= 6)).where(f.nps.is_not(None)))).one()
-        self.nps = dict(zip(("promoter", "passive", "detractor"), nps, strict=True))
+        for name in ("first_response", "resolution"):
+            buckets = totals.get(f"{name}_bucket", {})
+            sums = by_first(f"{name}_sum_us")
+            setattr(self, name, {
+                p: ([buckets.get((p, str(b)), 0) for b in BUCKETS_S], sums.get(p, 0) / 1e6, n)
+                for p, n in by_first(f"{name}_count").items()})
+        self.resolved = by_first("tickets_resolved")
+        self.reopened = by_first("tickets_reopened")
+        self.deflected = by_first("tickets_deflected")
+        self.csat = by_first("csat_responses")
+        self.nps = dict.fromkeys(("promoter", "passive", "detractor"), 0) | by_first(
+            "nps_responses")
+        self.voc = by_first("voc_signals")
+        self.agent_resolved = by_first("agent_resolved") if self.per_agent else {}
+        open_now = {p: n for p, n in by_first("backlog").items() if n > 0}
+        oldest: dict[str, datetime] = {}
+        if open_now:
+            rows = await session.execute(text(
+                f"SELECT p, (SELECT min(created_at) FROM {SCHEMA}.ticket_facts "
+                f"WHERE created_priority = p AND {OPEN_TICKET}) "
+                "FROM unnest(CAST(:priorities AS text[])) AS p"),
+                {"priorities": sorted(open_now)})
+            oldest = {p: at for p, at in rows.all() if at is not None}
         now = self.clock.now()
-        backlog = (await session.execute(
-            select(f.created_priority, func.count(), func.min(f.created_at))
-            .where(*known, f.deflected.is_(False),
-                   f.status.is_(None) | f.status.not_in(OPEN_EXCLUDED))
-            .group_by(f.created_priority))).all()
-        self.backlog = {p: (n, max((now - oldest).total_seconds(), 0.0))
-                        for p, n, oldest in backlog}
-        self.voc = {k: n for k, n in (await session.execute(
-            select(voc_signals.c.kind, func.count()).group_by(voc_signals.c.kind))).all()}
-        if self.per_agent:
-            self.agent_resolved = {a: n for a, n in (await session.execute(
-                select(f.agent_id, func.count())
-                .where(f.agent_id.is_not(None), f.status.in_(OPEN_EXCLUDED))
-                .group_by(f.agent_id))).all()}
+        self.backlog = {p: (n, max((now - oldest[p]).total_seconds(), 0.0) if p in oldest
+                            else 0.0) for p, n in open_now.items()}
 
     def collect(self) -> Iterator[Metric]:
         for name, doc, data in (

@@ -19,12 +19,16 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
 from tierline_shared.db import bus_tables
 
 SCHEMA = "metrics"
+# A ticket counted in the backlog: logged for an agent and not resolved or closed.
+OPEN_TICKET = ("created_at IS NOT NULL AND created_priority IS NOT NULL AND deflected = false "
+               "AND (status IS NULL OR status NOT IN ('resolved', 'closed'))")
 metadata = MetaData(schema=SCHEMA)
 
 # One row per ticket, filled in by whichever event arrives first (topics are not ordered
@@ -65,6 +69,9 @@ ticket_facts = Table(
     Index("ix_ticket_facts_major_incident_id", "major_incident_id"),
     Index("ix_ticket_facts_created_at", "created_at"),
     Index("ix_ticket_facts_resolved_at", "resolved_at"),
+    # The oldest open ticket per priority (the backlog age gauge), found without a scan.
+    Index("ix_ticket_facts_open", "created_priority", "created_at",
+          postgresql_where=text(OPEN_TICKET)),
 )
 
 # Every event about a ticket that a KPI needs, as published (validated again on reading):
@@ -206,6 +213,17 @@ voc_signals = Table(
     Column("p_value", Float, nullable=False),
     Column("detected_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("kind", "dimension", "key", "day", name="uq_voc_signals_kind_key_day"),
+)
+
+# Every counter Prometheus reads, as a total per name and label values ("" where a counter
+# has fewer labels), moved by each batch by what it changed (tierline_metrics.counters).
+counter_totals = Table(
+    "counter_totals",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("a", Text, primary_key=True),
+    Column("b", Text, primary_key=True),
+    Column("value", BigInteger, nullable=False),
 )
 
 outbox, inbox = bus_tables(metadata)

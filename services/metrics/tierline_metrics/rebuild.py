@@ -44,7 +44,8 @@ from tierline_shared.unit_of_work import transaction
 log = logging.getLogger(__name__)
 
 REBUILT = (models.ticket_facts, models.ticket_log, models.sla_events, models.escalations,
-           models.major_incidents, models.problems, models.presence_log, models.inbox)
+           models.major_incidents, models.problems, models.presence_log, models.inbox,
+           models.counter_totals)
 
 
 @dataclass
@@ -115,8 +116,13 @@ async def _copy_in(settings: Settings, sessions: async_sessionmaker[AsyncSession
 
 
 async def _truncate(conn: Any) -> None:
+    """Empty the rebuilt tables; the counter totals start again from the signals kept."""
     names = ", ".join(f"{models.SCHEMA}.{t.name}" for t in REBUILT)
     await conn.execute(text(f"TRUNCATE {names}"))
+    await conn.execute(text(
+        f"INSERT INTO {models.SCHEMA}.counter_totals (name, a, b, value) "
+        f"SELECT 'voc_signals', kind, '', count(*) FROM {models.SCHEMA}.voc_signals "
+        "GROUP BY kind"))
 
 
 async def _replay(settings: Settings, topics: list[str], timeout_s: float

@@ -5,6 +5,7 @@ transaction; ``GET /v1/reports/voc`` lists them."""
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any, Literal
 
@@ -16,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tierline_metrics.kpi.voc import Contact, Signal, detect
 from tierline_metrics.models import ticket_log, voc_signals
 from tierline_metrics.reports import check_window, csv_response, policy_of, to_csv
+from tierline_metrics.writer import add_totals
 from tierline_shared.auth.deps import require
 from tierline_shared.bus.events import TicketCreated, TicketEscalated, VoiceOfCustomerSignal
 from tierline_shared.runtime import Runtime
@@ -79,6 +81,7 @@ async def check(runtime: Runtime) -> list[Signal]:
                 ).on_conflict_do_nothing().returning(voc_signals.c.id))
                 if stored is None:
                     continue
+                await add_totals(session, Counter({("voc_signals", signal.kind, ""): 1}))
                 event = VoiceOfCustomerSignal(
                     signal_id=signal_id, kind=signal.kind, dimension=signal.dimension,
                     key=signal.key, day=signal.day, observed=signal.observed,

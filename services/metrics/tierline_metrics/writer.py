@@ -1,13 +1,19 @@
-"""Writing a fold: one statement per table and shape of change, whatever the batch size.
+"""Writing a fold: a few statements per table, whatever the batch size.
 
 Applying the same event twice changes nothing: accumulated rows are keyed by the event id
 (``ON CONFLICT DO NOTHING``), counts are recounted from those rows, a ``first`` column keeps
 the first value it was given and a ``max`` column the greatest. Only ``add`` (a ticket's
 reopen count) relies on the inbox to see each event once, as it always did.
+
+The counter totals Prometheus reads move by what the batch changed
+(:mod:`tierline_metrics.counters`): the counted columns of the rows the batch touches are
+read first, locked, and the difference of what they count for after and before is added
+with one statement; new SLA events and escalations count as the insert returns them.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
@@ -18,9 +24,11 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tierline_metrics import counters
 from tierline_metrics.fold import Fold, Row, fold
 from tierline_metrics.models import (
     SCHEMA,
+    counter_totals,
     escalations,
     major_incidents,
     problems,
@@ -40,9 +48,24 @@ async def write(session: AsyncSession, out: Fold) -> None:
         f = ticket_facts.c
         previous = set((await session.scalars(select(f.major_incident_id).where(
             f.ticket_id.in_(list(out.linked)), f.major_incident_id.is_not(None)))).all())
-    await upsert(session, ticket_facts, out.facts)
-    await upsert(session, major_incidents, out.major_incidents)
-    await upsert(session, problems, out.problems)
+    totals: counters.Totals = Counter()
+    for table, rows, columns, count in (
+            (ticket_facts, out.facts, counters.TICKET_COLUMNS, counters.ticket),
+            (major_incidents, out.major_incidents, counters.INCIDENT_COLUMNS, counters.incident),
+            (problems, out.problems, (), counters.problem)):
+        if not rows:
+            continue
+        new = await insert_missing(session, table, rows)
+        # A ticket changing no counted column counts as it did; an incident or a problem
+        # counts once it exists, so every one the batch touches is looked at.
+        counted = {key: row for key, row in rows.items()
+                   if table is not ticket_facts or not row.changes.keys().isdisjoint(columns)}
+        before = await _counted(session, table, columns, [k for k in counted if k not in new])
+        for key, row in counted.items():
+            old = None if key in new else before[key]
+            totals.update(counters.change(count(old), count(
+                counters.merged(old, row.changes, columns))))
+        await update_rows(session, table, rows)
     if out.log:
         await session.execute(text(
             f"INSERT INTO {SCHEMA}.ticket_log (event_id, ticket_id, event_type, at, body) "
@@ -58,35 +81,78 @@ async def write(session: AsyncSession, out: Fold) -> None:
             "CAST(:presences AS text[])) ON CONFLICT DO NOTHING"), dict(zip(
                 ("agents", "ats", "presences"),
                 (list(column) for column in zip(*out.presence, strict=True)), strict=True)))
-    for table, rows in ((sla_events, out.sla_events), (escalations, out.escalations)):
+    for table, rows, key_of in ((sla_events, out.sla_events, counters.sla_event),
+                                (escalations, out.escalations, counters.escalation)):
         for start in range(0, len(rows), _CHUNK):
-            await session.execute(pg_insert(table).values(rows[start:start + _CHUNK])
-                                  .on_conflict_do_nothing())
+            inserted = await session.execute(
+                pg_insert(table).values(rows[start:start + _CHUNK]).on_conflict_do_nothing()
+                .returning(*(table.c[n] for n in ("kind", "clock", "priority", "trigger")
+                             if n in table.c)))
+            totals.update(key_of(row) for row in inserted.mappings())
     if out.escalated:
         await recount_escalations(session, out.escalated)
     if out.incidents_linked:
         await recount_incidents(session, previous | out.incidents_linked)
+    await add_totals(session, totals)
 
 
-async def upsert(session: AsyncSession, table: Table, rows: dict[UUID, Row]) -> None:
-    """Make sure each row exists (one ``INSERT ... ON CONFLICT DO NOTHING``), then change
-    every row as its changes say with one ``UPDATE ... FROM unnest(...)``: per column an
-    array of values and an array saying which rows change it. The statements' text depends
-    only on the table, so PostgreSQL plans each once per connection."""
-    if not rows:
+async def _counted(session: AsyncSession, table: Table, columns: Sequence[str],
+                   keys: list[UUID]) -> dict[UUID, dict[str, Any]]:
+    """The counted ``columns`` of the rows with ``keys``, locked until the transaction ends
+    (in key order), so no other writer moves them in between. Read after the missing rows
+    were inserted: a writer inserting the same row waits for this one and then reads what
+    it wrote, so two batches never both count a row from the same state."""
+    if not keys:
+        return {}
+    key = next(iter(table.primary_key.columns))
+    found = await session.execute(text(
+        f"SELECT {', '.join([key.name, *columns])} FROM {table.schema}.{table.name} "
+        f"WHERE {key.name} = ANY(CAST(:keys AS uuid[])) ORDER BY {key.name} FOR UPDATE"),
+        {"keys": sorted(keys)})
+    return {r[0]: dict(zip(columns, r[1:], strict=True)) for r in found.all()}
+
+
+async def add_totals(session: AsyncSession, totals: counters.Totals) -> None:
+    """Move the counter totals by ``totals`` with one statement (a total missing starts at
+    0), in key order."""
+    if not totals:
         return
+    keys = sorted(totals)
+    await session.execute(text(
+        f"INSERT INTO {SCHEMA}.{counter_totals.name} (name, a, b, value) "
+        "SELECT * FROM unnest(CAST(:names AS text[]), CAST(:a AS text[]), CAST(:b AS text[]), "
+        "CAST(:values AS bigint[])) ON CONFLICT (name, a, b) "
+        f"DO UPDATE SET value = {counter_totals.name}.value + excluded.value"),
+        {"names": [k[0] for k in keys], "a": [k[1] for k in keys], "b": [k[2] for k in keys],
+         "values": [totals[k] for k in keys]})
+
+
+async def insert_missing(session: AsyncSession, table: Table, rows: dict[UUID, Row]
+                         ) -> set[UUID]:
+    """Make sure each row exists (one ``INSERT ... ON CONFLICT DO NOTHING``); the keys of
+    those it inserted."""
+    key = next(iter(table.primary_key.columns))
+    inserted = await session.scalars(text(
+        f"INSERT INTO {table.schema}.{table.name} ({key.name}) "
+        f"SELECT unnest(CAST(:keys AS uuid[])) ON CONFLICT DO NOTHING RETURNING {key.name}"),
+        {"keys": list(rows)})
+    return set(inserted.all())
+
+
+async def update_rows(session: AsyncSession, table: Table, rows: dict[UUID, Row]) -> None:
+    """Change every row (they exist) as its changes say with one ``UPDATE ... FROM
+    unnest(...)``: per column an array of values and an array saying which rows change it.
+    The statement's text depends only on the table and the columns changed, so PostgreSQL
+    plans each once per connection."""
     key = next(iter(table.primary_key.columns))
     ops: dict[str, str] = {}
     for row in rows.values():
         for name, (op, _) in row.changes.items():
             if ops.setdefault(name, op) != op:
                 raise ValueError(f"{table.name}.{name} changed both by {ops[name]} and {op}")
-    keys = list(rows)
-    await session.execute(text(
-        f"INSERT INTO {table.schema}.{table.name} ({key.name}) "
-        f"SELECT unnest(CAST(:keys AS uuid[])) ON CONFLICT DO NOTHING"), {"keys": keys})
     if not ops:
         return
+    keys = list(rows)
     names = sorted(ops)
     params: dict[str, Any] = {"keys": keys}
     for n, name in enumerate(names):
