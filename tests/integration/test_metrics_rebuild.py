@@ -79,6 +79,8 @@ async def snapshot(url: str) -> dict[str, Any]:
         out["inbox"] = sorted(tuple(r) for r in await conn.fetch(
             "SELECT event_id, event_type, topic FROM metrics.processed_events"))
         out["counter_totals"] = await totals(conn)
+        out["indexes"] = sorted(tuple(r) for r in await conn.fetch(
+            "SELECT tablename, indexname, indexdef FROM pg_indexes WHERE schemaname = 'metrics'"))
         return out
     finally:
         await conn.close()
