@@ -1,3 +1,4 @@
+import json
 from datetime import UTC, datetime, timedelta
 
 from tierline_router.matcher import AgentView, Need, choose
@@ -117,6 +118,31 @@ def test_fair_share_among_equals_stays_within_one_ticket() -> None:
 def test_reasons_name_the_rule_and_every_candidate() -> None:
     decision = choose(NEED, [agent("b", last_assigned_at=T0), agent("a")])
     reasons = decision.reasons()
-    assert reasons["chosen"] == "a" and reasons["considered"] == ["b", "a"]
+    assert reasons["chosen"] == "a" and reasons["considered"] == 2
     assert reasons["rule"] == "rule 'default': network>=1 on chat, tiers 1-3"
-    assert reasons["passed_over"] == {"b": "assigned more recently"}
+    assert reasons["alternatives"] == [{"agent": "b", "lost": "assigned more recently"}]
+    assert reasons["passed_over"] == {"ranked_below": 1}
+
+
+def test_reasons_stay_small_naming_three_runners_up_and_counting_the_rest() -> None:
+    team = [agent(f"busy{n}", presence="away") for n in range(40)]
+    team += [agent(f"full{n}", channels={"chat": 1}, active_by_channel={"chat": 1})
+             for n in range(20)]
+    team += [agent(f"r{n}", last_assigned_at=T0 + timedelta(minutes=n)) for n in range(4)]
+    reasons = choose(NEED, team).reasons()
+    assert reasons["chosen"] == "r0" and reasons["considered"] == 64
+    # Runners-up who could have taken it come first, best ranked first.
+    assert [a["agent"] for a in reasons["alternatives"]] == ["r1", "r2", "r3"]
+    assert all(a["lost"] == "assigned more recently" for a in reasons["alternatives"])
+    assert reasons["passed_over"] == {"channel_full": 20, "presence": 40, "ranked_below": 3}
+    assert len(json.dumps(reasons)) < 1000
+
+
+def test_when_nobody_can_take_it_the_alternatives_say_why_each_could_not() -> None:
+    decision = choose(NEED, [agent("x", presence="away"),
+                             agent("y", max_total=1, active_by_channel={"email": 1})])
+    reasons = decision.reasons()
+    assert reasons["chosen"] is None
+    assert reasons["alternatives"] == [{"agent": "x", "lost": "presence is away"},
+                                       {"agent": "y", "lost": "total capacity 1 full"}]
+    assert reasons["passed_over"] == {"presence": 1, "total_full": 1}

@@ -8,6 +8,7 @@ idle longest. Handle time plays no part.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -63,18 +64,40 @@ class Need:
         return f"rule {self.rule!r}: {skills} on {self.channel}, {tiers}"
 
 
+ALTERNATIVES = 3  # runners-up a decision's reasons name, each with why it lost
+RANKED_BELOW = "ranked_below"  # could take the work, but another agent ranked higher
+
+
 @dataclass(frozen=True)
 class Decision:
     agent: AgentView | None
     need: Need
     considered: list[str]
-    passed_over: dict[str, str]
+    passed_over: dict[str, str]  # agent -> why not chosen: ineligible first, then by rank
+    kinds: dict[str, str] = field(default_factory=dict)  # agent -> the kind of that reason
+
+    def passed_over_counts(self) -> dict[str, int]:
+        """How many candidates were passed over, per kind of reason."""
+        return dict(sorted(Counter(self.kinds.get(a, "other") for a in self.passed_over)
+                           .items()))
+
+    def alternatives(self) -> list[dict[str, str]]:
+        """The best runners-up and why each lost: those ranked below the chosen agent first,
+        in rank order, then those who could not take the work."""
+        ranked = [a for a in self.passed_over if self.kinds.get(a) == RANKED_BELOW]
+        unable = [a for a in self.passed_over if self.kinds.get(a) != RANKED_BELOW]
+        return [{"agent": a, "lost": self.passed_over[a]}
+                for a in (ranked + unable)[:ALTERNATIVES]]
 
     def reasons(self) -> dict[str, object]:
+        """What a decision records: the rule, the chosen agent, the top runners-up with why
+        each lost and how many candidates were passed over per reason (not one line per
+        candidate: a decision among 64 used to write some 4 KB)."""
         return {"rule": self.need.describe(), "queue": self.need.queue,
-                "widened": list(self.need.widened), "considered": self.considered,
-                "passed_over": self.passed_over,
+                "widened": list(self.need.widened), "considered": len(self.considered),
                 "chosen": self.agent.id if self.agent else None,
+                "alternatives": self.alternatives(),
+                "passed_over": self.passed_over_counts(),
                 "order": "lowest tier, then best skill, then least loaded, then idle longest"}
 
 
@@ -105,25 +128,33 @@ def _skill_gap(agent: AgentView, need: Need) -> str:
 
 def why_not(agent: AgentView, need: Need) -> str | None:
     """Why the agent cannot take the work now, or None if they can."""
+    found = why_not_kind(agent, need)
+    return None if found is None else found[1]
+
+
+def why_not_kind(agent: AgentView, need: Need) -> tuple[str, str] | None:
+    """The kind of reason the agent cannot take the work now and the reason itself, or
+    None if they can."""
     if agent.id in need.excluded:
-        return "declined this ticket"
+        return "declined", "declined this ticket"
     if agent.presence != "available":
-        return f"presence is {agent.presence}"
+        return "presence", f"presence is {agent.presence}"
     if agent.tier < need.min_tier:
-        return f"tier {agent.tier} below required {need.min_tier}"
+        return "tier_below", f"tier {agent.tier} below required {need.min_tier}"
     if agent.tier > need.max_tier:
-        return f"tier {agent.tier} above the rule's {need.max_tier} (lowest sufficient tier)"
+        return "tier_above", (f"tier {agent.tier} above the rule's {need.max_tier} "
+                              "(lowest sufficient tier)")
     if need.language and need.language not in agent.languages:
-        return f"does not speak {need.language!r}"
+        return "language", f"does not speak {need.language!r}"
     if skill_fit(agent, need) is None:
-        return _skill_gap(agent, need)
+        return "skill", _skill_gap(agent, need)
     capacity = agent.channels.get(need.channel, 0)
     if capacity == 0:
-        return f"does not work the {need.channel} channel"
+        return "channel", f"does not work the {need.channel} channel"
     if agent.active_by_channel.get(need.channel, 0) >= capacity:
-        return f"{need.channel} capacity {capacity} full"
+        return "channel_full", f"{need.channel} capacity {capacity} full"
     if agent.active_total >= agent.max_total:
-        return f"total capacity {agent.max_total} full"
+        return "total_full", f"total capacity {agent.max_total} full"
     return None
 
 
@@ -135,22 +166,24 @@ def rank_key(agent: AgentView, need: Need) -> tuple[object, ...]:
 
 def choose(need: Need, agents: Iterable[AgentView]) -> Decision:
     passed_over: dict[str, str] = {}
+    kinds: dict[str, str] = {}
     eligible: list[AgentView] = []
     considered: list[str] = []
     for agent in agents:
         considered.append(agent.id)
-        reason = why_not(agent, need)
-        if reason is None:
+        found = why_not_kind(agent, need)
+        if found is None:
             eligible.append(agent)
         else:
-            passed_over[agent.id] = reason
+            kinds[agent.id], passed_over[agent.id] = found
     if not eligible:
-        return Decision(None, need, considered, passed_over)
+        return Decision(None, need, considered, passed_over, kinds)
     ranked = sorted(eligible, key=lambda a: rank_key(a, need))
     best = ranked[0]
     for other in ranked[1:]:
         passed_over[other.id] = _ranked_below(other, best, need)
-    return Decision(best, need, considered, passed_over)
+        kinds[other.id] = RANKED_BELOW
+    return Decision(best, need, considered, passed_over, kinds)
 
 
 def _ranked_below(other: AgentView, best: AgentView, need: Need) -> str:

@@ -117,9 +117,9 @@ async def decide(session: AsyncSession, need: Need) -> Decision:
                                        .with_for_update())).one()
         if why_not(agent_view(fresh), need) is None:
             return Decision(agent_view(fresh), need, decision.considered,
-                            decision.passed_over)
+                            decision.passed_over, decision.kinds)
         raced.add(decision.agent.id)
-    return Decision(None, need, [], {"*": "candidates kept filling up"})
+    return Decision(None, need, [], {"*": "candidates kept filling up"}, {"*": "raced"})
 
 
 async def offer(runtime: Runtime, session: AsyncSession, ticket: Row[Any], decision: Decision,
@@ -257,7 +257,7 @@ async def enqueue(runtime: Runtime, session: AsyncSession, ticket: Row[Any], nee
         .on_conflict_do_update(index_elements=[queue.c.ticket_id], set_=values))
     if queued_at is None:
         await record(session, ticket.ticket_id, now, "queued", None, queue=need.queue,
-                     reason=reason, passed_over=decision.passed_over)
+                     reason=reason, passed_over=decision.passed_over_counts())
         await runtime.emit(session, runtime.topics.routing, runtime.envelope(TicketQueued(
             ticket_id=ticket.ticket_id, priority=ticket.priority, category=ticket.category,
             queued_at=now, reason=reason)))
