@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -253,6 +254,12 @@ def create_service_app(
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        if isinstance(exc, PoolTimeout):
+            log.warning("no database connection free in time", extra={"error": repr(exc)})
+            return JSONResponse(
+                error_body("service_unavailable", "overloaded: no database connection came "
+                           "free in time; retry later"),
+                status_code=503, headers={"Retry-After": "1"})
         if is_transient(exc):
             log.warning("dependency unavailable", extra={"error": repr(exc)})
             return JSONResponse(

@@ -78,3 +78,38 @@ async def test_a_dropped_pooled_connection_is_an_outage_to_the_consumer_retry(
     finally:
         await engine.dispose()
         await killer.dispose()
+
+
+async def test_no_connection_free_in_time_answers_503_overloaded_not_500(
+        databases: Databases) -> None:
+    """Under a burst the pool may have no connection free within its timeout: that is an
+    overload (503, retry soon), not an unexpected error, and a consumer retries it."""
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    runtime = offline_runtime(SPEC, databases.create(),
+                              FrozenClock(datetime(2026, 11, 30, tzinfo=UTC)))
+    await runtime.engine.dispose()
+    runtime.engine = make_engine(runtime.settings.database_url, pool_size=1)
+    runtime.engine.sync_engine.pool._timeout = 0.2
+    runtime.sessions = make_sessionmaker(runtime.engine)
+    app = create_app(runtime.settings)
+    key = attach(app, runtime)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    held = []
+    try:
+        for _ in range(2):  # the pool's one connection and its one overflow, both taken
+            conn = await runtime.engine.connect()
+            held.append(conn)
+            await conn.execute(text("SELECT 1"))
+        async with httpx.AsyncClient(transport=transport, base_url="http://router",
+                                     headers={"X-API-Key": key}) as client:
+            busy = await client.get("/v1/agents")
+        assert busy.status_code == 503, busy.text
+        assert busy.json()["error"] == "service_unavailable"
+        assert "overloaded" in busy.json()["detail"]
+        assert busy.headers["Retry-After"] == "1"
+        assert is_transient(PoolTimeout("no connection"))
+    finally:
+        for conn in held:
+            await conn.close()
+        await runtime.engine.dispose()

@@ -28,6 +28,7 @@ from sqlalchemy import Table, column, select, values
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.types import Text
 
 from tierline_shared.bus.envelope import Envelope, InvalidMessage, decode
@@ -322,6 +323,6 @@ def is_conflict(exc: BaseException) -> bool:
 
 def is_transient(exc: BaseException) -> bool:
     """An outage, not a poison message: retry without dead-lettering or committing."""
-    if isinstance(exc, OperationalError | InterfaceError | OSError | TimeoutError):
-        return True
+    if isinstance(exc, OperationalError | InterfaceError | OSError | TimeoutError | PoolTimeout):
+        return True  # PoolTimeout: no pooled connection came free in time (overload)
     return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
