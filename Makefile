@@ -66,6 +66,7 @@ bench: install
 	$(BIN)/python bench/erlang_vs_pyworkforce.py
 	$(BIN)/python bench/router_decisions.py
 	$(BIN)/python bench/e2e_latency.py
+	$(BIN)/python bench/categorizer.py
 	$(BIN)/python bench/intake_throughput.py
 	$(BIN)/python bench/metrics_replay.py
 	$(BIN)/python bench/consumer_throughput.py
