@@ -1,4 +1,5 @@
-"""SLA policy file: calendars and targets; due times in business time."""
+"""SLA policy file: calendars and targets; due times in business time. Shared: sla runs its
+clocks on it, and metrics counts resolution times in the same business hours."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from tierline_shared.calendar import WEEKDAYS, Calendar
 from tierline_shared.policy import known_timezone, load_policy
-from tierline_sla.calendar import WEEKDAYS, Calendar
 
 PERIOD = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
 
