@@ -28,10 +28,10 @@ sys.path.insert(0, str(ROOT))
 
 from bench.report import write_results  # noqa: E402
 from tests.legacy_categorizer import LegacyCategorizer  # noqa: E402
-from tierline_intake.categorizer import CORPUS, Categorizer, load_corpus  # noqa: E402
-from tierline_intake.classify import classify  # noqa: E402
 from tierline_intake.policies import load_priority_policy, load_taxonomy  # noqa: E402
-from tierline_intake.priority import Signals  # noqa: E402
+from tierline_intake.tickets.categorizer import CORPUS, Categorizer, load_corpus  # noqa: E402
+from tierline_intake.tickets.classify import classify  # noqa: E402
+from tierline_intake.tickets.priority import Signals  # noqa: E402
 from tierline_shared.settings import POLICY_DIR  # noqa: E402
 
 ROUNDS = 3

@@ -10,9 +10,9 @@ from typing import Any
 
 import numpy as np
 
-from tierline_intake.categorizer import Guess
 from tierline_intake.policies import Rule
-from tierline_intake.rules import pattern_hits, phrase_hits
+from tierline_intake.tickets.categorizer import Guess
+from tierline_intake.tickets.rules import pattern_hits, phrase_hits
 
 
 def _text(title: str, description: str) -> str:

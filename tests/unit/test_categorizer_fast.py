@@ -10,9 +10,15 @@ import numpy as np
 import pytest
 
 from tests.legacy_categorizer import LegacyCategorizer
-from tierline_intake.categorizer import CORPUS, Categorizer, Example, _text, load_corpus
 from tierline_intake.policies import load_taxonomy
-from tierline_intake.rules import PhraseIndex, phrase_hits
+from tierline_intake.tickets.categorizer import (
+    CORPUS,
+    Categorizer,
+    Example,
+    load_corpus,
+    model_text,
+)
+from tierline_intake.tickets.rules import PhraseIndex, phrase_hits
 from tierline_shared.settings import POLICY_DIR
 
 TAXONOMY = load_taxonomy(POLICY_DIR)
@@ -39,7 +45,7 @@ def test_probabilities_match_scikit_learn_within_1e_9_on_the_whole_corpus() -> N
     fast = model()
     worst = 0.0
     for title, description in _tickets():
-        x = fast.features.transform([_text(title, description)])
+        x = fast.features.transform([model_text(title, description)])
         got = fast.probabilities(title, description)
         for name, clf in (("category", fast.category_model), ("type", fast.type_model),
                           ("subcategory", fast.sub_model)):

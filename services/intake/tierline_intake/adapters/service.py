@@ -11,16 +11,16 @@ from uuid import UUID
 from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tierline_intake import lifecycle
-from tierline_intake.adapters import ExternalTicket
-from tierline_intake.audit import audit_ticket
+from tierline_intake.adapters.domain import ExternalTicket
+from tierline_intake.context import intake_context
 from tierline_intake.desks.follow import follow_assignee, follow_notes
 from tierline_intake.idempotency import request_hash
 from tierline_intake.models import external_tickets, tickets
-from tierline_intake.schemas import TicketIn
-from tierline_intake.service import (
-    _record,
-    _transition,
+from tierline_intake.tickets import lifecycle
+from tierline_intake.tickets.audit import audit_ticket
+from tierline_intake.tickets.recorder import record_history, transition
+from tierline_intake.tickets.schemas import TicketIn
+from tierline_intake.tickets.service import (
     change_priority,
     get_ticket,
     log_ticket,
@@ -33,8 +33,8 @@ EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 def _ticket_in(runtime: Runtime, ext: ExternalTicket) -> TicketIn:
-    taxonomy = runtime.state["taxonomy"]
-    levels = runtime.state["priority_policy"].levels
+    taxonomy = intake_context(runtime).taxonomy
+    levels = intake_context(runtime).priority_policy.levels
     requester = {k: v[:200] for k, v in ext.requester.items()
                  if k != "email" or EMAIL.match(v)}
     category = next((c for c in ext.categories if c in taxonomy.categories), None)
@@ -55,7 +55,7 @@ def _ticket_in(runtime: Runtime, ext: ExternalTicket) -> TicketIn:
 def _external_priority(runtime: Runtime, ext: ExternalTicket) -> tuple[str, str] | None:
     """The priority an update implies: the policy's matrix on the external impact and
     urgency, or else the external priority."""
-    policy = runtime.state["priority_policy"]
+    policy = intake_context(runtime).priority_policy
     if ext.impact in policy.levels and ext.urgency in policy.levels:
         assert ext.impact is not None and ext.urgency is not None
         return (policy.matrix[ext.impact][ext.urgency],
@@ -70,8 +70,8 @@ async def _follow_status(runtime: Runtime, session: AsyncSession, row: dict[str,
     """Move the ticket to the status the external system reports; what the lifecycle does
     not allow is reported, not forced."""
     if ext.status is None:
-        await _record(runtime, session, row["id"], "external_status_unmapped", ext.system,
-                      {"system": ext.system, "status": ext.external_status})
+        await record_history(runtime, session, row["id"], "external_status_unmapped", ext.system,
+                             {"system": ext.system, "status": ext.external_status})
         return [{"field": "status", "applied": False, "external": ext.external_status,
                  "reason": "unknown external status: kept in external_status"}]
     try:
@@ -84,9 +84,9 @@ async def _follow_status(runtime: Runtime, session: AsyncSession, row: dict[str,
         notes = None
         if move.to_status == "resolved":
             notes = ext.resolution_notes or f"resolved in {ext.system} ({ext.key})"
-        await _transition(runtime, session, row, move, actor=ext.system,
-                          note=f"{ext.system} status {ext.external_status}",
-                          resolution_notes=notes)
+        await transition(runtime, session, row, move, actor=ext.system,
+                         note=f"{ext.system} status {ext.external_status}",
+                         resolution_notes=notes)
         changes.append({"field": "status", "applied": True, "from": move.from_status,
                         "to": move.to_status, "external": ext.external_status})
     return changes

@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Body, Header, HTTPException, Query, Response
+from fastapi import APIRouter, Body, HTTPException, Query, Response
 from fastapi.responses import JSONResponse
 
-from tierline_intake.audit import ENTITY
+from tierline_intake.http_errors import ERRORS, IdempotencyKey, invalid, key_reused
 from tierline_intake.idempotency import KeyReused, run_once
-from tierline_intake.kb_service import log_ticket_or_deflect
 from tierline_intake.models import audit_log
-from tierline_intake.schemas import (
+from tierline_intake.tickets.audit import ENTITY
+from tierline_intake.tickets.schemas import (
     EVENT_EXAMPLES,
     TICKET_EXAMPLE,
     HistoryEntry,
@@ -21,13 +21,14 @@ from tierline_intake.schemas import (
     TicketIn,
     TicketOut,
 )
-from tierline_intake.service import (
+from tierline_intake.tickets.service import (
     EventRefused,
     InvalidInput,
     TicketNotFound,
     apply_event,
     get_history,
     get_ticket,
+    log_ticket_or_deflect,
     ticket_out,
 )
 from tierline_shared import audit
@@ -35,32 +36,6 @@ from tierline_shared.auth.deps import require
 from tierline_shared.web import ActorDep, RuntimeDep, SessionDep, error_body
 
 router = APIRouter(prefix="/v1", tags=["tickets"])
-
-IdempotencyKey = Annotated[str | None, Header(
-    alias="Idempotency-Key", min_length=1, max_length=200,
-    description="retrying with the same key and body returns the first response; "
-                "the same key with another body answers 422")]
-
-ERRORS: dict[int | str, dict[str, Any]] = {
-    404: {"description": "No such ticket"},
-    409: {"description": "The event does not fit the ticket's status; the body names the "
-                         "allowed transitions"},
-    413: {"description": "Body too large"},
-    422: {"description": "Invalid body: the body names the field, or the Idempotency-Key was "
-                         "used with another body"},
-}
-
-
-def _invalid(exc: InvalidInput) -> HTTPException:
-    return HTTPException(422, error_body("validation_error", [
-        {"field": exc.field, "message": exc.message, "type": "value_error"}]))
-
-
-def _reused() -> HTTPException:
-    return HTTPException(422, error_body(
-        "idempotency_key_reused",
-        "this Idempotency-Key was already used with a different request body"))
-
 
 @router.post("/tickets", status_code=201, response_model=TicketOut, responses=ERRORS,
              dependencies=[require("tickets:write")])
@@ -76,11 +51,12 @@ async def create_ticket(runtime: RuntimeDep, actor: ActorDep, response: Response
         status, payload, replayed = await run_once(
             runtime, key=idempotency_key, actor=actor, scope="POST /v1/tickets",
             payload=body.model_dump(mode="json"),
-            effect=lambda session: log_ticket_or_deflect(runtime, session, body))
+            effect=lambda session: log_ticket_or_deflect(runtime, session, body),
+            look_first=False)
     except InvalidInput as exc:
-        raise _invalid(exc) from None
+        raise invalid(exc) from None
     except KeyReused:
-        raise _reused() from None
+        raise key_reused() from None
     headers = {"Location": f"/v1/tickets/{payload['id']}"}
     if replayed:
         headers["Idempotent-Replayed"] = "true"
@@ -139,11 +115,11 @@ async def post_event(ticket_id: UUID, runtime: RuntimeDep, actor: ActorDep,
     except TicketNotFound:
         raise HTTPException(404, error_body("not_found", f"no ticket {ticket_id}")) from None
     except InvalidInput as exc:
-        raise _invalid(exc) from None
+        raise invalid(exc) from None
     except EventRefused as exc:
         raise HTTPException(409, error_body("transition_refused", exc.why, status=exc.status,
                                             allowed=list(exc.allowed))) from None
     except KeyReused:
-        raise _reused() from None
+        raise key_reused() from None
     headers = {"Idempotent-Replayed": "true"} if replayed else {}
     return JSONResponse(payload, status_code=status, headers=headers)

@@ -25,7 +25,6 @@ from uuid import UUID, uuid4
 from sqlalchemy import String, cast, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tierline_intake.audit import ENTITY
 from tierline_intake.models import (
     REQUESTER_ID,
     audit_log,
@@ -39,6 +38,7 @@ from tierline_intake.models import (
     tickets,
     webhook_deliveries,
 )
+from tierline_intake.tickets.audit import ENTITY
 from tierline_shared import audit
 from tierline_shared.audit import REDACTED
 from tierline_shared.bus.events import TicketRequesterErased

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Table, literal_column, or_, select
+from sqlalchemy import Table, case, literal, literal_column, or_, select, true
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tierline_intake.directory import effective_profile
+from tierline_intake.directory.domain import effective_profile
 from tierline_intake.models import REQUESTER_ID, accounts, customers, tickets
 from tierline_shared.runtime import Runtime
 
@@ -71,3 +71,44 @@ async def recent_tickets(session: AsyncSession, requester_ids: list[str],
         tickets.c.created_at.desc()).limit(limit))).all()
     return [{"id": str(r.id), "title": r.title, "status": r.status, "priority": r.priority,
              "category": r.category, "created_at": r.created_at.isoformat()} for r in rows]
+
+
+_RECENT_COLUMNS = ("id", "title", "status", "priority", "category", "created_at")
+
+
+async def requester_context(runtime: Runtime, session: AsyncSession, customer_id: str,
+                            email: str | None = None,
+                            limit: int = RECENT_TICKETS) -> tuple[dict[str, Any] | None,
+                                                                  list[dict[str, Any]]]:
+    """``profile_of`` and ``recent_tickets`` of a new ticket's requester in one statement:
+    the customer (by id, or else by email), its account, and the latest tickets of the
+    requester id and of the customer found, one row per ticket (at least one row)."""
+    condition = customers.c.id == customer_id
+    if email:
+        condition = or_(condition, customers.c.email == email)
+    customer = (select(customers).where(condition)
+                .order_by(case((customers.c.id == customer_id, 0), else_=1)).limit(1)
+                .lateral("customer"))
+    recent = (select(*(tickets.c[name] for name in _RECENT_COLUMNS))
+              .where(REQUESTER_ID.in_([literal(customer_id), customer.c.id]))
+              .order_by(tickets.c.created_at.desc()).limit(limit).lateral("recent"))
+    one = select(literal(1).label("one")).subquery("one")
+    query = (select(*(c.label(f"c_{c.name}") for c in customer.c),
+                    *(accounts.c[c.name].label(f"a_{c.name}") for c in accounts.c),
+                    *(recent.c[name].label(f"t_{name}") for name in _RECENT_COLUMNS))
+             .select_from(one.outerjoin(customer, true())
+                          .outerjoin(accounts, accounts.c.id == customer.c.account_id)
+                          .outerjoin(recent, true())))
+    rows = [row._mapping for row in (await session.execute(query)).all()]
+    first = rows[0]
+    profile = None
+    if first["c_id"] is not None:
+        found = {c.name: first[f"c_{c.name}"] for c in customers.c}
+        account = ({c.name: first[f"a_{c.name}"] for c in accounts.c}
+                   if first["a_id"] is not None else None)
+        profile = effective_profile(found, account, runtime.clock.now().date())
+    tickets_out = [{"id": str(r["t_id"]), "title": r["t_title"], "status": r["t_status"],
+                    "priority": r["t_priority"], "category": r["t_category"],
+                    "created_at": r["t_created_at"].isoformat()}
+                   for r in rows if r["t_id"] is not None]
+    return profile, tickets_out

@@ -19,10 +19,10 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion
 
 from tierline_intake.policies import TICKET_TYPES, Rule, Taxonomy
-from tierline_intake.rules import PhraseIndex, pattern_hits
-from tierline_intake.scoring import LinearScorer
+from tierline_intake.tickets.rules import PhraseIndex, pattern_hits
+from tierline_intake.tickets.scoring import LinearScorer
 
-CORPUS = Path(__file__).resolve().parent / "data" / "tickets_corpus.csv"
+CORPUS = Path(__file__).resolve().parents[1] / "data" / "tickets_corpus.csv"
 UNCATEGORIZED = "uncategorized"
 
 
@@ -75,7 +75,7 @@ def load_corpus(path: Path, taxonomy: Taxonomy) -> list[Example]:
     return examples
 
 
-def _text(title: str, description: str) -> str:
+def model_text(title: str, description: str) -> str:
     return f"{title}. {title}. {description}"
 
 
@@ -137,7 +137,7 @@ def _blend(labels: list[str], model_probs: np.ndarray, rules: dict[str, float],
 class Categorizer:
     def __init__(self, taxonomy: Taxonomy, examples: list[Example]) -> None:
         self.taxonomy = taxonomy
-        texts = [_text(e.title, e.description) for e in examples]
+        texts = [model_text(e.title, e.description) for e in examples]
         # TF-IDF is fitted on the texts alone, so the three classifiers share one: a ticket's
         # text is turned into features once (the char n-grams are most of a prediction's
         # cost), not once per classifier.
@@ -163,7 +163,7 @@ class Categorizer:
 
     def probabilities(self, title: str, description: str) -> dict[str, dict[str, float]]:
         """Each classifier's probabilities for a ticket, by label."""
-        scored = self._probabilities(_text(title, description))
+        scored = self._probabilities(model_text(title, description))
         return {name: dict(zip(labels, map(float, probs), strict=True))
                 for name, labels, probs in zip(("category", "type", "subcategory"),
                                                self._labels, scored, strict=True)}
@@ -174,7 +174,7 @@ class Categorizer:
 
     def categorize(self, title: str, description: str) -> tuple[Guess, Guess | None]:
         """The category and, within it, the subcategory, each with a confidence."""
-        probs = self._probabilities(_text(title, description))[0]
+        probs = self._probabilities(model_text(title, description))[0]
         labels = self._labels[0]
         rules, matched = self._rules(self.taxonomy.categories, title, description)
         blended = _blend(labels, probs, rules, self.taxonomy.rule_weight)
@@ -192,7 +192,7 @@ class Categorizer:
         if not subs:
             return None
         labels = self._labels[2]
-        probs = self._probabilities(_text(title, description))[2]
+        probs = self._probabilities(model_text(title, description))[2]
         within = {label.split("/", 1)[1]: float(p) for label, p in zip(labels, probs, strict=True)
                   if label.startswith(f"{category}/")}
         total = sum(within.values()) or 1.0
@@ -207,7 +207,7 @@ class Categorizer:
         return Guess(best, round(blended[best], 3), reason)
 
     def infer_type(self, title: str, description: str) -> Guess:
-        probs = self._probabilities(_text(title, description))[1]
+        probs = self._probabilities(model_text(title, description))[1]
         labels = self._labels[1]
         rules, matched = self._rules(self.taxonomy.type_rules, title, description)
         blended = _blend(labels, probs, rules, self.taxonomy.rule_weight)

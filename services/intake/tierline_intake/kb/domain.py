@@ -17,7 +17,7 @@ from uuid import UUID
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from tierline_intake.interactions import STOP_WORDS, stem
+from tierline_intake.interactions.domain import STOP_WORDS, stem
 
 TOP_K = 3
 MIN_SCORE = 0.05

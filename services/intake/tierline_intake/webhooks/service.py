@@ -14,6 +14,7 @@ import asyncio
 import json
 import logging
 import time
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 from uuid import UUID, uuid4
@@ -25,9 +26,10 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tierline_intake.context import intake_context
 from tierline_intake.desks.writeback import vault
 from tierline_intake.models import tickets, webhook_deliveries, webhook_subscriptions
-from tierline_intake.webhooks import (
+from tierline_intake.webhooks.domain import (
     KIND_OF,
     SIGNATURE_HEADER,
     after_attempt,
@@ -83,6 +85,16 @@ async def enqueue(runtime: Runtime, session: AsyncSession, envelope: Envelope) -
         ).on_conflict_do_nothing().returning(webhook_deliveries.c.id))
         queued += inserted is not None
     return queued
+
+
+@dataclass
+class RuntimeWebhookQueue:
+    """The webhook queue as the ticket code sees it (``context.WebhookQueue``)."""
+
+    runtime: Runtime
+
+    async def enqueue(self, session: AsyncSession, envelope: Envelope) -> int:
+        return await enqueue(self.runtime, session, envelope)
 
 
 def notifying(runtime: Runtime, handler: EachHandler[E] | None = None) -> EachHandler[E]:
@@ -154,9 +166,7 @@ async def _send(runtime: Runtime, client: httpx.AsyncClient, row: dict[str, Any]
     async with runtime.transaction() as uow:
         await uow.session.execute(update(webhook_deliveries).where(
             webhook_deliveries.c.id == row["id"]).values(**values))
-    outcomes: Counter | None = runtime.state.get("webhook_outcomes")
-    if outcomes is not None:
-        outcomes.labels(OUTCOMES[status]).inc()
+    intake_context(runtime).webhook_outcomes.labels(OUTCOMES[status]).inc()
     if status == "dead":
         log.warning("webhook delivery dead-lettered", extra={
             "delivery_id": str(row["id"]), "url": row["url"], "error": error,
@@ -176,16 +186,17 @@ def delivery_counter(registry: CollectorRegistry) -> Counter:
 
 async def deliver_due(runtime: Runtime) -> int:
     """Start sending what is due; returns how many sends were started."""
-    in_flight: set[asyncio.Task[None]] = runtime.state.setdefault("_webhook_sends", set())
+    ctx = intake_context(runtime)
+    in_flight = ctx.webhook_sends
     room = MAX_IN_FLIGHT - len(in_flight)
     if room <= 0:
         return 0
     rows = await _claim(runtime, room)
     if not rows:
         return 0
-    client: httpx.AsyncClient | None = runtime.state.get("_webhook_client")
-    if client is None:
-        client = runtime.state["_webhook_client"] = httpx.AsyncClient(follow_redirects=False)
+    if ctx.webhook_client is None:
+        ctx.webhook_client = httpx.AsyncClient(follow_redirects=False)
+    client = ctx.webhook_client
     for row in rows:
         task = asyncio.create_task(_send(runtime, client, row), name=f"webhook-{row['id']}")
         in_flight.add(task)

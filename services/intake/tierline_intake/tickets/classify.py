@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tierline_intake.categorizer import Categorizer
 from tierline_intake.policies import PriorityPolicy
-from tierline_intake.priority import PriorityOverride, Reason, Signals, prioritize
+from tierline_intake.tickets.categorizer import Categorizer
+from tierline_intake.tickets.priority import PriorityOverride, Reason, Signals, prioritize
 
 
 @dataclass(frozen=True)

@@ -94,7 +94,7 @@ def _need(data: Any, path: str, prefix: str = "") -> Any:
     return value
 
 
-def _text(value: Any) -> str:
+def plain_text(value: Any) -> str:
     """Plain text from a string or an Atlassian Document Format node."""
     if value is None:
         return ""
@@ -103,11 +103,11 @@ def _text(value: Any) -> str:
     if isinstance(value, dict):
         if value.get("type") == "text":
             return str(value.get("text", ""))
-        parts = [_text(child) for child in value.get("content", []) or []]
+        parts = [plain_text(child) for child in value.get("content", []) or []]
         joiner = "\n" if value.get("type") in ("doc", "bulletList", "orderedList") else ""
         return joiner.join(p for p in parts if p)
     if isinstance(value, list):
-        return "\n".join(_text(v) for v in value)
+        return "\n".join(plain_text(v) for v in value)
     return str(value)
 
 
@@ -293,7 +293,7 @@ def map_jira(payload: dict[str, Any]) -> ExternalTicket:
     hints += [str(label).lower() for label in fields.get("labels") or []]
     return ExternalTicket(
         system="jira", external_id=issue_id, key=str(_get(payload, "issue.key") or issue_id),
-        title=_title(title), description=_text(fields.get("description")) or title,
+        title=_title(title), description=plain_text(fields.get("description")) or title,
         requester=requester, external_status=status_name, status=status,
         ticket_type=JIRA_TYPES.get(type_name.lower()), priority=priority,
         priority_source=f"Jira priority {priority_name}" if priority else None,

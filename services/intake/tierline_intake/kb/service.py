@@ -4,6 +4,8 @@ workarounds, stale articles."""
 
 from __future__ import annotations
 
+import asyncio
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 from uuid import UUID, uuid4
@@ -11,20 +13,15 @@ from uuid import UUID, uuid4
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tierline_intake import lifecycle
-from tierline_intake.audit import audit_added, audit_ticket
-from tierline_intake.kb import STALE_AFTER, Article, KbIndex
+from tierline_intake.context import intake_context
+from tierline_intake.kb.domain import STALE_AFTER, Article, KbIndex
 from tierline_intake.models import interactions, kb_articles, tickets
-from tierline_intake.schemas import TicketIn
-from tierline_intake.service import (
+from tierline_intake.tickets.audit import audit_added
+from tierline_intake.tickets.recorder import record_history
+from tierline_intake.tickets.service import (
     InvalidInput,
-    _record,
-    _transition,
-    get_ticket,
-    log_ticket,
-    ticket_out,
 )
-from tierline_shared.bus.events import ProblemWorkaroundRecorded, TicketAssigned
+from tierline_shared.bus.events import ProblemWorkaroundRecorded
 from tierline_shared.bus.handlers import Delivered
 from tierline_shared.pagination import fetch_page, page
 from tierline_shared.runtime import Runtime
@@ -45,25 +42,70 @@ def article_out(row: dict[str, Any], now: Any = None) -> dict[str, Any]:
     return out
 
 
-async def _index(runtime: Runtime, session: AsyncSession) -> KbIndex:
-    """The published articles' index, rebuilt only when they changed."""
-    version = tuple((await session.execute(select(
-        func.count(), func.max(kb_articles.c.updated_at)).where(
-        kb_articles.c.status == PUBLISHED))).one())
-    cached = runtime.state.get("_kb_index")
-    if cached is not None and cached[0] == version:
-        return cached[1]  # type: ignore[no-any-return]
-    rows = (await session.execute(select(
-        kb_articles.c.id, kb_articles.c.title, kb_articles.c.body, kb_articles.c.category)
-        .where(kb_articles.c.status == PUBLISHED).order_by(kb_articles.c.created_at))).all()
-    index = KbIndex([Article(r.id, r.title, r.body, r.category) for r in rows])
-    runtime.state["_kb_index"] = (version, index)
-    return index
+REFRESH_S = 5.0  # how stale another replica's article change may be in this one's index
+
+
+class KbIndexCache:
+    """The published articles' index, held by the process and refreshed off the request path:
+    at start, every ``REFRESH_S`` (a periodic job, one statement when nothing changed), and
+    right after this process changes an article (the changing request waits for it, so its
+    caller's next request finds the article). The refit runs in a worker thread, never on the
+    event loop; requests read the index in place and send no statement for it."""
+
+    def __init__(self) -> None:
+        self.index = KbIndex([])
+        self._version: tuple[Any, ...] | None = None
+        self._lock = asyncio.Lock()
+
+    async def refresh(self, runtime: Runtime, *, force: bool = False) -> None:
+        """Refit when the published articles changed (their count or latest update), or
+        always with ``force`` (an erasure rewrites text without touching ``updated_at``)."""
+        async with self._lock:
+            async with runtime.sessions() as session:
+                version = tuple((await session.execute(select(
+                    func.count(), func.max(kb_articles.c.updated_at)).where(
+                    kb_articles.c.status == PUBLISHED))).one())
+                if version == self._version and not force:
+                    return
+                rows = (await session.execute(select(
+                    kb_articles.c.id, kb_articles.c.title, kb_articles.c.body,
+                    kb_articles.c.category).where(kb_articles.c.status == PUBLISHED)
+                    .order_by(kb_articles.c.created_at))).all()
+            articles = [Article(r.id, r.title, r.body, r.category) for r in rows]
+            self.index = await asyncio.to_thread(KbIndex, articles)
+            self._version = version
+
+
+def kb_index(runtime: Runtime) -> KbIndexCache:
+    return intake_context(runtime).kb_index
+
+
+async def refresh_kb_index(runtime: Runtime) -> None:
+    await kb_index(runtime).refresh(runtime)
 
 
 async def suggest(runtime: Runtime, session: AsyncSession, text: str) -> list[dict[str, Any]]:
     """The top 3 published articles for these words, with their scores."""
-    return [s.as_dict() for s in (await _index(runtime, session)).search(text)]
+    return [s.as_dict() for s in kb_index(runtime).index.search(text)]
+
+
+@dataclass
+class RuntimeKnowledgeBase:
+    """The knowledge base as the ticket code sees it (``context.KnowledgeBase``)."""
+
+    runtime: Runtime
+
+    async def suggest(self, session: AsyncSession, text: str) -> list[dict[str, Any]]:
+        return await suggest(self.runtime, session, text)
+
+    async def propose(self, session: AsyncSession, row: dict[str, Any], actor: str | None,
+                      notes: str) -> dict[str, Any]:
+        return await propose_from_resolution(self.runtime, session, row, actor, notes)
+
+    async def published_article(self, session: AsyncSession,
+                                article_id: UUID) -> dict[str, Any] | None:
+        article = await get_article(session, article_id)
+        return article if article is not None and article["status"] == PUBLISHED else None
 
 
 async def create_article(runtime: Runtime, session: AsyncSession, *, title: str, body: str,
@@ -130,24 +172,6 @@ async def deflections(session: AsyncSession, article_id: UUID) -> int:
     return int(by_contacts or 0) + int(by_tickets or 0)
 
 
-async def log_ticket_or_deflect(runtime: Runtime, session: AsyncSession,
-                                body: TicketIn) -> tuple[int, dict[str, Any]]:
-    """Log a ticket; one the customer says an article already resolved is logged deflected
-    and resolved: counted, never routed to an agent."""
-    if body.deflected_by is None:
-        return await log_ticket(runtime, session, body)
-    article = await get_article(session, body.deflected_by)
-    if article is None or article["status"] != PUBLISHED:
-        raise InvalidInput("body.deflected_by", f"no published article {body.deflected_by}")
-    _, created = await log_ticket(runtime, session, body, deflected=True)
-    row = await get_ticket(session, UUID(str(created["id"])), for_update=True)
-    assert row is not None
-    await _transition(runtime, session, row, lifecycle.Transition("new", "resolved"),
-                      actor="tier0", resolution_notes=f"resolved by knowledge-base article "
-                                                      f"{article['title']!r} ({article['id']})")
-    return 201, ticket_out(row)
-
-
 async def propose_from_resolution(runtime: Runtime, session: AsyncSession,
                                   row: dict[str, Any], actor: str | None,
                                   notes: str) -> dict[str, Any]:
@@ -163,27 +187,11 @@ async def propose_from_resolution(runtime: Runtime, session: AsyncSession,
         runtime, session, title=row["title"], body=notes, category=row["category"],
         owner=actor or row.get("assigned_agent") or "tier2", status=PROPOSED,
         source_ticket_id=row["id"])
-    await _record(runtime, session, row["id"], "kb_article_proposed", actor,
-                  {"article_id": str(article["id"]), "tier": tier})
+    await record_history(runtime, session, row["id"], "kb_article_proposed", actor,
+                         {"article_id": str(article["id"]), "tier": tier})
     await audit_added(runtime, session, row["id"], "kb_article_proposed", "proposed_article",
                       {"article_id": article["id"], "tier": tier})
     return article
-
-
-async def on_assigned(runtime: Runtime, uow: UnitOfWork, d: Delivered[TicketAssigned]) -> None:
-    """Router placed the ticket: remember who holds it, at which tier."""
-    event = d.event
-    held = (await uow.session.execute(
-        select(tickets.c.assigned_agent, tickets.c.assigned_tier)
-        .where(tickets.c.id == event.ticket_id).with_for_update())).first()
-    if held is None:
-        return
-    await uow.session.execute(update(tickets).where(tickets.c.id == event.ticket_id).values(
-        assigned_agent=event.agent_id, assigned_tier=event.agent_tier))
-    await audit_ticket(runtime, uow.session, event.ticket_id, "assigned",
-                       {"assigned_agent": held.assigned_agent,
-                        "assigned_tier": held.assigned_tier},
-                       {"assigned_agent": event.agent_id, "assigned_tier": event.agent_tier})
 
 
 async def on_workaround(runtime: Runtime, uow: UnitOfWork,

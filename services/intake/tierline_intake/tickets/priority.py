@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tierline_intake.policies import PriorityPolicy
-from tierline_intake.rules import exclusive_hits
+from tierline_intake.tickets.rules import exclusive_hits
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,9 @@ from fastapi import APIRouter, HTTPException
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from tierline_intake.erasure import STORES, RequesterUnknown, erase, get_erasure
-from tierline_intake.schemas import Email
+from tierline_intake.kb.service import kb_index
+from tierline_intake.privacy.service import STORES, RequesterUnknown, erase, get_erasure
+from tierline_intake.tickets.schemas import Email
 from tierline_shared import audit
 from tierline_shared.auth.deps import Principal, require
 from tierline_shared.web import RuntimeDep, SessionDep, error_body
@@ -91,6 +92,8 @@ async def create_erasure(body: ErasureIn, runtime: RuntimeDep, principal: Admin)
         raise HTTPException(404, error_body(
             "requester_not_found", "no ticket, customer record or contact holds this "
             "requester id or email, and it was never erased")) from None
+    if record["counts"].get("kb_articles"):  # text rewritten in place: refit the index
+        await kb_index(runtime).refresh(runtime, force=True)
     log.info("requester erased", extra={"erasure_id": str(record["id"]),
                                         "pseudonym": record["pseudonym"],
                                         "requested_by": principal.name,

@@ -9,9 +9,9 @@ from fastapi import APIRouter, Body, HTTPException, Query
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from tierline_intake.api import ERRORS, IdempotencyKey, _reused
+from tierline_intake.http_errors import ERRORS, IdempotencyKey, key_reused
 from tierline_intake.idempotency import KeyReused, run_once
-from tierline_intake.kb_service import (
+from tierline_intake.kb.service import (
     PUBLISHED,
     article_out,
     change_article,
@@ -19,10 +19,11 @@ from tierline_intake.kb_service import (
     deflections,
     get_article,
     list_articles,
+    refresh_kb_index,
     stale_articles,
     suggest,
 )
-from tierline_intake.schemas import Name64, Text200
+from tierline_intake.tickets.schemas import Name64, Text200
 from tierline_shared.auth.deps import require
 from tierline_shared.pagination import Limit, Offset, page_of
 from tierline_shared.web import ActorDep, RuntimeDep, SessionDep, error_body
@@ -104,7 +105,8 @@ async def post_article(runtime: RuntimeDep, actor: ActorDep, body: ArticleIn,
             runtime, key=idempotency_key, actor=actor, scope="POST /v1/kb/articles",
             payload=body.model_dump(mode="json"), effect=effect)
     except KeyReused:
-        raise _reused() from None
+        raise key_reused() from None
+    await refresh_kb_index(runtime)
     headers = {"Location": f"/v1/kb/articles/{payload['id']}"}
     if replayed:
         headers["Idempotent-Replayed"] = "true"
@@ -141,6 +143,7 @@ async def put_article(article_id: UUID, body: ArticleIn, runtime: RuntimeDep) ->
         row = await change_article(runtime, uow.session, article_id, **values)
     if row is None:
         raise _not_found(article_id)
+    await refresh_kb_index(runtime)
     return article_out(row)
 
 
@@ -156,6 +159,7 @@ async def review(article_id: UUID, runtime: RuntimeDep,
         row = await change_article(runtime, uow.session, article_id, **values)
     if row is None:
         raise _not_found(article_id)
+    await refresh_kb_index(runtime)
     return article_out(row)
 
 

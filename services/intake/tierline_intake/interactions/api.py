@@ -9,9 +9,9 @@ from fastapi import APIRouter, Body, HTTPException
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from tierline_intake.api import ERRORS, IdempotencyKey, _invalid, _reused
+from tierline_intake.http_errors import ERRORS, IdempotencyKey, invalid, key_reused
 from tierline_intake.idempotency import KeyReused, run_once
-from tierline_intake.interaction_service import (
+from tierline_intake.interactions.service import (
     InteractionNotFound,
     InteractionRefused,
     apply_interaction,
@@ -20,8 +20,8 @@ from tierline_intake.interaction_service import (
     interaction_out,
     ticket_interactions,
 )
-from tierline_intake.schemas import Text200, Text5000
-from tierline_intake.service import InvalidInput, get_ticket
+from tierline_intake.tickets.schemas import Text200, Text5000
+from tierline_intake.tickets.service import InvalidInput, get_ticket
 from tierline_shared.auth.deps import require
 from tierline_shared.bus.events import (
     Channel,
@@ -164,9 +164,9 @@ async def post_interaction(runtime: RuntimeDep, actor: ActorDep,
         raise HTTPException(409, error_body("interaction_refused", exc.why,
                                             status=exc.status)) from None
     except InvalidInput as exc:
-        raise _invalid(exc) from None
+        raise invalid(exc) from None
     except KeyReused:
-        raise _reused() from None
+        raise key_reused() from None
     headers = {"Idempotent-Replayed": "true"} if replayed else {}
     return JSONResponse(payload, status_code=status, headers=headers)
 

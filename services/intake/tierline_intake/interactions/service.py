@@ -16,16 +16,15 @@ from uuid import UUID
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tierline_intake import lifecycle
-from tierline_intake.audit import audit_added, audit_ticket
-from tierline_intake.interactions import REPEAT_WINDOW, Candidate, match_repeat, transcript
+from tierline_intake.context import intake_context
+from tierline_intake.interactions.domain import REPEAT_WINDOW, Candidate, match_repeat, transcript
 from tierline_intake.models import REQUESTER_ID, interaction_events, interactions, tickets
-from tierline_intake.schemas import TicketIn
-from tierline_intake.service import (
+from tierline_intake.tickets import lifecycle
+from tierline_intake.tickets.audit import audit_added, audit_ticket
+from tierline_intake.tickets.recorder import emit_ticket_event, record_history, transition
+from tierline_intake.tickets.schemas import TicketIn
+from tierline_intake.tickets.service import (
     InvalidInput,
-    _emit,
-    _record,
-    _transition,
     get_ticket,
     log_ticket,
 )
@@ -135,10 +134,10 @@ async def _link(runtime: Runtime, session: AsyncSession, inter: dict[str, Any],
         "repeat_contacts": ticket["repeat_contacts"],
         "contact": {"interaction_id": inter["id"], "channel": inter["channel"],
                     "repeat": repeat, "transferred_from": inter["transferred_from"]}})
-    await _record(runtime, session, ticket["id"], "contact_linked", inter["customer_id"], {
+    await record_history(runtime, session, ticket["id"], "contact_linked", inter["customer_id"], {
         "interaction_id": inter["id"], "channel": inter["channel"], "repeat": repeat,
         "transferred_from": inter["transferred_from"], "reason": reason})
-    await _emit(runtime, session, ticket["ticket_type"], TicketContactLinked(
+    await emit_ticket_event(runtime, session, ticket["ticket_type"], TicketContactLinked(
         ticket_id=ticket["id"], interaction_id=inter["id"], channel=inter["channel"],
         repeat=repeat, repeat_contacts=ticket["repeat_contacts"],
         transferred_from=inter["transferred_from"], reason=reason, linked_at=now))
@@ -201,9 +200,8 @@ async def _new_interaction(runtime: Runtime, session: AsyncSession, ev: Interact
            "deflected": False, "self_service_outcome": None, "article_id": None, "csat": None,
            "suggestions": [], "started_at": ev.occurred_at, "ended_at": None,
            "updated_at": runtime.clock.now()}
-    suggest = runtime.state.get("kb_suggest")
-    if about and suggest is not None:
-        row["suggestions"] = await suggest(session, about)
+    if about:
+        row["suggestions"] = await intake_context(runtime).knowledge_base.suggest(session, about)
     await session.execute(insert(interactions).values(**row))
     return row
 
@@ -317,7 +315,7 @@ async def _apply_to(runtime: Runtime, session: AsyncSession, ev: InteractionOccu
             ticket = await get_ticket(session, inter["ticket_id"])
             assert ticket is not None and ev.text is not None
             customer = ev.author == "customer"
-            await _emit(runtime, session, ticket["ticket_type"], TicketCommented(
+            await emit_ticket_event(runtime, session, ticket["ticket_type"], TicketCommented(
                 ticket_id=ticket["id"], public=True, from_requester=customer, text=ev.text,
                 author=inter["customer_id"] if customer else (ev.agent_id or "agent"),
                 commented_at=now))
@@ -345,13 +343,13 @@ async def _apply_to(runtime: Runtime, session: AsyncSession, ev: InteractionOccu
         if inter["ticket_id"] is not None:
             ticket = await get_ticket(session, inter["ticket_id"])
             assert ticket is not None
-            await _record(runtime, session, ticket["id"], "csat_answered",
-                          inter["customer_id"], {"score": ev.score, "comment": ev.comment,
-                                                 "interaction_id": inter["id"]})
+            await record_history(runtime, session, ticket["id"], "csat_answered",
+                                 inter["customer_id"], {"score": ev.score, "comment": ev.comment,
+                                                        "interaction_id": inter["id"]})
             await audit_added(runtime, session, ticket["id"], "csat_answered",
                               "interaction_csat", {"score": ev.score, "comment": ev.comment,
                                                    "interaction_id": inter["id"]})
-            await _emit(runtime, session, ticket["ticket_type"], SurveyAnswered(
+            await emit_ticket_event(runtime, session, ticket["ticket_type"], SurveyAnswered(
                 ticket_id=ticket["id"], kind="csat", score=ev.score, comment=ev.comment,
                 answered_at=now))
 
@@ -362,9 +360,9 @@ async def _deflect(runtime: Runtime, session: AsyncSession, ev: InteractionOccur
     (router never routes it) and resolved, so the contact still counts."""
     ticket = await _open_ticket(runtime, session, inter, effects, deflected=True)
     article = f"knowledge-base article {ev.article_id}" if ev.article_id else "self-service"
-    await _transition(runtime, session, ticket, lifecycle.Transition(ticket["status"],
+    await transition(runtime, session, ticket, lifecycle.Transition(ticket["status"],
                                                                      "resolved"),
-                      actor="tier0", resolution_notes=f"resolved by {article}")
+                     actor="tier0", resolution_notes=f"resolved by {article}")
     await session.execute(update(interactions).where(interactions.c.id == inter["id"])
                           .values(deflected=True))
     inter["deflected"] = True

@@ -9,13 +9,21 @@ from prometheus_client import Counter
 from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlalchemy import select
 
-from tierline_intake.adapter_service import ingest, unmapped_statuses
-from tierline_intake.adapters import MAPPERS, MissingField
-from tierline_intake.api import ERRORS, IdempotencyKey, _invalid, _reused
+from tierline_intake.adapters.domain import MAPPERS, MissingField
+from tierline_intake.adapters.service import ingest, unmapped_statuses
+from tierline_intake.context import intake_context
+from tierline_intake.http_errors import (
+    ERRORS,
+    IdempotencyKey,
+    invalid,
+    key_reused,
+    missing_field,
+    unmappable,
+)
 from tierline_intake.idempotency import KeyReused, run_once
 from tierline_intake.models import desk_connections
-from tierline_intake.schemas import TICKET_OUT_EXAMPLE, TicketOut
-from tierline_intake.service import InvalidInput
+from tierline_intake.tickets.schemas import TICKET_OUT_EXAMPLE, TicketOut
+from tierline_intake.tickets.service import InvalidInput
 from tierline_shared.auth.deps import require
 from tierline_shared.pagination import Limit, Offset, page_of
 from tierline_shared.runtime import Runtime
@@ -72,17 +80,6 @@ class AdapterOut(BaseModel):
     ticket: TicketOut
 
 
-def _missing(exc: MissingField) -> HTTPException:
-    return HTTPException(422, error_body("validation_error", [
-        {"field": f"body.{exc.path}", "message": exc.message, "type": "missing"}]))
-
-
-def _unmappable(exc: ValidationError) -> HTTPException:
-    return HTTPException(422, error_body("validation_error", [
-        {"field": "mapped." + ".".join(str(p) for p in err["loc"]), "message": err["msg"],
-         "type": err["type"]} for err in exc.errors()]))
-
-
 ConnectionQuery = Annotated[str | None, Query(
     max_length=64, description="the desk connection the ticket belongs to (its write-backs "
     "go there); default: the one active connection of this system")]
@@ -102,12 +99,13 @@ async def connection_named(runtime: Runtime, system: str, name: str | None) -> U
 
 
 def _counter(runtime: Runtime) -> Counter:
-    if "_adapter_unmapped" not in runtime.state:
-        runtime.state["_adapter_unmapped"] = Counter(
+    ctx = intake_context(runtime)
+    if ctx.adapter_unmapped is None:
+        ctx.adapter_unmapped = Counter(
             "tierline_adapter_unmapped_values",
             "External values (statuses, priorities) no mapping knew, by system.",
             ["system"], registry=runtime.registry)
-    return runtime.state["_adapter_unmapped"]
+    return ctx.adapter_unmapped
 
 
 def _endpoint(system: str) -> Any:
@@ -121,18 +119,18 @@ def _endpoint(system: str) -> Any:
         try:
             ext = MAPPERS[system](body)
         except MissingField as exc:
-            raise _missing(exc) from None
+            raise missing_field(exc) from None
         try:
             status, payload, replayed = await run_once(
                 runtime, key=idempotency_key, actor=actor, scope=f"POST /v1/adapters/{system}",
                 payload=body, effect=lambda session: ingest(runtime, session, ext, body,
                                                            connection_id))
         except ValidationError as exc:
-            raise _unmappable(exc) from None
+            raise unmappable(exc) from None
         except InvalidInput as exc:
-            raise _invalid(exc) from None
+            raise invalid(exc) from None
         except KeyReused:
-            raise _reused() from None
+            raise key_reused() from None
         if ext.unmapped and not replayed and payload["outcome"] != "duplicate":
             _counter(runtime).labels(system).inc(len(ext.unmapped))
         headers = {"Location": f"/v1/tickets/{payload['ticket']['id']}"}

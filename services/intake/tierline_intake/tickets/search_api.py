@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import and_, or_, select
 
 from tierline_intake.models import tickets
-from tierline_intake.search import BadCursor, decode, encode
+from tierline_intake.tickets.search import BadCursor, decode, encode
 from tierline_shared.auth.deps import require
 from tierline_shared.bus.events import Channel, Priority, Status, TicketType
 from tierline_shared.web import SessionDep, error_body
@@ -74,7 +74,7 @@ async def search_tickets(
     pass the previous page's ``next_cursor`` as ``cursor`` for the next page."""
     for name, value in (("created_from", created_from), ("created_to", created_to)):
         if value is not None and value.tzinfo is None:
-            raise _invalid(name, "give a time zone, e.g. 2026-11-30T09:00:00Z")
+            raise invalid(name, "give a time zone, e.g. 2026-11-30T09:00:00Z")
     query = select(tickets)
     if status:
         query = query.where(tickets.c.status.in_(status))
@@ -94,7 +94,7 @@ async def search_tickets(
         try:
             at, last = decode(cursor)
         except BadCursor as exc:
-            raise _invalid("cursor", str(exc)) from None
+            raise invalid("cursor", str(exc)) from None
         query = query.where(or_(tickets.c.created_at < at,
                                 and_(tickets.c.created_at == at, tickets.c.id < last)))
     rows = (await session.execute(query.order_by(tickets.c.created_at.desc(),
@@ -109,6 +109,6 @@ async def search_tickets(
             "next_cursor": encode(last_row.created_at, last_row.id) if last_row else None}
 
 
-def _invalid(field: str, message: str) -> HTTPException:
+def invalid(field: str, message: str) -> HTTPException:
     return HTTPException(422, error_body("validation_error", [
         {"field": f"query.{field}", "message": message, "type": "value_error"}]))

@@ -11,8 +11,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tierline_intake.api import ERRORS, IdempotencyKey, _reused
-from tierline_intake.directory import (
+from tierline_intake.directory.domain import (
     ACCOUNT_EXAMPLE,
     CUSTOMER_EXAMPLE,
     AccountIn,
@@ -23,7 +22,8 @@ from tierline_intake.directory import (
     parse_csv,
     parse_json,
 )
-from tierline_intake.directory_service import get_row, profile_of, recent_tickets, upsert
+from tierline_intake.directory.service import get_row, profile_of, recent_tickets, upsert
+from tierline_intake.http_errors import ERRORS, IdempotencyKey, key_reused
 from tierline_intake.idempotency import KeyReused, run_once
 from tierline_intake.models import accounts, customers
 from tierline_shared.auth.deps import require
@@ -191,7 +191,7 @@ def _import_route(name: str, table: Table, model: type[AccountRow] | type[Custom
         except RowsInvalid as exc:
             raise _problems(exc.problems) from None
         except KeyReused:
-            raise _reused() from None
+            raise key_reused() from None
         headers = {"Idempotent-Replayed": "true"} if replayed else {}
         return JSONResponse(payload, status_code=status, headers=headers)
 

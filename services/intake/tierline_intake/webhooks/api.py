@@ -11,12 +11,12 @@ from fastapi.responses import JSONResponse
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import insert, select, update
 
-from tierline_intake.api import ERRORS, IdempotencyKey, _reused
 from tierline_intake.desks.writeback import vault
+from tierline_intake.http_errors import ERRORS, IdempotencyKey, key_reused
 from tierline_intake.idempotency import KeyReused, run_once
 from tierline_intake.models import webhook_deliveries, webhook_subscriptions
-from tierline_intake.webhook_service import delivery_out, subscription_out
-from tierline_intake.webhooks import KINDS
+from tierline_intake.webhooks.domain import KINDS
+from tierline_intake.webhooks.service import delivery_out, subscription_out
 from tierline_shared.auth.deps import require
 from tierline_shared.pagination import Limit, Offset, fetch_page, page, page_of
 from tierline_shared.web import ActorDep, RuntimeDep, SessionDep, error_body
@@ -103,7 +103,7 @@ class DeliveryOut(BaseModel):
     delivered_at: str | None
 
 
-def _missing(what: str, ident: UUID) -> HTTPException:
+def missing_field(what: str, ident: UUID) -> HTTPException:
     return HTTPException(404, error_body("not_found", f"no {what} {ident}"))
 
 
@@ -131,7 +131,7 @@ async def subscribe(runtime: RuntimeDep, actor: ActorDep, body: SubscriptionIn,
             runtime, key=idempotency_key, actor=actor, scope="POST /v1/webhooks",
             payload=body.model_dump(mode="json"), effect=effect)
     except KeyReused:
-        raise _reused() from None
+        raise key_reused() from None
     headers = {"Idempotent-Replayed": "true"} if replayed else {}
     return JSONResponse(payload, status_code=status, headers=headers)
 
@@ -154,7 +154,7 @@ async def unsubscribe(subscription_id: UUID, runtime: RuntimeDep) -> Any:
             webhook_subscriptions.c.id == subscription_id).values(active=False)
             .returning(webhook_subscriptions))).first()
     if row is None:
-        raise _missing("subscription", subscription_id)
+        raise missing_field("subscription", subscription_id)
     return subscription_out(dict(row._mapping))
 
 
@@ -182,7 +182,7 @@ async def delivery(delivery_id: UUID, session: SessionDep) -> Any:
     row = (await session.execute(select(webhook_deliveries).where(
         webhook_deliveries.c.id == delivery_id))).first()
     if row is None:
-        raise _missing("delivery", delivery_id)
+        raise missing_field("delivery", delivery_id)
     return delivery_out(dict(row._mapping))
 
 
@@ -196,7 +196,7 @@ async def redeliver(delivery_id: UUID, runtime: RuntimeDep) -> Any:
         row = (await session.execute(select(webhook_deliveries).where(
             webhook_deliveries.c.id == delivery_id).with_for_update())).first()
         if row is None:
-            raise _missing("delivery", delivery_id)
+            raise missing_field("delivery", delivery_id)
         if row.status != "dead":
             raise HTTPException(409, error_body("conflict", f"the delivery is {row.status}; "
                                                 "only a dead one is redelivered",

@@ -10,13 +10,15 @@ from uuid import UUID, uuid4
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tierline_intake import lifecycle
-from tierline_intake.audit import audit_added, audit_ticket, snapshot
-from tierline_intake.classify import classify
-from tierline_intake.directory_service import profile_of, recent_tickets
+from tierline_intake.context import intake_context
+from tierline_intake.directory.service import requester_context
 from tierline_intake.models import history, tickets
-from tierline_intake.priority import PriorityOverride, Signals
-from tierline_intake.schemas import (
+from tierline_intake.tickets import lifecycle
+from tierline_intake.tickets.audit import audit_added, audit_ticket, snapshot
+from tierline_intake.tickets.classify import classify
+from tierline_intake.tickets.priority import PriorityOverride, Signals
+from tierline_intake.tickets.recorder import emit_ticket_event, record_history, transition
+from tierline_intake.tickets.schemas import (
     Comment,
     Csat,
     CustomerReply,
@@ -28,19 +30,17 @@ from tierline_intake.schemas import (
     TicketOut,
 )
 from tierline_shared.bus.events import (
-    Event,
     ReassignmentRequested,
     SurveyAnswered,
-    SurveyRequested,
+    TicketAssigned,
     TicketCommented,
     TicketCreated,
     TicketEscalated,
     TicketPriorityChanged,
-    TicketStatusChanged,
 )
 from tierline_shared.bus.handlers import Delivered
 from tierline_shared.runtime import Runtime
-from tierline_shared.unit_of_work import UnitOfWork, add_row
+from tierline_shared.unit_of_work import UnitOfWork
 
 
 class TicketNotFound(Exception):
@@ -70,8 +70,8 @@ def ticket_out(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def validate_choices(runtime: Runtime, body: TicketIn) -> None:
-    taxonomy = runtime.state["taxonomy"]
-    policy = runtime.state["priority_policy"]
+    taxonomy = intake_context(runtime).taxonomy
+    policy = intake_context(runtime).priority_policy
     for field in ("impact", "urgency"):
         value = getattr(body, field)
         if value is not None and value not in policy.levels:
@@ -90,22 +90,6 @@ def validate_choices(runtime: Runtime, body: TicketIn) -> None:
                                f"{', '.join(allowed)}")
 
 
-async def _record(runtime: Runtime, session: AsyncSession, ticket_id: UUID, kind: str,
-                  actor: str | None, detail: dict[str, Any]) -> dict[str, Any]:
-    entry = {"ticket_id": ticket_id, "kind": kind, "actor": actor, "at": runtime.clock.now(),
-             "detail": detail}
-    await add_row(session, history, entry)
-    return {k: v for k, v in entry.items() if k != "ticket_id"}
-
-
-async def _emit(runtime: Runtime, session: AsyncSession, ticket_type: str, event: Event) -> None:
-    envelope = runtime.envelope(event)
-    await runtime.emit(session, runtime.topics.for_type(ticket_type), envelope)
-    notify = runtime.state.get("webhooks_enqueue")  # outbound webhooks, same transaction
-    if notify is not None:
-        await notify(session, envelope)
-
-
 async def log_ticket(runtime: Runtime, session: AsyncSession, body: TicketIn,
                      deflected: bool = False) -> tuple[int, dict[str, Any]]:
     """Log a ticket; ``deflected`` marks one that self-service resolves before any agent
@@ -113,14 +97,12 @@ async def log_ticket(runtime: Runtime, session: AsyncSession, body: TicketIn,
     validate_choices(runtime, body)
     affected = body.affected
     requester = body.requester.model_dump(mode="json", exclude_none=True)
-    customer = await profile_of(runtime, session, body.requester.id, body.requester.email)
+    customer, recent = await requester_context(runtime, session, body.requester.id,
+                                               body.requester.email)
     if customer is not None:  # the directory knows the customer: plan, VIP, language
         requester["vip"] = body.requester.vip or customer["vip"]
         if body.requester.plan is None and customer["plan"] is not None:
             requester["plan"] = customer["plan"]
-    recent = await recent_tickets(session, sorted({body.requester.id,
-                                                   (customer or {}).get("customer_id")
-                                                   or body.requester.id}))
     signals = Signals(
         text=f"{body.title}\n{body.description}",
         scope=affected.scope if affected else None,
@@ -131,9 +113,10 @@ async def log_ticket(runtime: Runtime, session: AsyncSession, body: TicketIn,
     override = (PriorityOverride(body.priority_override.priority, body.priority_override.by,
                                  body.priority_override.reason)
                 if body.priority_override else None)
+    ctx = intake_context(runtime)
     result = classify(
-        title=body.title, description=body.description, categorizer=runtime.state["categorizer"],
-        priority_policy=runtime.state["priority_policy"], signals=signals,
+        title=body.title, description=body.description, categorizer=ctx.categorizer,
+        priority_policy=ctx.priority_policy, signals=signals,
         ticket_type=body.type, category=body.category, subcategory=body.subcategory,
         impact=body.impact, urgency=body.urgency, override=override)
     now = runtime.clock.now()
@@ -145,9 +128,8 @@ async def log_ticket(runtime: Runtime, session: AsyncSession, body: TicketIn,
     if customer is not None:
         context["customer"] = customer
     context["recent_tickets"] = recent
-    suggest = runtime.state.get("kb_suggest")
-    if suggest is not None:
-        context["kb_suggestions"] = await suggest(session, f"{body.title}\n{body.description}")
+    context["kb_suggestions"] = await intake_context(runtime).knowledge_base.suggest(
+        session, f"{body.title}\n{body.description}")
     reasons = result.reason_dicts()
     if customer is not None:
         reasons.append({"field": "customer", "value": customer["customer_id"],
@@ -166,10 +148,10 @@ async def log_ticket(runtime: Runtime, session: AsyncSession, body: TicketIn,
     }
     await session.execute(insert(tickets).values(**row))
     await audit_ticket(runtime, session, row["id"], "created", {}, snapshot(row))
-    await _record(runtime, session, row["id"], "created", body.requester.id,
-                  {"priority": result.priority, "category": result.category,
+    await record_history(runtime, session, row["id"], "created", body.requester.id,
+                         {"priority": result.priority, "category": result.category,
                    "type": result.ticket_type})
-    await _emit(runtime, session, result.ticket_type, TicketCreated(
+    await emit_ticket_event(runtime, session, result.ticket_type, TicketCreated(
         ticket_id=row["id"], ticket_type=result.ticket_type, title=body.title,
         category=result.category, subcategory=result.subcategory,
         needs_triage=result.needs_triage, priority=result.priority, impact=result.impact,
@@ -210,38 +192,6 @@ async def get_history(session: AsyncSession, ticket_id: UUID) -> list[dict[str, 
     return [{"kind": r.kind, "actor": r.actor, "at": r.at, "detail": r.detail} for r in rows]
 
 
-async def _transition(runtime: Runtime, session: AsyncSession, row: dict[str, Any],
-                      move: lifecycle.Transition, *, actor: str | None, note: str | None = None,
-                      resolution_notes: str | None = None) -> dict[str, Any]:
-    now = runtime.clock.now()
-    changes: dict[str, Any] = {"status": move.to_status, "updated_at": now}
-    if move.to_status == "resolved":
-        changes["resolved_at"] = now
-    if move.to_status == "closed":
-        changes.update(closed_at=now, closed_by=move.closed_by)
-    if move.to_status == "reopened":
-        changes.update(reopen_count=row["reopen_count"] + 1, resolved_at=None)
-    await session.execute(update(tickets).where(tickets.c.id == row["id"]).values(**changes))
-    before = snapshot(row)
-    row.update(changes)
-    await audit_ticket(runtime, session, row["id"], "status_changed", before,
-                       {**snapshot(row), "resolution_notes": resolution_notes})
-    detail = {"from": move.from_status, "to": move.to_status, "auto": move.auto,
-              "closed_by": move.closed_by, "note": note, "resolution_notes": resolution_notes}
-    entry = await _record(runtime, session, row["id"], "status_changed", actor,
-                          {k: v for k, v in detail.items() if v is not None})
-    await _emit(runtime, session, row["ticket_type"], TicketStatusChanged(
-        ticket_id=row["id"], ticket_type=row["ticket_type"], from_status=move.from_status,
-        to_status=move.to_status, actor=actor, note=note, resolution_notes=resolution_notes,
-        auto=move.auto, closed_by=move.closed_by, priority=row["priority"],
-        category=row["category"], channel=row["channel"], changed_at=now))
-    if move.to_status == "resolved":
-        await _emit(runtime, session, row["ticket_type"], SurveyRequested(
-            ticket_id=row["id"], requester_id=row["requester"]["id"], channel=row["channel"],
-            requested_at=now))
-    return entry
-
-
 async def change_priority(runtime: Runtime, session: AsyncSession, row: dict[str, Any],
                           priority: str, by: str, why: str | None) -> dict[str, Any]:
     """Set a new priority, with who and why in the reasons and the history, and publish it
@@ -256,9 +206,9 @@ async def change_priority(runtime: Runtime, session: AsyncSession, row: dict[str
         priority=priority, reasons=reasons, updated_at=now))
     await audit_ticket(runtime, session, row["id"], "priority_changed",
                        {"priority": row["priority"]}, {"priority": priority})
-    entry = await _record(runtime, session, row["id"], "priority_changed", by,
-                          {"from": row["priority"], "to": priority, "reason": why})
-    await _emit(runtime, session, row["ticket_type"], TicketPriorityChanged(
+    entry = await record_history(runtime, session, row["id"], "priority_changed", by,
+                                 {"from": row["priority"], "to": priority, "reason": why})
+    await emit_ticket_event(runtime, session, row["ticket_type"], TicketPriorityChanged(
         ticket_id=row["id"], from_priority=row["priority"], to_priority=priority, by=by,
         reason=why, changed_at=now))
     row.update(priority=priority, reasons=reasons)
@@ -291,15 +241,15 @@ async def apply_event(runtime: Runtime, session: AsyncSession, ticket_id: UUID,
                 raise InvalidInput("body.resolution_notes",
                                    "resolution_notes are required to resolve a ticket")
             move = lifecycle.change_status(status, event.status)
-            entry = await _transition(runtime, session, row, move, actor=event.actor,
-                                      note=event.note, resolution_notes=event.resolution_notes)
+            entry = await transition(runtime, session, row, move, actor=event.actor,
+                                     note=event.note, resolution_notes=event.resolution_notes)
             if event.propose_article:
                 if event.status != "resolved":
                     raise InvalidInput("body.propose_article",
                                        "an article is proposed on resolving")
                 assert event.resolution_notes is not None
-                await runtime.state["kb_propose"](session, row, event.actor,
-                                                  event.resolution_notes)
+                await intake_context(runtime).knowledge_base.propose(
+                    session, row, event.actor, event.resolution_notes)
         elif isinstance(event, CustomerReply):
             try:
                 move = lifecycle.customer_reply(status, event.fixed)
@@ -307,35 +257,35 @@ async def apply_event(runtime: Runtime, session: AsyncSession, ticket_id: UUID,
                 raise InvalidInput("body.fixed", str(exc)) from None
             requester = row["requester"]["id"]
             if move is not None:
-                entry = await _transition(runtime, session, row, move, actor=requester,
-                                          note=event.text)
+                entry = await transition(runtime, session, row, move, actor=requester,
+                                         note=event.text)
             else:
-                entry = await _record(runtime, session, row["id"], "customer_replied",
-                                      requester, {"text": event.text})
+                entry = await record_history(runtime, session, row["id"], "customer_replied",
+                                             requester, {"text": event.text})
                 await audit_added(runtime, session, row["id"], "customer_replied",
                                   "customer_reply", {"fixed": event.fixed, "text": event.text})
             if event.text:  # the customer's words: sla reads their sentiment
-                await _emit(runtime, session, row["ticket_type"], TicketCommented(
+                await emit_ticket_event(runtime, session, row["ticket_type"], TicketCommented(
                     ticket_id=row["id"], author=requester, public=True, from_requester=True,
                     text=event.text, commented_at=now))
         elif isinstance(event, Comment):
-            entry = await _record(runtime, session, row["id"], "commented", event.author,
-                                  {"text": event.text, "public": event.public})
+            entry = await record_history(runtime, session, row["id"], "commented", event.author,
+                                         {"text": event.text, "public": event.public})
             await audit_added(runtime, session, row["id"], "commented", "comment",
                               {"author": event.author, "text": event.text,
                                "public": event.public})
-            await _emit(runtime, session, row["ticket_type"], TicketCommented(
+            await emit_ticket_event(runtime, session, row["ticket_type"], TicketCommented(
                 ticket_id=row["id"], author=event.author, public=event.public,
                 text=event.text, commented_at=now))
         elif isinstance(event, ReassignmentRequest):
             if not lifecycle.can_request_reassignment(status):
                 raise EventRefused(status, f"a {status} ticket cannot be reassigned")
             detail = event.model_dump(exclude={"type"}, exclude_none=True)
-            entry = await _record(runtime, session, row["id"], "reassignment_requested",
-                                  event.requested_by, detail)
+            entry = await record_history(runtime, session, row["id"], "reassignment_requested",
+                                         event.requested_by, detail)
             await audit_added(runtime, session, row["id"], "reassignment_requested",
                               "reassignment_request", detail)
-            await _emit(runtime, session, row["ticket_type"], ReassignmentRequested(
+            await emit_ticket_event(runtime, session, row["ticket_type"], ReassignmentRequested(
                 ticket_id=row["id"], requested_by=event.requested_by, reason=event.reason,
                 to_tier=event.to_tier, to_skill=event.to_skill, requested_at=now))
         elif isinstance(event, PriorityChange):
@@ -356,10 +306,10 @@ async def apply_event(runtime: Runtime, session: AsyncSession, ticket_id: UUID,
                                {event.type: row[event.type]},
                                {event.type: event.score, f"{event.type}_comment": event.comment})
             row[event.type] = event.score
-            entry = await _record(runtime, session, row["id"], f"{event.type}_answered",
-                                  row["requester"]["id"],
-                                  {"score": event.score, "comment": event.comment})
-            await _emit(runtime, session, row["ticket_type"], SurveyAnswered(
+            entry = await record_history(runtime, session, row["id"], f"{event.type}_answered",
+                                         row["requester"]["id"],
+                                         {"score": event.score, "comment": event.comment})
+            await emit_ticket_event(runtime, session, row["ticket_type"], SurveyAnswered(
                 ticket_id=row["id"], kind=event.type, score=event.score,
                 comment=event.comment, answered_at=now))
     except lifecycle.TransitionRefused as refused:
@@ -380,8 +330,43 @@ async def auto_close_due(runtime: Runtime, limit: int = 200) -> int:
         )).all()
         for found in rows:
             row = dict(found._mapping)
-            await _transition(runtime, session, row, lifecycle.auto_close(row["status"]),
-                              actor="tierline",
-                              note=f"no customer reply within "
+            await transition(runtime, session, row, lifecycle.auto_close(row["status"]),
+                             actor="tierline",
+                             note=f"no customer reply within "
                                    f"{runtime.settings.autoclose_after_hours:g} hours")
     return len(rows)
+
+
+async def on_assigned(runtime: Runtime, uow: UnitOfWork, d: Delivered[TicketAssigned]) -> None:
+    """Router placed the ticket: remember who holds it, at which tier."""
+    event = d.event
+    held = (await uow.session.execute(
+        select(tickets.c.assigned_agent, tickets.c.assigned_tier)
+        .where(tickets.c.id == event.ticket_id).with_for_update())).first()
+    if held is None:
+        return
+    await uow.session.execute(update(tickets).where(tickets.c.id == event.ticket_id).values(
+        assigned_agent=event.agent_id, assigned_tier=event.agent_tier))
+    await audit_ticket(runtime, uow.session, event.ticket_id, "assigned",
+                       {"assigned_agent": held.assigned_agent,
+                        "assigned_tier": held.assigned_tier},
+                       {"assigned_agent": event.agent_id, "assigned_tier": event.agent_tier})
+
+
+async def log_ticket_or_deflect(runtime: Runtime, session: AsyncSession,
+                                body: TicketIn) -> tuple[int, dict[str, Any]]:
+    """Log a ticket; one the customer says an article already resolved is logged deflected
+    and resolved: counted, never routed to an agent."""
+    if body.deflected_by is None:
+        return await log_ticket(runtime, session, body)
+    article = await intake_context(runtime).knowledge_base.published_article(
+        session, body.deflected_by)
+    if article is None:
+        raise InvalidInput("body.deflected_by", f"no published article {body.deflected_by}")
+    _, created = await log_ticket(runtime, session, body, deflected=True)
+    row = await get_ticket(session, UUID(str(created["id"])), for_update=True)
+    assert row is not None
+    await transition(runtime, session, row, lifecycle.Transition("new", "resolved"),
+                     actor="tier0", resolution_notes=f"resolved by knowledge-base article "
+                                                      f"{article['title']!r} ({article['id']})")
+    return 201, ticket_out(row)
