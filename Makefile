@@ -52,6 +52,7 @@ run: install
 
 test: install
 	$(BIN)/ruff check shared services tests bench
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest
 
 # The database-backed tests only, e.g. against another PostgreSQL:
@@ -73,6 +74,7 @@ bench: install
 
 lint: install
 	$(BIN)/ruff check shared services tests bench
+	$(BIN)/lint-imports --no-cache
 
 # Known vulnerabilities in the pinned versions (pip-audit against PyPI's advisory data; needs
 # network access to pypi.org's JSON API; --strict fails when a package could not be checked).
