@@ -77,7 +77,7 @@ async def test_a_new_ticket_costs_few_round_trips(intake: Any) -> None:
                 r = await client.post("/v1/tickets", json=body(requester), headers=headers)
             assert r.status_code == 201, r.text
             assert r.json()["context"]["customer"]["account_id"] == account
-            assert len(r.json()["context"]["recent_tickets"]) == 3
+            assert len(r.json()["context"]["recent_tickets"]) >= 3
             assert r.json()["context"]["kb_suggestions"]
             measured[name] = trips
     for name, trips in measured.items():

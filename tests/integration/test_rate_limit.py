@@ -79,14 +79,19 @@ async def test_a_cluster_wide_bucket_is_shared_by_every_process(database_url: st
 # until a deadline, prints when each request was admitted.
 _WORKER = """
 import asyncio, json, sys, time
+from sqlalchemy import text
 from tierline_shared.auth.limits import SharedBuckets
 from tierline_shared.db import make_engine
 
-async def main(url, key, start, until, rate, burst):
+async def main(url, key, rate, burst):
     engine = make_engine(url)
+    async with engine.connect() as conn:  # connected and warm before the start
+        await conn.execute(text("SELECT 1"))
     buckets = SharedBuckets(engine, rate, burst)
-    admitted, refused = [], 0
+    print("ready", flush=True)
+    start, until = map(float, sys.stdin.readline().split())
     await asyncio.sleep(max(0.0, start - time.time()))
+    admitted, refused = [], 0
     while time.time() < until:
         if await buckets.take(key) == 0:
             admitted.append(time.time())
@@ -96,8 +101,7 @@ async def main(url, key, start, until, rate, burst):
     await engine.dispose()
     print(json.dumps({"admitted": admitted, "refused": refused, "block": buckets.block}))
 
-asyncio.run(main(sys.argv[1], sys.argv[2], float(sys.argv[3]), float(sys.argv[4]),
-                 float(sys.argv[5]), int(sys.argv[6])))
+asyncio.run(main(sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4])))
 """
 
 
@@ -108,11 +112,16 @@ def test_two_processes_leasing_blocks_keep_the_allowance_within_its_bound(
     through, over the whole run no more than the bucket granted, and both get a share."""
     rate, burst, seconds = 50.0, 20, 3.0
     key = generate().key_id
-    start = time.time() + 2.0  # both processes have connected by then
-    until = start + seconds
     procs = [subprocess.Popen(
-        [sys.executable, "-c", _WORKER, database_url, key, str(start), str(until), str(rate),
-         str(burst)], stdout=subprocess.PIPE, text=True) for _ in range(2)]
+        [sys.executable, "-c", _WORKER, database_url, key, str(rate), str(burst)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    for proc in procs:  # both connected: start them together
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+    start = time.time() + 0.2
+    for proc in procs:
+        assert proc.stdin is not None
+        proc.stdin.write(f"{start} {start + seconds}\n")
+        proc.stdin.flush()
     outs = [json.loads(p.communicate(timeout=60)[0]) for p in procs]
     assert all(p.returncode == 0 for p in procs)
     block = outs[0]["block"]
