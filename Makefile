@@ -52,6 +52,7 @@ run: install
 
 test: install
 	$(BIN)/ruff check shared services tests bench
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest
 
 # The database-backed tests only, e.g. against another PostgreSQL:
@@ -66,12 +67,14 @@ bench: install
 	$(BIN)/python bench/erlang_vs_pyworkforce.py
 	$(BIN)/python bench/router_decisions.py
 	$(BIN)/python bench/e2e_latency.py
+	$(BIN)/python bench/categorizer.py
 	$(BIN)/python bench/intake_throughput.py
 	$(BIN)/python bench/metrics_replay.py
 	$(BIN)/python bench/consumer_throughput.py
 
 lint: install
 	$(BIN)/ruff check shared services tests bench
+	$(BIN)/lint-imports --no-cache
 
 # Known vulnerabilities in the pinned versions (pip-audit against PyPI's advisory data; needs
 # network access to pypi.org's JSON API; --strict fails when a package could not be checked).

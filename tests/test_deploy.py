@@ -132,7 +132,7 @@ def test_dockerfile_steps_run_as_a_script_and_the_result_migrates(
                                 text=True, timeout=600)
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     shipped = subprocess.run([str(venv / "bin" / "python"), "-c",
-                              "from tierline_intake.categorizer import CORPUS; "
+                              "from tierline_intake.tickets.categorizer import CORPUS; "
                               "from tierline_shared.settings import POLICY_DIR; "
                               "assert CORPUS.is_file(), CORPUS; "
                               "assert (POLICY_DIR / 'taxonomy.yaml').is_file()"],
@@ -218,7 +218,7 @@ def exposed_names() -> set[str]:
     from prometheus_client import CollectorRegistry
     from sqlalchemy import MetaData
 
-    from tierline_intake.webhook_service import delivery_counter
+    from tierline_intake.webhooks.service import delivery_counter
     from tierline_metrics.exposition import register
     from tierline_shared.bus.consumer import ConsumerLoop
     from tierline_shared.bus.handlers import Handlers

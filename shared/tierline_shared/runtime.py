@@ -96,6 +96,9 @@ class Runtime:
     registry: CollectorRegistry
     relay: OutboxRelay
     consumer: ConsumerLoop | None = None
+    # The service's own typed context (a dataclass its on_start builds; intake's is
+    # ``tierline_intake.context.IntakeContext``): shared code never looks inside.
+    context: Any = None
     state: dict[str, Any] = field(default_factory=dict)
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)

@@ -9,13 +9,20 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
+from weakref import WeakKeyDictionary
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -105,6 +112,40 @@ class BodyLimitMiddleware:
             return message
 
         await self.app(scope, limited, send)
+
+
+class ObserveMiddleware:
+    """Counts every answer by method, matched route and status, and times it to its last
+    byte, in the registry of the runtime the app's lifespan started. Pure ASGI: the request
+    and the response pass through untouched (no ``BaseHTTPMiddleware`` task and stream per
+    request). A request that ends in an exception is counted by nobody here, as before: the
+    server error handler outside answers it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 0
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        await self.app(scope, receive, send_status)
+        runtime: Runtime | None = getattr(scope["app"].state, "runtime", None)
+        if runtime is None or not status:
+            return
+        requests, latency = _http_instruments(runtime.registry)
+        # The router left the matched route in the scope: no second matching pass.
+        route = getattr(scope.get("route"), "path", "unmatched")
+        requests.labels(scope["method"], route, str(status)).inc()
+        latency.labels(scope["method"], route).observe(time.perf_counter() - started)
 
 
 class StorableTextMiddleware:
@@ -217,20 +258,7 @@ def create_service_app(
     app.add_middleware(StorableTextMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
 
-    @app.middleware("http")
-    async def observe(request: Request, call_next: Any) -> Response:
-        started = time.perf_counter()
-        response: Response = await call_next(request)
-        runtime: Runtime | None = getattr(request.app.state, "runtime", None)
-        if runtime is not None:
-            if "_http" not in runtime.state:
-                runtime.state["_http"] = _http_instruments(runtime)
-            instruments = runtime.state["_http"]
-            # The router left the matched route in the scope: no second matching pass.
-            route = getattr(request.scope.get("route"), "path", "unmatched")
-            instruments[0].labels(request.method, route, str(response.status_code)).inc()
-            instruments[1].labels(request.method, route).observe(time.perf_counter() - started)
-        return response
+    app.add_middleware(ObserveMiddleware)  # outermost: it times the other two as well
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -377,10 +405,20 @@ _ERROR_NAMES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: 
                 422: "validation_error", 429: "rate_limited", 503: "service_unavailable"}
 
 
-def _http_instruments(runtime: Runtime) -> tuple[Counter, Histogram]:
-    return (
-        Counter("tierline_http_requests", "HTTP requests by method, route and status.",
-                ["method", "route", "status"], registry=runtime.registry),
-        Histogram("tierline_http_request_duration_seconds", "HTTP request latency.",
-                  ["method", "route"], registry=runtime.registry),
-    )
+_HTTP_INSTRUMENTS: WeakKeyDictionary[CollectorRegistry, tuple[Counter, Histogram]] = (
+    WeakKeyDictionary())
+
+
+def _http_instruments(registry: CollectorRegistry) -> tuple[Counter, Histogram]:
+    """The HTTP series of a registry, registered on first use (several apps may serve one
+    runtime, as the tests do)."""
+    instruments = _HTTP_INSTRUMENTS.get(registry)
+    if instruments is None:
+        instruments = (
+            Counter("tierline_http_requests", "HTTP requests by method, route and status.",
+                    ["method", "route", "status"], registry=registry),
+            Histogram("tierline_http_request_duration_seconds", "HTTP request latency.",
+                      ["method", "route"], registry=registry),
+        )
+        _HTTP_INSTRUMENTS[registry] = instruments
+    return instruments

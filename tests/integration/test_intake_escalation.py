@@ -11,8 +11,8 @@ import pytest
 
 from tests.helpers import deliver, offline_runtime, outbox_events
 from tierline_intake.app import SPEC, _start
-from tierline_intake.schemas import TicketIn
-from tierline_intake.service import get_history, get_ticket, log_ticket
+from tierline_intake.tickets.schemas import TicketIn
+from tierline_intake.tickets.service import get_history, get_ticket, log_ticket
 from tierline_shared.bus.events import TicketEscalated
 from tierline_shared.clock import FrozenClock
 

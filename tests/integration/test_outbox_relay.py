@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from tests.e2e.faults import BrokerProxy
 from tests.helpers import eventually, header, read_topic
 from tests.reports import REPORT
-from tests.roundtrips import RoundTrips
+from tests.round_trips import RoundTrips
 from tierline_shared.bus.envelope import Envelope
 from tierline_shared.bus.events import TicketCreated
 from tierline_shared.bus.outbox import OutboxRelay, enqueue, outbox_channel

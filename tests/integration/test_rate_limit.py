@@ -1,7 +1,12 @@
-"""A key over its rate gets 429 with Retry-After and a JSON body; other keys are unaffected."""
+"""A key over its rate gets 429 with Retry-After and a JSON body; other keys are unaffected;
+the cluster-wide allowance holds, within its stated bound, across processes leasing tokens."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+import time
 from datetime import UTC, datetime
 
 import httpx
@@ -68,3 +73,64 @@ async def test_a_cluster_wide_bucket_is_shared_by_every_process(database_url: st
     finally:
         await router_rt.engine.dispose()
         await sla_rt.engine.dispose()
+
+
+# One OS process of a service: draws on the key's cluster-wide bucket as fast as it can
+# until a deadline, prints when each request was admitted.
+_WORKER = """
+import asyncio, json, sys, time
+from sqlalchemy import text
+from tierline_shared.auth.limits import SharedBuckets
+from tierline_shared.db import make_engine
+
+async def main(url, key, rate, burst):
+    engine = make_engine(url)
+    async with engine.connect() as conn:  # connected and warm before the start
+        await conn.execute(text("SELECT 1"))
+    buckets = SharedBuckets(engine, rate, burst)
+    print("ready", flush=True)
+    start, until = map(float, sys.stdin.readline().split())
+    await asyncio.sleep(max(0.0, start - time.time()))
+    admitted, refused = [], 0
+    while time.time() < until:
+        if await buckets.take(key) == 0:
+            admitted.append(time.time())
+        else:
+            refused += 1
+            await asyncio.sleep(0.002)
+    await engine.dispose()
+    print(json.dumps({"admitted": admitted, "refused": refused, "block": buckets.block}))
+
+asyncio.run(main(sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4])))
+"""
+
+
+def test_two_processes_leasing_blocks_keep_the_allowance_within_its_bound(
+        database_url: str) -> None:
+    """Two processes share one key's allowance (50/s, burst 20), each leasing blocks of 5
+    tokens: in every interval of T seconds at most burst + rate x T + 2 blocks requests get
+    through, over the whole run no more than the bucket granted, and both get a share."""
+    rate, burst, seconds = 50.0, 20, 3.0
+    key = generate().key_id
+    procs = [subprocess.Popen(
+        [sys.executable, "-c", _WORKER, database_url, key, str(rate), str(burst)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    for proc in procs:  # both connected: start them together
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+    start = time.time() + 0.2
+    for proc in procs:
+        assert proc.stdin is not None
+        proc.stdin.write(f"{start} {start + seconds}\n")
+        proc.stdin.flush()
+    outs = [json.loads(p.communicate(timeout=60)[0]) for p in procs]
+    assert all(p.returncode == 0 for p in procs)
+    block = outs[0]["block"]
+    assert block == 5
+    admitted = sorted(t for out in outs for t in out["admitted"])
+    assert all(out["admitted"] for out in outs), "both processes get a share"
+    assert len(admitted) <= burst + rate * seconds + 1
+    assert len(admitted) >= 0.8 * (burst + rate * seconds) - 2 * block
+    for window in (0.1, 0.5, 1.0):
+        worst = max(sum(1 for t in admitted[i:] if t <= a + window)
+                    for i, a in enumerate(admitted))
+        assert worst <= burst + rate * window + 2 * block + 1, (window, worst)

@@ -19,7 +19,7 @@ from tests.helpers import attach, eventually, offline_runtime
 from tierline_intake.app import SPEC, _start, create_app
 from tierline_intake.idempotency import request_hash
 from tierline_intake.models import audit_log, history, idempotency_keys, outbox, tickets
-from tierline_intake.schemas import TicketIn
+from tierline_intake.tickets.schemas import TicketIn
 from tierline_shared.auth.keys import generate
 from tierline_shared.clock import FrozenClock
 

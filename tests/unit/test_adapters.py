@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 import pytest
 
 from tests.samples import sample
-from tierline_intake import lifecycle
-from tierline_intake.adapters import MissingField, map_jira, map_servicenow, map_zendesk
+from tierline_intake.adapters.domain import MissingField, map_jira, map_servicenow, map_zendesk
+from tierline_intake.tickets import lifecycle
 
 
 def test_servicenow_incident_with_raw_values() -> None:

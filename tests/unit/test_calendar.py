@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tierline_sla.calendar import Calendar
+from tierline_shared.calendar import Calendar
 
 LONDON = ZoneInfo("Europe/London")
 DAY = ((time(9), time(12, 30)), (time(13, 30), time(17, 30)))  # 7.5 h with a lunch break

@@ -10,10 +10,16 @@ import pytest
 from sklearn.model_selection import train_test_split
 
 from tests.reports import REPORT
-from tierline_intake.categorizer import CORPUS, Categorizer, CorpusError, Example, load_corpus
-from tierline_intake.classify import classify
 from tierline_intake.policies import load_priority_policy, load_taxonomy
-from tierline_intake.priority import Signals
+from tierline_intake.tickets.categorizer import (
+    CORPUS,
+    Categorizer,
+    CorpusError,
+    Example,
+    load_corpus,
+)
+from tierline_intake.tickets.classify import classify
+from tierline_intake.tickets.priority import Signals
 from tierline_shared.settings import POLICY_DIR
 
 TAXONOMY = load_taxonomy(POLICY_DIR)

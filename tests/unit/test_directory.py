@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from tierline_intake.directory import (
+from tierline_intake.directory.domain import (
     AccountRow,
     CustomerRow,
     RowsInvalid,

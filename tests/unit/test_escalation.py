@@ -9,6 +9,7 @@ import pytest
 
 from tierline_shared.policy import PolicyError
 from tierline_shared.settings import POLICY_DIR
+from tierline_shared.sla_policy import load_sla_policy
 from tierline_sla.clock import ClockEvent, fold, threshold_due
 from tierline_sla.escalation import (
     Signals,
@@ -19,7 +20,6 @@ from tierline_sla.escalation import (
     predictive,
     sentiment,
 )
-from tierline_sla.policy import load_sla_policy
 
 POLICY = load_escalation_policy(POLICY_DIR)
 SLA = load_sla_policy(POLICY_DIR)

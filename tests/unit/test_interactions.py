@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pydantic import ValidationError
 
-from tierline_intake.interactions import Candidate, match_repeat, similarity, transcript
+from tierline_intake.interactions.domain import Candidate, match_repeat, similarity, transcript
 from tierline_shared.bus.events import InteractionOccurred, interaction_missing
 
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)

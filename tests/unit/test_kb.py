@@ -9,7 +9,7 @@ import pytest
 
 from tests.reports import REPORT
 from tests.unit.kb_articles import ARTICLES, PARAPHRASES
-from tierline_intake.kb import Article, KbIndex, is_stale, normalize
+from tierline_intake.kb.domain import Article, KbIndex, is_stale, normalize
 
 IDS = {name: uuid.uuid5(uuid.NAMESPACE_URL, name) for name in ARTICLES}
 INDEX = KbIndex([Article(IDS[name], title, body, category)

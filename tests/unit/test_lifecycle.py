@@ -3,7 +3,7 @@ unilateral."""
 
 import pytest
 
-from tierline_intake.lifecycle import (
+from tierline_intake.tickets.lifecycle import (
     AGENT_TRANSITIONS,
     STATUSES,
     TransitionRefused,

@@ -6,7 +6,7 @@ from tierline_intake.policies import PriorityPolicy as PriorityMatrix
 from tierline_intake.policies import load_priority_policy
 from tierline_shared.policy import PolicyError, load_policy
 from tierline_shared.settings import POLICY_DIR
-from tierline_sla.policy import load_sla_policy
+from tierline_shared.sla_policy import load_sla_policy
 
 
 def test_shipped_policies_load() -> None:

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from tierline_intake.policies import PriorityPolicy, load_priority_policy
-from tierline_intake.priority import PriorityOverride, Signals, prioritize
+from tierline_intake.tickets.priority import PriorityOverride, Signals, prioritize
 from tierline_shared.policy import PolicyError, load_policy
 from tierline_shared.settings import POLICY_DIR
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from tierline_intake.search import BadCursor, decode, encode
+from tierline_intake.tickets.search import BadCursor, decode, encode
 
 
 def test_a_cursor_round_trips_and_is_url_safe() -> None:

@@ -6,7 +6,7 @@ import hashlib
 import hmac
 from datetime import UTC, datetime, timedelta
 
-from tierline_intake.webhooks import KIND_OF, after_attempt, retry_at, signature, verify
+from tierline_intake.webhooks.domain import KIND_OF, after_attempt, retry_at, signature, verify
 
 BODY = b'{"kind":"status"}'
 

@@ -8,35 +8,37 @@ from functools import partial
 from fastapi import FastAPI
 
 from tierline_intake import models
-from tierline_intake.adapters_api import router as adapters_router
-from tierline_intake.api import router
-from tierline_intake.categorizer import CORPUS, Categorizer, load_corpus
+from tierline_intake.adapters.api import router as adapters_router
+from tierline_intake.context import IntakeContext
 from tierline_intake.desks import writeback
 from tierline_intake.desks.api import router as connections_router
 from tierline_intake.desks.inbound_api import router as signed_router
 from tierline_intake.desks.vault import check_key
-from tierline_intake.directory_api import router as directory_router
-from tierline_intake.erasure_api import router as erasure_router
-from tierline_intake.interaction_service import on_interaction
-from tierline_intake.interactions_api import router as interactions_router
-from tierline_intake.kb_api import router as kb_router
-from tierline_intake.kb_service import (
-    on_assigned,
+from tierline_intake.directory.api import router as directory_router
+from tierline_intake.interactions.api import router as interactions_router
+from tierline_intake.interactions.service import on_interaction
+from tierline_intake.kb.api import router as kb_router
+from tierline_intake.kb.service import (
+    REFRESH_S,
+    KbIndexCache,
+    RuntimeKnowledgeBase,
     on_workaround,
-    propose_from_resolution,
-    suggest,
+    refresh_kb_index,
 )
 from tierline_intake.policies import load_priority_policy, load_taxonomy
-from tierline_intake.search_api import router as search_router
-from tierline_intake.service import auto_close_due, on_escalated
-from tierline_intake.webhook_service import (
+from tierline_intake.privacy.api import router as erasure_router
+from tierline_intake.tickets.api import router
+from tierline_intake.tickets.categorizer import CORPUS, Categorizer, load_corpus
+from tierline_intake.tickets.search_api import router as search_router
+from tierline_intake.tickets.service import auto_close_due, on_assigned, on_escalated
+from tierline_intake.webhooks.api import router as webhooks_router
+from tierline_intake.webhooks.service import (
     INTERVAL_S,
+    RuntimeWebhookQueue,
     deliver_due,
     delivery_counter,
-    enqueue,
     notifying,
 )
-from tierline_intake.webhooks_api import router as webhooks_router
 from tierline_shared.bus.events import (
     InteractionOccurred,
     MajorIncidentChanged,
@@ -62,14 +64,16 @@ async def _start(runtime: Runtime) -> None:
     check_key(settings.desk_secrets_key.get_secret_value(), settings.environment,
               DEV_DESK_SECRETS_KEY)
     taxonomy = load_taxonomy(runtime.settings.policy_dir)
-    runtime.state["taxonomy"] = taxonomy
-    runtime.state["priority_policy"] = load_priority_policy(runtime.settings.policy_dir)
     examples = load_corpus(runtime.settings.corpus_path or CORPUS, taxonomy)
-    runtime.state["categorizer"] = await asyncio.to_thread(Categorizer, taxonomy, examples)
-    runtime.state["kb_suggest"] = partial(suggest, runtime)
-    runtime.state["kb_propose"] = partial(propose_from_resolution, runtime)
-    runtime.state["webhooks_enqueue"] = partial(enqueue, runtime)
-    runtime.state["webhook_outcomes"] = delivery_counter(runtime.registry)
+    runtime.context = IntakeContext(
+        taxonomy=taxonomy,
+        priority_policy=load_priority_policy(runtime.settings.policy_dir),
+        categorizer=await asyncio.to_thread(Categorizer, taxonomy, examples),
+        kb_index=KbIndexCache(),
+        knowledge_base=RuntimeKnowledgeBase(runtime),
+        webhooks=RuntimeWebhookQueue(runtime),
+        webhook_outcomes=delivery_counter(runtime.registry))
+    await refresh_kb_index(runtime)
 
 
 def handlers(runtime: Runtime) -> Handlers:
@@ -106,6 +110,7 @@ SPEC = ServiceSpec(
         ("auto-close", runtime.settings.autoclose_check_interval_s, _auto_close),
         ("webhooks", INTERVAL_S, _webhooks),
         ("desk-writebacks", writeback.INTERVAL_S, _desk_writebacks),
+        ("kb-index", REFRESH_S, refresh_kb_index),
     ])
 
 

@@ -45,11 +45,21 @@ async def _stored(session: AsyncSession, key: str, scope: str,
 
 
 async def run_once(runtime: Runtime, *, key: str | None, scope: str, payload: Any,
-                   actor: audit.Actor, effect: Effect) -> tuple[int, dict[str, Any], bool]:
+                   actor: audit.Actor, effect: Effect,
+                   look_first: bool = True) -> tuple[int, dict[str, Any], bool]:
     """Run ``effect`` in a transaction, once per key, as ``actor`` (the audit log's who);
-    returns (status, body, replayed)."""
+    returns (status, body, replayed).
+
+    The key is claimed in the effect's own transaction, after the effect; a concurrent
+    request's insert waits for this one to commit or roll back. With ``look_first`` a stored
+    response is looked up first in a transaction of its own (three round trips), so a retry
+    never runs the effect again. Without it, for an effect that only writes in the database
+    (logging a ticket), a first request (the common case) sends nothing for its key but the
+    claim; a retry runs the effect, finds the key taken, rolls back and answers the stored
+    response, and a failing retry answers the stored response or ``KeyReused`` as a look-up
+    first would have."""
     digest = request_hash(payload)
-    if key is not None:
+    if key is not None and look_first:
         async with runtime.sessions() as session:
             stored = await _stored(session, key, scope, digest)
         if stored is not None:
@@ -63,11 +73,19 @@ async def run_once(runtime: Runtime, *, key: str | None, scope: str, payload: An
                     key=key, scope=scope, request_hash=digest, status_code=status,
                     response=body, created_at=runtime.clock.now(),
                 ).on_conflict_do_nothing().returning(idempotency_keys.c.key))
-                if inserted is None:  # a concurrent request with this key committed first
+                if inserted is None:  # taken: by an earlier request, or a concurrent one
                     raise _LostRace
     except _LostRace:
         async with runtime.sessions() as session:
             stored = await _stored(session, key or "", scope, digest)
         assert stored is not None
+        return stored[0], stored[1], True
+    except Exception:
+        if key is None or look_first:
+            raise
+        async with runtime.sessions() as session:
+            stored = await _stored(session, key, scope, digest)  # KeyReused first
+        if stored is None:
+            raise
         return stored[0], stored[1], True
     return status, body, False

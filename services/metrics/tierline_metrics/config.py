@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from tierline_metrics.kpi.formulas import KpiPolicy
 from tierline_shared.policy import load_policy
+from tierline_shared.sla_policy import load_sla_policy
 
 
 class Bound(BaseModel):
@@ -68,8 +69,6 @@ def load_metrics_policy(policy_dir: Path) -> MetricsPolicy:
 def business_seconds(policy_dir: Path) -> Callable[[str | None, datetime, datetime], float]:
     """Business seconds between two instants on the calendar sla's policy gives the
     ticket's priority (the same calendars its clocks run on); wall clock without one."""
-    from tierline_sla.policy import load_sla_policy
-
     sla = load_sla_policy(policy_dir)
 
     def seconds(priority: str | None, start: datetime, end: datetime) -> float:

@@ -19,13 +19,13 @@ from tierline_shared.bus.handlers import Handlers
 from tierline_shared.clock import Clock
 from tierline_shared.runtime import Runtime, ServiceSpec
 from tierline_shared.settings import Settings
+from tierline_shared.sla_policy import load_sla_policy
 from tierline_shared.web import create_service_app
 from tierline_sla import models
 from tierline_sla.api import router
 from tierline_sla.erasure import on_requester_erased
 from tierline_sla.escalation import load_escalation_policy
 from tierline_sla.incidents_api import router as incidents_router
-from tierline_sla.policy import load_sla_policy
 from tierline_sla.service import (
     fire_due,
     on_commented,

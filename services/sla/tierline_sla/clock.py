@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Literal
 
-from tierline_sla.policy import DEFAULT_PROFILE, SlaPolicy
+from tierline_shared.sla_policy import DEFAULT_PROFILE, SlaPolicy
 
 Kind = Literal["start", "pause", "resume", "stop", "reopen", "priority", "restart"]
 

@@ -30,6 +30,7 @@ from tierline_shared.bus.events import (
 )
 from tierline_shared.bus.handlers import Delivered
 from tierline_shared.runtime import Runtime
+from tierline_shared.sla_policy import DEFAULT_PROFILE, SlaPolicy
 from tierline_shared.unit_of_work import UnitOfWork, add_row
 from tierline_sla import incidents
 from tierline_sla.clock import ClockEvent, ClockState, Kind, fold, threshold_due
@@ -45,7 +46,6 @@ from tierline_sla.escalation import (
     time_reason,
 )
 from tierline_sla.models import clock_events, clocks, escalations, history, tickets, timers
-from tierline_sla.policy import DEFAULT_PROFILE, SlaPolicy
 
 log = logging.getLogger(__name__)
 

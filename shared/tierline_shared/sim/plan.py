@@ -7,6 +7,7 @@ import csv
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -29,10 +30,8 @@ class Arrival:
 
 def load_corpus(path: Path | None = None) -> list[dict[str, str]]:
     """Titles and descriptions to send: the example tickets intake's classifier learns from."""
-    if path is None:
-        import tierline_intake
-
-        path = Path(tierline_intake.__file__).parent / "data" / "tickets_corpus.csv"
+    if path is None:  # intake's own file, found by package name: shared imports no service
+        path = Path(str(files("tierline_intake") / "data" / "tickets_corpus.csv"))
     with path.open(newline="", encoding="utf-8") as f:
         return list(csv.DictReader(f))
 

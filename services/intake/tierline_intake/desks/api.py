@@ -14,11 +14,11 @@ from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
-from tierline_intake.api import ERRORS
 from tierline_intake.desks.schemas import ConnectionOut, WritebackOut
 from tierline_intake.desks.vault import redacted
 from tierline_intake.desks.vendors import AUTHS, CREDENTIAL_FIELDS
 from tierline_intake.desks.writeback import vault, writeback_out
+from tierline_intake.http_errors import ERRORS
 from tierline_intake.models import audit_log, desk_connections, desk_writebacks
 from tierline_shared import audit
 from tierline_shared.auth.deps import require
@@ -90,7 +90,7 @@ def connection_out(row: Any) -> dict[str, Any]:
     return out
 
 
-def _missing(what: str, ident: UUID) -> HTTPException:
+def missing_field(what: str, ident: UUID) -> HTTPException:
     return HTTPException(404, error_body("not_found", f"no {what} {ident}"))
 
 
@@ -149,7 +149,7 @@ async def read(connection_id: UUID, session: SessionDep) -> Any:
     row = (await session.execute(select(desk_connections).where(
         desk_connections.c.id == connection_id))).first()
     if row is None:
-        raise _missing("connection", connection_id)
+        raise missing_field("connection", connection_id)
     return connection_out(row._mapping)
 
 
@@ -166,7 +166,7 @@ async def replace(connection_id: UUID, body: ConnectionIn, runtime: RuntimeDep,
         found = (await session.execute(select(desk_connections).where(
             desk_connections.c.id == connection_id).with_for_update())).first()
         if found is None:
-            raise _missing("connection", connection_id)
+            raise missing_field("connection", connection_id)
         if body.credentials is None and (found.system, found.auth) != (body.system, body.auth):
             raise HTTPException(422, error_body("validation_error", [
                 {"field": "body.credentials", "message": "new system or auth: give its "
@@ -196,7 +196,7 @@ async def remove(connection_id: UUID, runtime: RuntimeDep, actor: ActorDep) -> A
         row = (await session.execute(delete(desk_connections).where(
             desk_connections.c.id == connection_id).returning(desk_connections))).first()
         if row is None:
-            raise _missing("connection", connection_id)
+            raise missing_field("connection", connection_id)
         await session.execute(update(desk_writebacks).where(
             desk_writebacks.c.connection_id == connection_id,
             desk_writebacks.c.status == "pending").values(
@@ -238,7 +238,7 @@ async def redeliver(connection_id: UUID, writeback_id: UUID, runtime: RuntimeDep
         row = (await session.execute(select(desk_writebacks).where(
             w.id == writeback_id, w.connection_id == connection_id).with_for_update())).first()
         if row is None:
-            raise _missing("write-back", writeback_id)
+            raise missing_field("write-back", writeback_id)
         if row.status != "dead":
             raise HTTPException(409, error_body("conflict", f"the write-back is {row.status}; "
                                                 "only a dead one is redelivered",

@@ -14,11 +14,11 @@ from uuid import UUID
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tierline_intake.adapters import ExternalTicket, _text
-from tierline_intake.audit import audit_added
+from tierline_intake.adapters.domain import ExternalTicket, plain_text
 from tierline_intake.desks.writeback import connection_for
 from tierline_intake.models import external_tickets, history
-from tierline_intake.service import _emit, _record
+from tierline_intake.tickets.audit import audit_added
+from tierline_intake.tickets.recorder import emit_ticket_event, record_history
 from tierline_shared.bus.events import TicketCommented, TicketDeskAssigneeChanged
 from tierline_shared.runtime import Runtime
 
@@ -54,7 +54,7 @@ def notes_in(system: str, payload: dict[str, Any]) -> list[Note]:
     elif system == "jira" and isinstance(payload.get("comment"), dict):
         comment = payload["comment"]
         author = comment.get("author") or {}
-        text = _text(comment.get("body")) if comment.get("body") else ""
+        text = plain_text(comment.get("body")) if comment.get("body") else ""
         if text:
             out.append(Note(str(author.get("accountId") or author.get("displayName")
                                 or "jira"), text, comment.get("jsdPublic", True) is not False))
@@ -77,11 +77,11 @@ async def follow_notes(runtime: Runtime, session: AsyncSession, row: dict[str, A
             history.c.actor == author, history.c.detail["text"].astext == text).limit(1))
         if seen is not None:
             continue
-        await _record(runtime, session, row["id"], "commented", author,
-                      {"text": text, "public": note.public, "from": system})
+        await record_history(runtime, session, row["id"], "commented", author,
+                             {"text": text, "public": note.public, "from": system})
         await audit_added(runtime, session, row["id"], "commented", "comment",
                           {"author": author, "text": text, "public": note.public})
-        await _emit(runtime, session, row["ticket_type"], TicketCommented(
+        await emit_ticket_event(runtime, session, row["ticket_type"], TicketCommented(
             ticket_id=row["id"], author=author, public=note.public, text=text,
             commented_at=runtime.clock.now()))
         changes.append({"field": "comment", "applied": True, "public": note.public})
@@ -104,7 +104,7 @@ async def follow_assignee(runtime: Runtime, session: AsyncSession, row: dict[str
         external_tickets.c.system == ext.system,
         external_tickets.c.external_id == ext.external_id).values(
         external_assignee=ext.assignee[:200]))
-    await _emit(runtime, session, row["ticket_type"], TicketDeskAssigneeChanged(
+    await emit_ticket_event(runtime, session, row["ticket_type"], TicketDeskAssigneeChanged(
         ticket_id=row["id"], connection=conn.name, system=ext.system,
         desk_user=ext.assignee, in_progress=row["status"] == "in_progress",
         changed_at=runtime.clock.now()))

@@ -15,15 +15,15 @@ from pydantic import ValidationError
 from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from tierline_intake.adapter_service import ingest
-from tierline_intake.adapters import MAPPERS, MissingField
-from tierline_intake.adapters_api import AdapterOut, _missing, _unmappable
-from tierline_intake.api import _invalid
+from tierline_intake.adapters.api import AdapterOut
+from tierline_intake.adapters.domain import MAPPERS, MissingField
+from tierline_intake.adapters.service import ingest
 from tierline_intake.desks import signatures as sig
 from tierline_intake.desks.writeback import vault
+from tierline_intake.http_errors import invalid, missing_field, unmappable
 from tierline_intake.idempotency import run_once
 from tierline_intake.models import desk_connections, inbound_signatures
-from tierline_intake.service import InvalidInput
+from tierline_intake.tickets.service import InvalidInput
 from tierline_shared.audit import Actor
 from tierline_shared.web import RuntimeDep, error_body
 
@@ -82,7 +82,7 @@ async def receive_signed(system: Literal["servicenow", "jira", "zendesk"], reque
     try:
         ext = MAPPERS[system](payload)
     except MissingField as exc:
-        raise _missing(exc) from None
+        raise missing_field(exc) from None
 
     async def effect(session: Any) -> tuple[int, dict[str, Any]]:
         if seen is not None:
@@ -100,9 +100,9 @@ async def receive_signed(system: Literal["servicenow", "jira", "zendesk"], reque
             runtime, key=None, actor=Actor(f"{system}:{name}"),
             scope=f"POST /v1/adapters/{system}/connections", payload=payload, effect=effect)
     except ValidationError as exc:
-        raise _unmappable(exc) from None
+        raise unmappable(exc) from None
     except InvalidInput as exc:
-        raise _invalid(exc) from None
+        raise invalid(exc) from None
     return JSONResponse(out, status_code=status,
                         headers={"Location": f"/v1/tickets/{out['ticket']['id']}"})
 

@@ -24,6 +24,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tierline_intake.context import intake_context
 from tierline_intake.desks import policy
 from tierline_intake.desks.vault import Vault
 from tierline_intake.desks.vendors import (
@@ -48,10 +49,10 @@ LEASE = timedelta(seconds=30)
 
 
 def vault(runtime: Runtime) -> Vault:
-    if "_desk_vault" not in runtime.state:
-        runtime.state["_desk_vault"] = Vault(
-            runtime.settings.desk_secrets_key.get_secret_value())
-    return runtime.state["_desk_vault"]
+    ctx = intake_context(runtime)
+    if ctx.desk_vault is None:
+        ctx.desk_vault = Vault(runtime.settings.desk_secrets_key.get_secret_value())
+    return ctx.desk_vault
 
 
 async def connection_for(session: AsyncSession, system: str,
@@ -237,14 +238,15 @@ async def _send(runtime: Runtime, client: httpx.AsyncClient, row: dict[str, Any]
 
 
 async def deliver_due(runtime: Runtime) -> int:
-    in_flight: set[asyncio.Task[None]] = runtime.state.setdefault("_desk_sends", set())
+    ctx = intake_context(runtime)
+    in_flight = ctx.desk_sends
     room = MAX_IN_FLIGHT - len(in_flight)
     if room <= 0:
         return 0
     rows = await _claim(runtime, room)
-    client: httpx.AsyncClient | None = runtime.state.get("_desk_client")
-    if client is None:
-        client = runtime.state["_desk_client"] = httpx.AsyncClient(follow_redirects=False)
+    if ctx.desk_client is None:
+        ctx.desk_client = httpx.AsyncClient(follow_redirects=False)
+    client = ctx.desk_client
     for row in rows:
         task = asyncio.create_task(_send(runtime, client, row), name=f"desk-{row['id']}")
         in_flight.add(task)

@@ -1,0 +1,2 @@
+"""Desk adapters: ServiceNow, Jira and Zendesk payloads mapped to tickets (domain, pure) and
+ingested (service), over REST (api)."""

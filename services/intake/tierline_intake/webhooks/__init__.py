@@ -1,0 +1,2 @@
+"""Outbound webhooks: signatures and retry schedule (domain, pure), queue and delivery
+(service), subscriptions over REST (api)."""
