@@ -37,6 +37,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--exclusive", action="store_true", help="set every agent the "
                         "scenario did not create offline first (for a development stack)")
     parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--readme", type=Path, help="with a scenario that has a theory block: "
+                        "also write its tables into this README, between its "
+                        "<!-- sim:NAME:start --> and <!-- sim:NAME:end --> markers")
 
 
 def _one(scenario: Scenario, args: argparse.Namespace) -> tuple[dict[str, Any], list[Story]]:
@@ -74,21 +77,52 @@ def run(args: argparse.Namespace) -> int:
         return 2
     args.out.mkdir(parents=True, exist_ok=True)
     runs: dict[str, tuple[dict[str, Any], list[Story]]] = {}
-    for variant in [scenario, *(scenario.variant(v) for v in scenario.compare)]:
+    variants = [scenario, *(scenario.variant(v) for v in scenario.compare)]
+    for variant in variants:
         (args.out / "logs" / variant.name).mkdir(parents=True, exist_ok=True)
         runs[variant.name] = _one(variant, args)
     summaries = {name: summary for name, (summary, _) in runs.items()}
+    theory_md = ""
+    if scenario.theory is not None:
+        theory_md = _theory(variants, runs, args)  # adds "theory" to each summary
     for name, (_, stories) in runs.items():
         write_tickets(stories, args.out / f"tickets-{name}.csv")
     table = text(summaries)
     (args.out / "report.json").write_text(json.dumps(summaries, indent=2) + "\n")
     (args.out / "report.md").write_text(f"# {scenario.name}\n\n{scenario.description}\n\n"
-                                        f"{table}\n")
+                                        f"{table}\n{theory_md}")
     written = charts(runs, args.out)
+    if theory_md:
+        written.append(args.out / "theory.png")
     print(table)
+    print(theory_md)
     print("wrote " + ", ".join(str(p) for p in [args.out / "report.json",
                                                 args.out / "report.md", *written]))
     errors = sum(s["errors"] for s in summaries.values())
     if errors:
         print(f"{errors} requests were refused; see the logs under {args.out / 'logs'}")
     return 0
+
+
+def _theory(variants: list[Scenario], runs: dict[str, tuple[dict[str, Any], list[Story]]],
+            args: argparse.Namespace) -> str:
+    """Each run against Erlang C: the tables (also into the README with --readme) and the
+    chart."""
+    from tierline_shared.sim import theory
+
+    results = {}
+    for variant in variants:
+        summary, stories = runs[variant.name]
+        speed = 1.0 if args.intake else (args.speed or variant.speed)
+        summary["theory"] = results[variant.name] = theory.compare(variant, stories, speed)
+    confidence = int(round((variants[0].theory.confidence if variants[0].theory else 0.95)
+                           * 100))
+    text = (f"Measured against Erlang C ({confidence}% batch-means intervals in brackets; "
+            "`tierline simulate " + Path(args.scenario).name + "`):\n\n"
+            + theory.table(results) + "\n\nThe router's own overheads (simulated seconds; "
+            "the last column in real time):\n\n" + theory.overhead_table(results) + "\n")
+    theory.chart(results, args.out / "theory.png")
+    if args.readme is not None and not theory.splice(args.readme, variants[0].name, text):
+        print(f"{args.readme} has no <!-- sim:{variants[0].name}:start/end --> markers: "
+              "left as it was")
+    return "\n## Against queueing theory\n\n" + text

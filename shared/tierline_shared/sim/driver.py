@@ -76,6 +76,8 @@ class Simulation:
             end = self.s.start + timedelta(minutes=self.s.duration_minutes + self.s.drain_minutes)
             while self.clock.now() < end and not self._all_settled():
                 await self.clock.sleep(30)
+            if self.s.theory is not None:
+                await self._router_steps()
         finally:
             reader.cancel()
             for task in self.tasks:
@@ -89,6 +91,28 @@ class Simulation:
         summary["errors"] = len(self.errors)
         summary["error_samples"] = self.errors[:5]
         return summary
+
+    async def _router_steps(self) -> None:
+        """Router's own record of each ticket (when it first saw it, whether it queued it,
+        when it freed the agent), to tell the routing policy from the time between hops."""
+        gate = asyncio.Semaphore(16)
+
+        async def one(story: Story) -> None:
+            async with gate:
+                r = await self.http.get(
+                    f"{self.e.router}/v1/assignments/{story.ticket_id}/history")
+            if r.status_code != 200:
+                self.errors.append(f"history {r.status_code}: {r.text[:200]}")
+                return
+            for item in r.json()["items"]:
+                at = datetime.fromisoformat(item["at"])
+                if item["action"] in ("offered", "queued") and story.routed_at is None:
+                    story.routed_at = at
+                story.queued = story.queued or item["action"] == "queued"
+                if item["action"] == "released" and story.released_at is None:
+                    story.released_at = at
+
+        await asyncio.gather(*(one(s) for s in self.stories.values()))
 
     def _all_settled(self) -> bool:
         return bool(self.stories) and all(
@@ -188,6 +212,8 @@ class Simulation:
                                      json={"agent_id": agent})
             if r.status_code != 200:
                 return  # the offer moved on (escalated or withdrawn) before we answered
+            if story.accepted_at is None:
+                story.accepted_at = self.clock.now()
             if story.ticket_id not in self.started:  # new, or reopened since
                 self.started.add(story.ticket_id)
                 await self._event(story, {"type": "status_change", "status": "in_progress",
@@ -195,11 +221,13 @@ class Simulation:
         handle = self.draws.handle_seconds(tier)
         await self.clock.sleep(handle)
         self.busy[agent] = self.busy.get(agent, 0.0) + handle
+        story.handle_s = handle
         if self.draws.escalates(tier):
             story.escalated = True
             await self._event(story, {"type": "reassignment_request", "requested_by": agent,
                                       "reason": "needs a higher tier", "to_tier": tier + 1})
             return
+        story.resolving_at = self.clock.now()
         r = await self._event(story, {"type": "status_change", "status": "resolved",
                                       "actor": agent, "resolution_notes": "fixed in simulation"})
         if r.status_code != 200:

@@ -101,6 +101,9 @@ class Draws:
 
     def handle_seconds(self, tier: int) -> float:
         h = self.s.handle_time[tier]
+        if h.distribution == "exponential":
+            return float(self.rng.exponential(h.mean_s))
+        assert h.median_minutes is not None
         return float(h.median_minutes * 60 * math.exp(h.sigma * self.rng.standard_normal()))
 
     def escalates(self, tier: int) -> bool:

@@ -3,6 +3,7 @@ that name the file, the line and the field."""
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
@@ -50,11 +51,30 @@ class AgentGroup(BaseModel):
 
 
 class HandleTime(BaseModel):
-    """Lognormal: the median and the sigma of the underlying normal."""
+    """Lognormal (the default): the median and the sigma of the underlying normal. Or
+    exponential, by its mean: the handle times Erlang C assumes."""
 
     model_config = ConfigDict(extra="forbid")
-    median_minutes: float = Field(gt=0, le=24 * 60)
+    distribution: Literal["lognormal", "exponential"] = "lognormal"
+    median_minutes: float | None = Field(default=None, gt=0, le=24 * 60)
     sigma: float = Field(default=0.5, ge=0, le=3)
+    mean_minutes: float | None = Field(default=None, gt=0, le=24 * 60)
+
+    @model_validator(mode="after")
+    def _parameters(self) -> HandleTime:
+        if self.distribution == "lognormal" and self.median_minutes is None:
+            raise ValueError("a lognormal handle time needs median_minutes")
+        if self.distribution == "exponential" and self.mean_minutes is None:
+            raise ValueError("an exponential handle time needs mean_minutes")
+        return self
+
+    @property
+    def mean_s(self) -> float:
+        if self.distribution == "exponential":
+            assert self.mean_minutes is not None
+            return self.mean_minutes * 60
+        assert self.median_minutes is not None
+        return self.median_minutes * 60 * math.exp(self.sigma ** 2 / 2)
 
 
 class Csat(BaseModel):
@@ -80,6 +100,18 @@ class Outcomes(BaseModel):
     confirm_after_minutes: float = Field(default=10, ge=0, le=24 * 60, description="how long "
                                          "a customer takes to confirm a fix (or reopen)")
     csat: Csat = Field(default_factory=Csat)
+
+
+class Theory(BaseModel):
+    """Compare the run with queueing theory (Erlang C): the scenario must be homogeneous (one
+    agent group, one channel of capacity 1 or more, exponential handle times, no
+    escalation, no reopen). Tickets arriving in the first ``warmup_minutes`` are left out;
+    the rest are cut into ``batches`` for the confidence intervals."""
+
+    model_config = ConfigDict(extra="forbid")
+    warmup_minutes: float = Field(default=30, ge=0)
+    batches: int = Field(default=20, ge=5, le=200)
+    confidence: float = Field(default=0.95, gt=0.5, lt=1)
 
 
 class Variant(BaseModel):
@@ -111,6 +143,7 @@ class Scenario(BaseModel):
     handle_time: dict[int, HandleTime] = Field(description="per tier")
     outcomes: Outcomes = Field(default_factory=Outcomes)
     compare: list[Variant] = Field(default_factory=list)
+    theory: Theory | None = None
 
     @field_validator("profile")
     @classmethod
@@ -134,7 +167,28 @@ class Scenario(BaseModel):
                 raise ValueError(f"compare {variant.name!r}: unknown agent groups {unknown}")
         if self.start.tzinfo is None:
             raise ValueError("start needs a timezone, e.g. 2026-11-23T09:00:00Z")
+        if self.theory is not None:
+            self._homogeneous()
         return self
+
+    def _homogeneous(self) -> None:
+        why = []
+        if len(self.agents) != 1:
+            why.append("one agent group")
+        if len(self.arrivals) != 1:
+            why.append("one arrival channel")
+        elif any(set(g.channels) != set(self.arrivals) for g in self.agents):
+            why.append("agents working only the arrival channel")
+        if any(h.distribution != "exponential" for h in self.handle_time.values()):
+            why.append("exponential handle times")
+        if self.outcomes.escalation or self.outcomes.reopen:
+            why.append("no escalation and no reopen")
+        if len(self.mix.priorities) != 1:
+            why.append("one priority")
+        if self.profile:
+            why.append("a flat arrival rate (no profile)")
+        if why:
+            raise ValueError("theory needs a homogeneous scenario: " + ", ".join(why))
 
     def variant(self, variant: Variant) -> Scenario:
         groups = [g.model_copy(update={"count": variant.agents.get(g.name, g.count)})
