@@ -135,3 +135,14 @@ def test_bad_theory_files_name_the_field(tmp_path: Path) -> None:
                     "theory: {batches: 2}\n")
     with pytest.raises(PolicyError, match="batches"):
         load_scenario(path)
+
+
+def test_the_run_range_of_erlang_c_narrows_with_the_run() -> None:
+    from tierline_shared.sim.theory import erlang_c_run_interval
+
+    steady = erlang_c_figures(10, 7.0, 1.0, 0.25).service_level
+    short = erlang_c_run_interval(10, 7.0, 1.0, 0.25, tickets=300, replications=200)
+    long = erlang_c_run_interval(10, 7.0, 1.0, 0.25, tickets=3000, warmup=100,
+                                 replications=100)
+    assert short[0] < long[0] < steady < long[1] <= short[1]
+    assert long[1] - long[0] < (short[1] - short[0]) / 2

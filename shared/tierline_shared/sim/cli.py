@@ -118,7 +118,9 @@ def _theory(variants: list[Scenario], runs: dict[str, tuple[dict[str, Any], list
     confidence = int(round((variants[0].theory.confidence if variants[0].theory else 0.95)
                            * 100))
     text = (f"Measured against Erlang C ({confidence}% batch-means intervals in brackets; "
-            "`tierline simulate " + Path(args.scenario).name + "`):\n\n"
+            f"\"runs\": where {confidence}% of runs of the same number of tickets of the "
+            "M/M/n queue itself land, empty start included; `tierline simulate "
+            + Path(args.scenario).name + "`):\n\n"
             + theory.table(results) + "\n\nThe router's own overheads (simulated seconds; "
             "the last column in real time):\n\n" + theory.overhead_table(results) + "\n")
     theory.chart(results, args.out / "theory.png")

@@ -147,12 +147,13 @@ class Simulation:
                     "requester": {"id": arrival.customer}, "channel": arrival.channel,
                     "priority_override": {"priority": arrival.priority, "by": "simulator",
                                           "reason": "scenario mix"}}
+            sent = self.clock.now()  # the customer's arrival: the request's wait counts
             r = await self.http.post(f"{self.e.intake}/v1/tickets", json=body)
             if r.status_code != 201:
                 self.errors.append(f"POST /v1/tickets {r.status_code}: {r.text[:200]}")
             else:
                 tid = r.json()["id"]
-                self.stories[tid] = Story(ticket_id=tid, arrived=self.clock.now(),
+                self.stories[tid] = Story(ticket_id=tid, arrived=sent,
                                           channel=arrival.channel, priority=arrival.priority)
             bar.update(1)
         bar.close()
