@@ -42,7 +42,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "<!-- sim:NAME:start --> and <!-- sim:NAME:end --> markers")
 
 
-def _one(scenario: Scenario, args: argparse.Namespace) -> tuple[dict[str, Any], list[Story]]:
+def _one(scenario: Scenario, args: argparse.Namespace,
+         ) -> tuple[dict[str, Any], list[Story], Scenario]:
+    """One run; with the scenario as played (against running services it starts now)."""
     from tierline_shared.sim.driver import Endpoints, SimClock, Simulation
     from tierline_shared.sim.stack import own_stack
 
@@ -54,13 +56,13 @@ def _one(scenario: Scenario, args: argparse.Namespace) -> tuple[dict[str, Any], 
                               f"{args.topic_prefix}.routing", args.api_key)
         sim = Simulation(scenario, endpoints, clock, progress)
         summary = asyncio.run(sim.run(exclusive=args.exclusive))
-        return summary, list(sim.stories.values())
+        return summary, list(sim.stories.values()), scenario
     speed = args.speed or scenario.speed
     with own_stack(scenario.start, speed, log_dir=args.out / "logs" / scenario.name) as (
             endpoints, clock):
         sim = Simulation(scenario, endpoints, clock, progress)
         summary = asyncio.run(sim.run())
-        return summary, list(sim.stories.values())
+        return summary, list(sim.stories.values()), scenario
 
 
 def run(args: argparse.Namespace) -> int:
@@ -77,10 +79,12 @@ def run(args: argparse.Namespace) -> int:
         return 2
     args.out.mkdir(parents=True, exist_ok=True)
     runs: dict[str, tuple[dict[str, Any], list[Story]]] = {}
-    variants = [scenario, *(scenario.variant(v) for v in scenario.compare)]
-    for variant in variants:
+    variants = []
+    for variant in [scenario, *(scenario.variant(v) for v in scenario.compare)]:
         (args.out / "logs" / variant.name).mkdir(parents=True, exist_ok=True)
-        runs[variant.name] = _one(variant, args)
+        summary, stories, played = _one(variant, args)
+        runs[variant.name] = (summary, stories)
+        variants.append(played)
     summaries = {name: summary for name, (summary, _) in runs.items()}
     theory_md = ""
     if scenario.theory is not None:
