@@ -89,6 +89,8 @@ def run(args: argparse.Namespace) -> int:
     theory_md = ""
     if scenario.theory is not None:
         theory_md = _theory(variants, runs, args)  # adds "theory" to each summary
+    if scenario.staffing is not None:
+        theory_md += _round_trip(variants[0], runs[variants[0].name], args)
     for name, (_, stories) in runs.items():
         write_tickets(stories, args.out / f"tickets-{name}.csv")
     table = text(summaries)
@@ -96,8 +98,10 @@ def run(args: argparse.Namespace) -> int:
     (args.out / "report.md").write_text(f"# {scenario.name}\n\n{scenario.description}\n\n"
                                         f"{table}\n{theory_md}")
     written = charts(runs, args.out)
-    if theory_md:
+    if scenario.theory is not None:
         written.append(args.out / "theory.png")
+    if scenario.staffing is not None:
+        written.append(args.out / "staffing.png")
     print(table)
     print(theory_md)
     print("wrote " + ", ".join(str(p) for p in [args.out / "report.json",
@@ -132,3 +136,33 @@ def _theory(variants: list[Scenario], runs: dict[str, tuple[dict[str, Any], list
         print(f"{args.readme} has no <!-- sim:{variants[0].name}:start/end --> markers: "
               "left as it was")
     return "\n## Against queueing theory\n\n" + text
+
+
+def _round_trip(played: Scenario, run: tuple[dict[str, Any], list[Story]],
+                args: argparse.Namespace) -> str:
+    """The plan's promise per interval against the twin: the table (also into the README
+    with --readme) and the chart."""
+    from tierline_shared.sim import roundtrip, theory
+
+    summary, stories = run
+    staffing = played.staffing
+    assert staffing is not None
+    rows = roundtrip.measure(played, stories, summary["staffing_plan"])
+    summary["staffing"] = rows
+    met = sum(r["meets_target"] for r in rows if r["tickets"])
+    within = sum(r["within_runs"] for r in rows if r["tickets"])
+    counted = sum(1 for r in rows if r["tickets"])
+    text = (f"The day's volumes through `POST /v1/staffing/plan` (target "
+            f"{staffing.service_level:.0%} within {played.service_level_seconds:g} s, "
+            f"occupancy cap {staffing.max_occupancy:.0%}), then the day played through the "
+            f"services with the planned agents per interval (`tierline simulate "
+            f"{Path(args.scenario).name}`): {met} of {counted} intervals met the target, "
+            f"{within} of {counted} fell within the range of 95% of in-memory runs of the "
+            "same day and staffing.\n\n" + roundtrip.table(rows, staffing.service_level)
+            + "\n")
+    roundtrip.chart(rows, staffing.service_level, staffing.interval_minutes,
+                    args.out / "staffing.png")
+    if args.readme is not None and not theory.splice(args.readme, played.name, text):
+        print(f"{args.readme} has no <!-- sim:{played.name}:start/end --> markers: "
+              "left as it was")
+    return "\n## Staffing round trip\n\n" + text

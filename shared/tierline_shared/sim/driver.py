@@ -30,6 +30,7 @@ class Endpoints:
     bootstrap: str
     routing_topic: str
     api_key: str | None = None
+    metrics: str | None = None  # for a staffing round trip
 
 
 class SimClock(ScaledClock):
@@ -58,12 +59,15 @@ class Simulation:
         self.errors: list[str] = []
         self.started: set[str] = set()  # tickets an agent has moved to in_progress
         self.offers_seen: set[tuple[str, int]] = set()  # (ticket, attempt) already worked
+        self.plan: list[dict[str, Any]] = []  # the staffing plan, per interval
         self.http = httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=32),
                                       headers={"X-API-Key": endpoints.api_key}
                                       if endpoints.api_key else None)
 
     async def run(self, exclusive: bool = False) -> dict[str, Any]:
         plan = arrivals(self.s, load_corpus())
+        if self.s.staffing is not None:
+            await self._staffing_plan()
         await self._roster(exclusive)
         consumer = AIOKafkaConsumer(self.e.routing_topic, bootstrap_servers=self.e.bootstrap,
                                     group_id=None, auto_offset_reset="latest",
@@ -71,15 +75,18 @@ class Simulation:
         await consumer.start()
         await consumer.getmany(timeout_ms=500)  # partitions assigned before the first send
         reader = asyncio.create_task(self._read(consumer))
+        shifts = asyncio.create_task(self._shifts()) if self.plan else None
         try:
             await self._send(plan)
             end = self.s.start + timedelta(minutes=self.s.duration_minutes + self.s.drain_minutes)
             while self.clock.now() < end and not self._all_settled():
                 await self.clock.sleep(30)
-            if self.s.theory is not None:
+            if self.s.theory is not None or self.s.staffing is not None:
                 await self._router_steps()
         finally:
             reader.cancel()
+            if shifts is not None:
+                shifts.cancel()
             for task in self.tasks:
                 task.cancel()
             await asyncio.gather(reader, *self.tasks, return_exceptions=True)
@@ -88,9 +95,49 @@ class Simulation:
         span = (self.clock.now() - self.s.start).total_seconds()
         summary = summarize(list(self.stories.values()), self.busy, self.tier_of, span,
                             self.s.service_level_seconds)
+        if self.plan:
+            summary["staffing_plan"] = self.plan
         summary["errors"] = len(self.errors)
         summary["error_samples"] = self.errors[:5]
         return summary
+
+    async def _staffing_plan(self) -> None:
+        """Ask metrics how many agents each interval needs; roster that many at the peak."""
+        staffing = self.s.staffing
+        assert staffing is not None and self.e.metrics is not None, "staffing needs metrics"
+        group = self.s.agents[0]
+        r = await self.http.post(f"{self.e.metrics}/v1/staffing/plan", json={
+            "volumes": staffing.volumes, "interval_minutes": staffing.interval_minutes,
+            "aht_s": self.s.handle_time[group.tier].mean_s,
+            "service_level": staffing.service_level,
+            "answer_within_s": self.s.service_level_seconds,
+            "max_occupancy": staffing.max_occupancy, "shrinkage": 0})
+        r.raise_for_status()
+        self.plan = r.json()["intervals"]
+        peak = max(row["agents"] for row in self.plan)
+        self.s = self.s.model_copy(update={"agents": [group.model_copy(update={"count": peak})]})
+        self.agents = roster(self.s)
+        self.tier_of = {a: (body["tier"], body.get("max_total", sum(body["channels"].values())))
+                        for a, body in self.agents.items()}
+        first = self.plan[0]["agents"]
+        for n, body in enumerate(self.agents.values()):
+            body["presence"] = "available" if n < first else "away"
+
+    async def _shifts(self) -> None:
+        """At each interval's start, the plan's number of agents available, the rest away."""
+        staffing = self.s.staffing
+        assert staffing is not None
+        ids = list(self.agents)
+        on = self.plan[0]["agents"]
+        for row in self.plan[1:]:
+            at = self.s.start + timedelta(minutes=row["index"] * staffing.interval_minutes)
+            await self.clock.sleep_until(at)
+            want = row["agents"]
+            changes = [(a, "available") for a in ids[on:want]] + \
+                [(a, "away") for a in ids[want:on]]
+            await asyncio.gather(*(self.http.put(f"{self.e.router}/v1/agents/{a}/presence",
+                                                 json={"presence": p}) for a, p in changes))
+            on = want
 
     async def _router_steps(self) -> None:
         """Router's own record of each ticket (when it first saw it, whether it queued it,

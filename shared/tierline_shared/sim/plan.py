@@ -44,6 +44,8 @@ def _pick(rng: np.random.Generator, weights: dict[str, float]) -> str:
 
 
 def rate_per_s(scenario: Scenario, channel: str, at: datetime) -> float:
+    if scenario.staffing is not None:  # the day's volumes, interval by interval
+        return scenario.staffing.rate_per_s((at - scenario.start).total_seconds())
     factor = scenario.profile.get(at.hour, 1.0) if scenario.profile else 1.0
     return scenario.arrivals[channel].per_hour * factor / 3600.0  # type: ignore[index]
 
@@ -53,6 +55,9 @@ def arrivals(scenario: Scenario, corpus: list[dict[str, str]]) -> list[Arrival]:
     rng = np.random.default_rng(scenario.seed)
     horizon = scenario.duration_minutes * 60
     peak = max(scenario.profile.values(), default=1.0) if scenario.profile else 1.0
+    if scenario.staffing is not None:  # thinning from the busiest interval's rate
+        peak = max(scenario.staffing.volumes) / (scenario.staffing.interval_minutes * 60) / (
+            next(iter(scenario.arrivals.values())).per_hour / 3600)
     by_kind: dict[tuple[str, str], list[dict[str, str]]] = {}
     for row in corpus:
         by_kind.setdefault((row["type"], row["category"]), []).append(row)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -114,6 +114,34 @@ class Theory(BaseModel):
     confidence: float = Field(default=0.95, gt=0.5, lt=1)
 
 
+class Staffing(BaseModel):
+    """A staffing round trip: the day's volume per interval goes to metrics'
+    ``POST /v1/staffing/plan`` (Erlang C, no shrinkage), arrivals follow those volumes, and
+    the one agent group is on shift per interval as the plan says (the rest away; an agent
+    going off shift finishes what they hold). The scenario must be homogeneous, as for
+    ``theory``, and last ``len(volumes) x interval_minutes``."""
+
+    model_config = ConfigDict(extra="forbid")
+    interval_minutes: Literal[15, 30, 60] = 30
+    volumes: list[Annotated[float, Field(ge=0, le=100_000)]] = Field(min_length=1,
+                                                                     max_length=96)
+    service_level: float = Field(default=0.8, gt=0, lt=1)
+    max_occupancy: float = Field(default=0.95, gt=0, le=1)
+    replications: int = Field(default=100, ge=20, le=2000, description="in-memory runs of "
+                              "the same day for the range each interval's share falls in")
+
+    @field_validator("volumes")
+    @classmethod
+    def _some(cls, value: list[float]) -> list[float]:
+        if not any(value):
+            raise ValueError("volumes are all zero: nothing to plan")
+        return value
+
+    def rate_per_s(self, offset_s: float) -> float:
+        index = min(int(offset_s // (self.interval_minutes * 60)), len(self.volumes) - 1)
+        return self.volumes[index] / (self.interval_minutes * 60)
+
+
 class Variant(BaseModel):
     """Another run of the same arrivals with different headcounts per agent group."""
 
@@ -144,6 +172,7 @@ class Scenario(BaseModel):
     outcomes: Outcomes = Field(default_factory=Outcomes)
     compare: list[Variant] = Field(default_factory=list)
     theory: Theory | None = None
+    staffing: Staffing | None = None
 
     @field_validator("profile")
     @classmethod
@@ -167,8 +196,15 @@ class Scenario(BaseModel):
                 raise ValueError(f"compare {variant.name!r}: unknown agent groups {unknown}")
         if self.start.tzinfo is None:
             raise ValueError("start needs a timezone, e.g. 2026-11-23T09:00:00Z")
-        if self.theory is not None:
+        if self.theory is not None or self.staffing is not None:
             self._homogeneous()
+        if self.staffing is not None:
+            day = len(self.staffing.volumes) * self.staffing.interval_minutes
+            if self.duration_minutes != day:
+                raise ValueError(f"staffing: duration_minutes must be {day}, the volumes' "
+                                 "intervals end to end")
+            if self.compare:
+                raise ValueError("staffing: the plan sets the agents, so no compare")
         return self
 
     def _homogeneous(self) -> None:
@@ -186,7 +222,7 @@ class Scenario(BaseModel):
         if len(self.mix.priorities) != 1:
             why.append("one priority")
         if self.profile:
-            why.append("a flat arrival rate (no profile)")
+            why.append("no hour-of-day profile")
         if why:
             raise ValueError("theory needs a homogeneous scenario: " + ", ".join(why))
 
