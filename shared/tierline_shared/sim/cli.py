@@ -91,6 +91,8 @@ def run(args: argparse.Namespace) -> int:
         theory_md = _theory(variants, runs, args)  # adds "theory" to each summary
     if scenario.staffing is not None:
         theory_md += _round_trip(variants[0], runs[variants[0].name], args)
+    if scenario.reference is not None:
+        theory_md += _skills(variants, runs, args)
     for name, (_, stories) in runs.items():
         write_tickets(stories, args.out / f"tickets-{name}.csv")
     table = text(summaries)
@@ -102,6 +104,8 @@ def run(args: argparse.Namespace) -> int:
         written.append(args.out / "theory.png")
     if scenario.staffing is not None:
         written.append(args.out / "staffing.png")
+    if scenario.reference is not None:
+        written.extend(args.out / f"skills-{v.name}.png" for v in variants)
     print(table)
     print(theory_md)
     print("wrote " + ", ".join(str(p) for p in [args.out / "report.json",
@@ -166,3 +170,33 @@ def _round_trip(played: Scenario, run: tuple[dict[str, Any], list[Story]],
         print(f"{args.readme} has no <!-- sim:{played.name}:start/end --> markers: "
               "left as it was")
     return "\n## Staffing round trip\n\n" + text
+
+
+def _skills(variants: list[Scenario], runs: dict[str, tuple[dict[str, Any], list[Story]]],
+            args: argparse.Namespace) -> str:
+    """Each queue against the same rules in memory: tables (also into the README with
+    --readme) and a chart per run."""
+    from tierline_router.rules import load_routing_policy
+    from tierline_shared.settings import Settings
+    from tierline_shared.sim import reference, theory
+
+    policy = load_routing_policy(Settings().policy_dir)  # what the services load too
+    parts = []
+    for variant in variants:
+        summary, stories = runs[variant.name]
+        results = reference.compare(variant, stories, policy)
+        summary["reference"] = results
+        reference.chart(results, args.out / f"skills-{variant.name}.png")
+        parts.append(f"`{variant.name}`:\n\n"
+                     + reference.table(results, variant.service_level_seconds))
+    ref = variants[0].reference
+    assert ref is not None
+    text = (f"Each queue's share answered within the target, through the services "
+            f"({ref.confidence:.0%} batch-means intervals), against the same routing rules "
+            f"and matcher run in memory ({ref.replications} runs; the range {ref.confidence:.0%}"
+            f" of them fall in), `tierline simulate {Path(args.scenario).name}`:\n\n"
+            + "\n\n".join(parts) + "\n")
+    if args.readme is not None and not theory.splice(args.readme, variants[0].name, text):
+        print(f"{args.readme} has no <!-- sim:{variants[0].name}:start/end --> markers: "
+              "left as it was")
+    return "\n## Skills against the reference\n\n" + text

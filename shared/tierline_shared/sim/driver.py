@@ -81,7 +81,7 @@ class Simulation:
             end = self.s.start + timedelta(minutes=self.s.duration_minutes + self.s.drain_minutes)
             while self.clock.now() < end and not self._all_settled():
                 await self.clock.sleep(30)
-            if self.s.theory is not None or self.s.staffing is not None:
+            if self.s.exact:
                 await self._router_steps()
         finally:
             reader.cancel()
@@ -194,6 +194,8 @@ class Simulation:
                     "requester": {"id": arrival.customer}, "channel": arrival.channel,
                     "priority_override": {"priority": arrival.priority, "by": "simulator",
                                           "reason": "scenario mix"}}
+            if self.s.exact:
+                body |= {"category": arrival.category, "type": arrival.ticket_type}
             sent = self.clock.now()  # the customer's arrival: the request's wait counts
             r = await self.http.post(f"{self.e.intake}/v1/tickets", json=body)
             if r.status_code != 201:
@@ -201,7 +203,8 @@ class Simulation:
             else:
                 tid = r.json()["id"]
                 self.stories[tid] = Story(ticket_id=tid, arrived=sent,
-                                          channel=arrival.channel, priority=arrival.priority)
+                                          channel=arrival.channel, priority=arrival.priority,
+                                          category=arrival.category)
             bar.update(1)
         bar.close()
 

@@ -24,6 +24,7 @@ class Story:
     reopened: bool = False
     resolved_at: datetime | None = None
     csat: int | None = None
+    category: str | None = None  # as the scenario's mix chose it
     # for the comparison with queueing theory (simulated time throughout)
     accepted_at: datetime | None = None  # the first accept answered
     handle_s: float | None = None  # the last handling's length

@@ -114,6 +114,19 @@ class Theory(BaseModel):
     confidence: float = Field(default=0.95, gt=0.5, lt=1)
 
 
+class Reference(BaseModel):
+    """Compare each queue's (category's) service level with the same rules run in memory
+    (``tierline_shared.sim.reference``): ``replications`` runs of the scenario's length.
+    Agent groups may differ in skills; one channel, one priority, one ticket type, no
+    escalation or reopen, no hour-of-day profile."""
+
+    model_config = ConfigDict(extra="forbid")
+    warmup_minutes: float = Field(default=30, ge=0)
+    batches: int = Field(default=10, ge=5, le=200)
+    confidence: float = Field(default=0.95, gt=0.5, lt=1)
+    replications: int = Field(default=100, ge=10, le=2000)
+
+
 class Staffing(BaseModel):
     """A staffing round trip: the day's volume per interval goes to metrics'
     ``POST /v1/staffing/plan`` (Erlang C, no shrinkage), arrivals follow those volumes, and
@@ -173,6 +186,7 @@ class Scenario(BaseModel):
     compare: list[Variant] = Field(default_factory=list)
     theory: Theory | None = None
     staffing: Staffing | None = None
+    reference: Reference | None = None
 
     @field_validator("profile")
     @classmethod
@@ -198,6 +212,8 @@ class Scenario(BaseModel):
             raise ValueError("start needs a timezone, e.g. 2026-11-23T09:00:00Z")
         if self.theory is not None or self.staffing is not None:
             self._homogeneous()
+        if self.reference is not None:
+            self._reproducible()
         if self.staffing is not None:
             day = len(self.staffing.volumes) * self.staffing.interval_minutes
             if self.duration_minutes != day:
@@ -206,6 +222,25 @@ class Scenario(BaseModel):
             if self.compare:
                 raise ValueError("staffing: the plan sets the agents, so no compare")
         return self
+
+    @property
+    def exact(self) -> bool:
+        """Whether tickets go out with their category and type given, not inferred: the
+        comparisons with theory and with the reference need the rules to see the mix."""
+        return any(x is not None for x in (self.theory, self.staffing, self.reference))
+
+    def _reproducible(self) -> None:
+        why = []
+        if len(self.arrivals) != 1:
+            why.append("one arrival channel")
+        if len(self.mix.priorities) != 1 or len(self.mix.types) != 1:
+            why.append("one priority and one ticket type")
+        if self.outcomes.escalation or self.outcomes.reopen:
+            why.append("no escalation and no reopen")
+        if self.profile:
+            why.append("no hour-of-day profile")
+        if why:
+            raise ValueError("reference needs " + ", ".join(why))
 
     def _homogeneous(self) -> None:
         why = []
