@@ -146,3 +146,40 @@ def test_the_run_range_of_erlang_c_narrows_with_the_run() -> None:
                                  replications=100)
     assert short[0] < long[0] < steady < long[1] <= short[1]
     assert long[1] - long[0] < (short[1] - short[0]) / 2
+
+
+def test_abandoning_customers_are_held_against_erlang_a() -> None:
+    """M/M/n+M in memory, recorded as router and the simulator would: P(abandon) and the
+    share answered within the target against Erlang A."""
+    from tierline_metrics.staffing.erlang import erlang_a_figures
+
+    scenario = Scenario.model_validate(HOMOGENEOUS | {
+        "arrivals": {"portal": {"per_hour": 120}},  # 10 erlangs on 10 agents
+        "outcomes": {"escalation": 0, "reopen": 0, "patience_minutes": 2}})
+    rng = np.random.default_rng(9)
+    t, free, stories = 0.0, [0.0] * 10, []
+    while t < scenario.duration_minutes * 60:
+        t += rng.exponential(30)
+        patience = rng.exponential(120)
+        at = scenario.start + timedelta(seconds=t)
+        story = Story(ticket_id=str(len(stories)), arrived=at, channel="portal",
+                      priority="P4", routed_at=at, patience_s=patience, queued=free[0] > t)
+        if free[0] - t > patience:
+            story.abandoned = True
+        else:
+            start = max(free[0], t)
+            end = start + rng.exponential(300)
+            heapq.heapreplace(free, end)
+            story.offers = [(scenario.start + timedelta(seconds=start), "a", 2)]
+            story.released_at = scenario.start + timedelta(seconds=end)
+        stories.append(story)
+    result = compare(scenario, stories, speed=30)
+    expected = erlang_a_figures(10, 10.0, 300, 120, 20)
+    assert result["model"] == "Erlang A"
+    assert result["erlang_c"]["probability_abandon"] == pytest.approx(
+        expected.probability_abandon)
+    interval = result["probability_abandon"]
+    assert interval["low"] <= expected.probability_abandon <= interval["high"], interval
+    sl = result["customer"]["service_level"]
+    assert sl["low"] <= expected.service_level <= sl["high"], sl
+    assert "P(abandon)" in table({"h": result}) and "Erlang A" in table({"h": result})

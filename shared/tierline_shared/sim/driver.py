@@ -202,9 +202,12 @@ class Simulation:
                 self.errors.append(f"POST /v1/tickets {r.status_code}: {r.text[:200]}")
             else:
                 tid = r.json()["id"]
-                self.stories[tid] = Story(ticket_id=tid, arrived=sent,
-                                          channel=arrival.channel, priority=arrival.priority,
-                                          category=arrival.category)
+                story = self.stories[tid] = Story(
+                    ticket_id=tid, arrived=sent, channel=arrival.channel,
+                    priority=arrival.priority, category=arrival.category)
+                patience = story.patience_s = self.draws.patience_seconds()
+                if patience is not None:
+                    self._spawn(self._abandon(story, patience))
             bar.update(1)
         bar.close()
 
@@ -236,6 +239,17 @@ class Simulation:
         self.tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             self.errors.append(repr(task.exception()))
+
+    async def _abandon(self, story: Story, patience_s: float) -> None:
+        """The customer gives up if no agent has been offered the ticket by then: the ticket
+        is resolved as abandoned, which takes it out of router's queue."""
+        await self.clock.sleep_until(story.arrived + timedelta(seconds=patience_s))
+        if story.offers:
+            return
+        story.abandoned = True
+        await self._event(story, {"type": "status_change", "status": "resolved",
+                                  "actor": "customer", "resolution_notes": "abandoned: the "
+                                  "customer left the queue"})
 
     async def _event(self, story: Story, body: dict[str, Any]) -> httpx.Response:
         r = await self.http.post(f"{self.e.intake}/v1/tickets/{story.ticket_id}/events",

@@ -116,6 +116,10 @@ class Draws:
         top = max((g.tier for g in self.s.agents if g.count > 0), default=1)
         return tier < top and bool(self.rng.random() < self.s.outcomes.escalation)
 
+    def patience_seconds(self) -> float | None:
+        mean = self.s.outcomes.patience_minutes
+        return None if mean is None else float(self.rng.exponential(mean * 60))
+
     def reopens(self) -> bool:
         return bool(self.rng.random() < self.s.outcomes.reopen)
 

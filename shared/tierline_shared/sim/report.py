@@ -25,6 +25,8 @@ class Story:
     resolved_at: datetime | None = None
     csat: int | None = None
     category: str | None = None  # as the scenario's mix chose it
+    abandoned: bool = False  # the customer withdrew it before any agent was offered it
+    patience_s: float | None = None  # how long the customer would wait
     # for the comparison with queueing theory (simulated time throughout)
     accepted_at: datetime | None = None  # the first accept answered
     handle_s: float | None = None  # the last handling's length

@@ -97,6 +97,10 @@ class Outcomes(BaseModel):
                               "resolving it")
     reopen: float = Field(default=0.05, ge=0, le=1)
     accept_after_seconds: float = Field(default=5, ge=0, le=3600)
+    patience_minutes: float | None = Field(default=None, gt=0, le=24 * 60, description="mean "
+                                           "of an exponential patience: a customer whose "
+                                           "ticket no agent was offered by then withdraws it "
+                                           "(resolved as abandoned); none: nobody abandons")
     confirm_after_minutes: float = Field(default=10, ge=0, le=24 * 60, description="how long "
                                          "a customer takes to confirm a fix (or reopen)")
     csat: Csat = Field(default_factory=Csat)

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from tierline_metrics.staffing.erlang import QueueFigures, erlang_c_figures
+from tierline_metrics.staffing.erlang import QueueFigures, erlang_c_figures, queue_figures
 from tierline_shared.sim.batch_means import Interval, batch_means, t_interval
 from tierline_shared.sim.report import Story
 from tierline_shared.sim.scenario import Scenario
@@ -104,7 +104,8 @@ def erlang_c_run_interval(slots: int, load: float, aht_s: float, threshold_s: fl
 
 def _figures(f: QueueFigures) -> dict[str, float]:
     return {"probability_wait": f.probability_wait, "service_level": f.service_level,
-            "asa_s": f.asa_s, "occupancy": f.occupancy}
+            "asa_s": f.asa_s, "occupancy": f.occupancy,
+            "probability_abandon": f.probability_abandon}
 
 
 def compare(scenario: Scenario, stories: list[Story], speed: float) -> dict[str, Any]:
@@ -117,20 +118,35 @@ def compare(scenario: Scenario, stories: list[Story], speed: float) -> dict[str,
     begin = scenario.start + timedelta(minutes=theory.warmup_minutes)
     stop = scenario.start + timedelta(minutes=scenario.duration_minutes)
     kept = sorted((s for s in stories if begin <= s.arrived < stop), key=lambda s: s.arrived)
-    served = [s for s in kept if s.offers and s.routed_at is not None]
-    nominal = erlang_c_figures(slots, rate * aht, aht, threshold)
+    patience = (None if scenario.outcomes.patience_minutes is None
+                else scenario.outcomes.patience_minutes * 60)
+
+    def model(load: float, hold: float) -> QueueFigures:  # Erlang A when customers abandon
+        return queue_figures(slots, load, hold, threshold, patience)
+
+    seen = [s for s in kept if s.routed_at is not None]  # router saw them: measured
+    served = [s for s in seen if s.offers and not s.abandoned]
+    nominal = model(rate * aht, aht)
     out: dict[str, Any] = {
         "agents": scenario.agents[0].count, "slots": slots, "arrivals_per_hour": rate * 3600,
         "aht_s": aht, "offered_load": rate * aht, "occupancy_offered": rate * aht / slots,
-        "service_level_seconds": threshold, "tickets": len(kept), "measured": len(served),
+        "service_level_seconds": threshold, "tickets": len(kept), "measured": len(seen),
+        "patience_s": patience, "model": "Erlang C" if patience is None else "Erlang A",
         "erlang_c": _figures(nominal)}
-    if len(served) < 2 * theory.batches:
-        out["note"] = f"only {len(served)} tickets measured: too few for {theory.batches} batches"
+    if len(seen) < 2 * theory.batches:
+        out["note"] = f"only {len(seen)} tickets measured: too few for {theory.batches} batches"
         return out
-    customer = [(s.offers[0][0] - s.arrived).total_seconds() for s in served]
-    policy = [(s.offers[0][0] - s.routed_at).total_seconds()  # type: ignore[operator]
-              for s in served]
-    waited = [1.0 if s.queued else 0.0 for s in served]
+
+    def wait(s: Story, since: datetime | None) -> float:
+        """To the offer; an abandoned ticket waited its customer's patience."""
+        if s.offers and not s.abandoned:
+            return (s.offers[0][0] - since).total_seconds()  # type: ignore[operator]
+        return s.patience_s if s.patience_s is not None else math.inf
+
+    customer = [wait(s, s.arrived) for s in seen]
+    policy = [wait(s, s.routed_at) for s in seen]
+    answered = [not s.abandoned and bool(s.offers) for s in seen]
+    waited = [1.0 if s.queued else 0.0 for s in seen]
 
     def ci(values: list[float]) -> dict[str, float | int]:
         return batch_means(values, theory.batches, theory.confidence).as_dict()
@@ -139,25 +155,28 @@ def compare(scenario: Scenario, stories: list[Story], speed: float) -> dict[str,
     holds = [h for s in served if (h := _seconds(s.offers[0][0], s.released_at)) is not None]
     carried_rate = len(kept) / span_s
     hold = float(np.mean(holds)) if holds else aht
-    effective = erlang_c_figures(slots, carried_rate * hold, hold, threshold) \
-        if carried_rate * hold < slots else None
+    effective = model(carried_rate * hold, hold) \
+        if carried_rate * hold < slots or patience is not None else None
     occupancy = _occupancy(served, slots, begin, stop, theory.batches, theory.confidence)
     out |= {
         "measured_arrivals_per_hour": carried_rate * 3600, "mean_hold_s": hold,
         "carried_load": carried_rate * hold,
         "erlang_c_at_measured_hold": _figures(effective) if effective else None,
-        "customer": {"service_level": ci([1.0 if w <= threshold else 0.0 for w in customer]),
+        "customer": {"service_level": ci([1.0 if a and w <= threshold else 0.0
+                                          for a, w in zip(answered, customer, strict=True)]),
                      "asa_s": ci(customer)},
         "policy": {"probability_wait": ci(waited),
-                   "service_level": ci([1.0 if w <= threshold else 0.0 for w in policy]),
+                   "service_level": ci([1.0 if a and w <= threshold else 0.0
+                                        for a, w in zip(answered, policy, strict=True)]),
                    "asa_s": ci(policy)},
+        "probability_abandon": ci([0.0 if a else 1.0 for a in answered]),
         "occupancy": occupancy.as_dict(),
         "overheads": {
             "arrival_to_router": distribution(
                 [x for s in served if (x := _seconds(s.arrived, s.routed_at)) is not None],
                 speed),
             "arrival_to_offer_when_free": distribution(
-                [w for s, w in zip(served, customer, strict=True) if not s.queued], speed),
+                [w for s, w in zip(seen, customer, strict=True) if not s.queued], speed),
             "offer_to_accept": distribution(
                 [x for s in served if (x := _seconds(s.offers[0][0], s.accepted_at))
                  is not None], speed),
@@ -175,6 +194,10 @@ def compare(scenario: Scenario, stories: list[Story], speed: float) -> dict[str,
             out["policy"]["service_level"], effective.service_level),
         "policy_probability_wait": effective is not None and _inside(
             out["policy"]["probability_wait"], effective.probability_wait)}
+    if patience is not None:
+        out["within"]["probability_abandon"] = _inside(out["probability_abandon"],
+                                                       nominal.probability_abandon)
+        return out  # the in-memory runs below are of M/M/n, without abandonment
     # Where runs of this length of the M/M/n queue itself land (the empty start included)
     warm = round(rate * theory.warmup_minutes * 60)
     out["erlang_c"]["service_level_runs"] = erlang_c_run_interval(
@@ -211,8 +234,9 @@ def _ci(interval: dict[str, Any] | None, scale: float = 1.0, digits: int = 3) ->
 
 def table(results: dict[str, dict[str, Any]]) -> str:
     """Markdown: per run and figure, Erlang C against what was measured, both views."""
-    lines = ["| run | agents | offered occupancy | tickets | figure | Erlang C | measured "
-             "(arrival to offer) | Erlang C at the measured hold | router alone |",
+    model = "Erlang A" if any(r.get("patience_s") for r in results.values()) else "Erlang C"
+    lines = [f"| run | agents | offered occupancy | tickets | figure | {model} | measured "
+             f"(arrival to offer) | {model} at the measured hold | router alone |",
              "| --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |"]
     for name, r in results.items():
         if "customer" not in r:
@@ -231,6 +255,9 @@ def table(results: dict[str, dict[str, Any]]) -> str:
              _ci(r["policy"]["asa_s"], digits=1)),
             ("occupancy", c["occupancy"], _ci(r["occupancy"]), e.get("occupancy"), ""),
         ]
+        if r.get("patience_s"):
+            rows.append(("P(abandon)", c["probability_abandon"],
+                         _ci(r["probability_abandon"]), e.get("probability_abandon"), ""))
         for i, (label, model, measured, effective, alone) in enumerate(rows):
             digits = 1 if label.startswith("ASA") else 3
             shown = f"{model:.{digits}f}"
