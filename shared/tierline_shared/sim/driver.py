@@ -163,8 +163,8 @@ class Simulation:
 
     def _all_settled(self) -> bool:
         return bool(self.stories) and all(
-            s.resolved_at is not None or not s.offers for s in self.stories.values()) and \
-            not self.tasks
+            s.resolved_at is not None or not s.offers or s.abandoned
+            for s in self.stories.values()) and not self.tasks
 
     async def _roster(self, exclusive: bool) -> None:
         items = [{"id": agent_id, **body} for agent_id, body in self.agents.items()]
