@@ -136,6 +136,7 @@ def _theory(variants: list[Scenario], runs: dict[str, tuple[dict[str, Any], list
             + theory.table(results) + "\n\nThe router's own overheads (simulated seconds; "
             "the last column in real time):\n\n" + theory.overhead_table(results) + "\n")
     theory.chart(results, args.out / "theory.png")
+    text += _chart_for_readme(args, args.out / "theory.png", variants[0].name)
     if args.readme is not None and not theory.splice(args.readme, variants[0].name, text):
         print(f"{args.readme} has no <!-- sim:{variants[0].name}:start/end --> markers: "
               "left as it was")
@@ -166,6 +167,7 @@ def _round_trip(played: Scenario, run: tuple[dict[str, Any], list[Story]],
             + "\n")
     roundtrip.chart(rows, staffing.service_level, staffing.interval_minutes,
                     args.out / "staffing.png")
+    text += _chart_for_readme(args, args.out / "staffing.png", played.name)
     if args.readme is not None and not theory.splice(args.readme, played.name, text):
         print(f"{args.readme} has no <!-- sim:{played.name}:start/end --> markers: "
               "left as it was")
@@ -196,7 +198,22 @@ def _skills(variants: list[Scenario], runs: dict[str, tuple[dict[str, Any], list
             f"and matcher run in memory ({ref.replications} runs; the range {ref.confidence:.0%}"
             f" of them fall in), `tierline simulate {Path(args.scenario).name}`:\n\n"
             + "\n\n".join(parts) + "\n")
+    text += _chart_for_readme(args, args.out / f"skills-{variants[0].name}.png",
+                              variants[0].name)
     if args.readme is not None and not theory.splice(args.readme, variants[0].name, text):
         print(f"{args.readme} has no <!-- sim:{variants[0].name}:start/end --> markers: "
               "left as it was")
     return "\n## Skills against the reference\n\n" + text
+
+
+def _chart_for_readme(args: argparse.Namespace, chart: Path, name: str) -> str:
+    """With --readme: the chart copied to docs/simulation/NAME.png beside that README, and
+    the Markdown that shows it."""
+    if args.readme is None:
+        return ""
+    import shutil
+
+    target = args.readme.resolve().parent / "docs" / "simulation" / f"{name}.png"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(chart, target)
+    return f"\n![{name}](docs/simulation/{name}.png)\n"
