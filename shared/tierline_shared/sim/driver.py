@@ -60,7 +60,8 @@ class Simulation:
         self.started: set[str] = set()  # tickets an agent has moved to in_progress
         self.offers_seen: set[tuple[str, int]] = set()  # (ticket, attempt) already worked
         self.plan: list[dict[str, Any]] = []  # the staffing plan, per interval
-        self.http = httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=32),
+        self.early: dict[str, list[TicketAssigned]] = {}  # offers read before the POST's answer
+        self.http = httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=100),
                                       headers={"X-API-Key": endpoints.api_key}
                                       if endpoints.api_key else None)
 
@@ -186,30 +187,39 @@ class Simulation:
                     break
 
     async def _send(self, plan: list[Arrival]) -> None:
+        """Each arrival is sent at its time in a task of its own, so a slow answer never
+        delays the next arrival: the process stays Poisson."""
         bar = tqdm(total=len(plan), desc=f"{self.s.name}", unit="ticket",
                    disable=not self.progress)
+        sent = []
         for arrival in plan:
             await self.clock.sleep_until(arrival.at)
-            body = {"title": arrival.title, "description": arrival.description,
-                    "requester": {"id": arrival.customer}, "channel": arrival.channel,
-                    "priority_override": {"priority": arrival.priority, "by": "simulator",
-                                          "reason": "scenario mix"}}
-            if self.s.exact:
-                body |= {"category": arrival.category, "type": arrival.ticket_type}
-            sent = self.clock.now()  # the customer's arrival: the request's wait counts
-            r = await self.http.post(f"{self.e.intake}/v1/tickets", json=body)
-            if r.status_code != 201:
-                self.errors.append(f"POST /v1/tickets {r.status_code}: {r.text[:200]}")
-            else:
-                tid = r.json()["id"]
-                story = self.stories[tid] = Story(
-                    ticket_id=tid, arrived=sent, channel=arrival.channel,
-                    priority=arrival.priority, category=arrival.category)
-                patience = story.patience_s = self.draws.patience_seconds()
-                if patience is not None:
-                    self._spawn(self._abandon(story, patience))
-            bar.update(1)
+            sent.append(self._spawn(self._arrive(arrival, bar)))
+        await asyncio.gather(*sent, return_exceptions=True)  # errors: see _done
         bar.close()
+
+    async def _arrive(self, arrival: Arrival, bar: Any) -> None:
+        body = {"title": arrival.title, "description": arrival.description,
+                "requester": {"id": arrival.customer}, "channel": arrival.channel,
+                "priority_override": {"priority": arrival.priority, "by": "simulator",
+                                      "reason": "scenario mix"}}
+        if self.s.exact:
+            body |= {"category": arrival.category, "type": arrival.ticket_type}
+        sent = self.clock.now()  # the customer's arrival: the request's wait counts
+        r = await self.http.post(f"{self.e.intake}/v1/tickets", json=body)
+        bar.update(1)
+        if r.status_code != 201:
+            self.errors.append(f"POST /v1/tickets {r.status_code}: {r.text[:200]}")
+            return
+        tid = r.json()["id"]
+        story = self.stories[tid] = Story(
+            ticket_id=tid, arrived=sent, channel=arrival.channel, priority=arrival.priority,
+            category=arrival.category)
+        for event in self.early.pop(tid, []):  # offered before intake's answer came back
+            self._offered(story, event)
+        patience = story.patience_s = self.draws.patience_seconds()
+        if patience is not None:
+            self._spawn(self._abandon(story, patience))
 
     async def _read(self, consumer: AIOKafkaConsumer) -> None:
         while True:
@@ -219,21 +229,29 @@ class Simulation:
                     with contextlib.suppress(InvalidMessage):
                         envelope = decode(record.headers, record.value)
                         event = envelope.event
-                        offer = (str(event.ticket_id), getattr(event, "attempt", 0))
-                        if isinstance(event, TicketAssigned) and \
-                                offer[0] in self.stories and event.agent_id in self.agents \
-                                and offer not in self.offers_seen:  # Kafka may redeliver
-                            self.offers_seen.add(offer)
-                            story = self.stories[offer[0]]
-                            story.offers.append((event.assigned_at, event.agent_id,
-                                                 event.agent_tier))
-                            self._spawn(self._work(story, event.agent_id, event.agent_tier,
-                                                   event.attempt, accept=True))
+                        if not isinstance(event, TicketAssigned) or \
+                                event.agent_id not in self.agents:
+                            continue
+                        story = self.stories.get(str(event.ticket_id))
+                        if story is None:  # ours, perhaps, before intake answered the POST
+                            self.early.setdefault(str(event.ticket_id), []).append(event)
+                        else:
+                            self._offered(story, event)
 
-    def _spawn(self, coro: Any) -> None:
+    def _offered(self, story: Story, event: TicketAssigned) -> None:
+        offer = (story.ticket_id, event.attempt)
+        if offer in self.offers_seen:  # Kafka may redeliver
+            return
+        self.offers_seen.add(offer)
+        story.offers.append((event.assigned_at, event.agent_id, event.agent_tier))
+        self._spawn(self._work(story, event.agent_id, event.agent_tier, event.attempt,
+                               accept=True))
+
+    def _spawn(self, coro: Any) -> asyncio.Task[None]:
         task = asyncio.create_task(coro)
         self.tasks.add(task)
         task.add_done_callback(self._done)
+        return task
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self.tasks.discard(task)
