@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -45,6 +46,21 @@ class SimClock(ScaledClock):
         await asyncio.sleep(max(0.0, seconds / self.speed))
 
 
+class _Retrying(httpx.AsyncHTTPTransport):
+    """Sends a request again, once, when the server closed a kept-alive connection as it
+    went out (a read error with nothing read, seen on busy machines). Intake's POSTs carry
+    an Idempotency-Key, so a request that did arrive is answered, not applied, again."""
+
+    def __init__(self) -> None:
+        super().__init__(limits=httpx.Limits(max_connections=32))
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        try:
+            return await super().handle_async_request(request)
+        except (httpx.ReadError, httpx.RemoteProtocolError):
+            return await super().handle_async_request(request)
+
+
 class Simulation:
     def __init__(self, scenario: Scenario, endpoints: Endpoints, clock: SimClock,
                  progress: bool = True) -> None:
@@ -61,7 +77,7 @@ class Simulation:
         self.offers_seen: set[tuple[str, int]] = set()  # (ticket, attempt) already worked
         self.plan: list[dict[str, Any]] = []  # the staffing plan, per interval
         self.early: dict[str, list[TicketAssigned]] = {}  # offers read before the POST's answer
-        self.http = httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=100),
+        self.http = httpx.AsyncClient(timeout=30, transport=_Retrying(),
                                       headers={"X-API-Key": endpoints.api_key}
                                       if endpoints.api_key else None)
 
@@ -206,7 +222,8 @@ class Simulation:
         if self.s.exact:
             body |= {"category": arrival.category, "type": arrival.ticket_type}
         sent = self.clock.now()  # the customer's arrival: the request's wait counts
-        r = await self.http.post(f"{self.e.intake}/v1/tickets", json=body)
+        r = await self.http.post(f"{self.e.intake}/v1/tickets", json=body,
+                                 headers={"Idempotency-Key": f"sim-{uuid.uuid4()}"})
         bar.update(1)
         if r.status_code != 201:
             self.errors.append(f"POST /v1/tickets {r.status_code}: {r.text[:200]}")
@@ -271,7 +288,7 @@ class Simulation:
 
     async def _event(self, story: Story, body: dict[str, Any]) -> httpx.Response:
         r = await self.http.post(f"{self.e.intake}/v1/tickets/{story.ticket_id}/events",
-                                 json=body)
+                                 json=body, headers={"Idempotency-Key": f"sim-{uuid.uuid4()}"})
         if r.status_code >= 400:
             self.errors.append(f"{body['type']} {r.status_code}: {r.text[:200]}")
         return r
