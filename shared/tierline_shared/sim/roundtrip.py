@@ -113,8 +113,9 @@ def table(rows: list[dict[str, Any]], target: float) -> str:
         elif r["meets_target"]:
             verdict = "meets the target"
         elif r["runs"] is not None and r["runs"][1] >= target:
-            verdict = ("below the target, within the range of runs: chance" if
-                       r["within_runs"] else "below the range of runs: the router")
+            verdict = ("below the target, within the range of runs: chance"
+                       if r["within_runs"]
+                       else "below the range of runs: the services (routing or hops)")
         else:
             verdict = "the same day in memory misses too: the plan (steady state per interval)"
         fmt = (lambda v: "" if v is None else f"{v:.3f}")  # noqa: E731
