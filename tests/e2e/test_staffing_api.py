@@ -23,6 +23,27 @@ async def test_plan_answers_agents_per_interval(stack: Stack) -> None:
         assert asa.status_code == 200 and asa.json()["intervals"][0]["asa_s"] <= 15
 
 
+async def test_plan_with_abandonment_and_chat_concurrency(stack: Stack) -> None:
+    from tierline_metrics.staffing.plan import Target, plan
+
+    async with stack.client("metrics") as client:
+        r = await client.post("/v1/staffing/plan", json={
+            "volumes": [0, 40, 95], "aht_s": 480, "service_level": 0.8,
+            "answer_within_s": 30, "patience_s": 120, "concurrency": 3})
+        assert r.status_code == 200, r.text
+        rows = r.json()["intervals"]
+        expected = plan([0, 40, 95], Target(aht_s=480, service_level=0.8, answer_within_s=30,
+                                            patience_s=120, concurrency=3))
+        assert [i["agents"] for i in rows] == [e.agents for e in expected]
+        assert rows[0]["probability_abandon"] == 0 < rows[2]["probability_abandon"] < 0.2
+        assert all(i["service_level"] >= 0.8 for i in rows)
+        bad = await client.post("/v1/staffing/plan", json={"volumes": [5], "concurrency": 0,
+                                                            "patience_s": 0})
+        assert bad.status_code == 422
+        assert {"body.concurrency", "body.patience_s"} <= {
+            p["field"] for p in bad.json()["detail"]}
+
+
 @pytest.mark.parametrize(("body", "field"), [
     ({"volumes": []}, "body.volumes"),
     ({"volumes": [-1]}, "body.volumes.0"),

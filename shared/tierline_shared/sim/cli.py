@@ -37,9 +37,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--exclusive", action="store_true", help="set every agent the "
                         "scenario did not create offline first (for a development stack)")
     parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--readme", type=Path, help="with a scenario that has a theory block: "
+                        "also write its tables into this README, between its "
+                        "<!-- sim:NAME:start --> and <!-- sim:NAME:end --> markers")
 
 
-def _one(scenario: Scenario, args: argparse.Namespace) -> tuple[dict[str, Any], list[Story]]:
+def _one(scenario: Scenario, args: argparse.Namespace,
+         ) -> tuple[dict[str, Any], list[Story], Scenario]:
+    """One run; with the scenario as played (against running services it starts now)."""
     from tierline_shared.sim.driver import Endpoints, SimClock, Simulation
     from tierline_shared.sim.stack import own_stack
 
@@ -51,13 +56,13 @@ def _one(scenario: Scenario, args: argparse.Namespace) -> tuple[dict[str, Any], 
                               f"{args.topic_prefix}.routing", args.api_key)
         sim = Simulation(scenario, endpoints, clock, progress)
         summary = asyncio.run(sim.run(exclusive=args.exclusive))
-        return summary, list(sim.stories.values())
+        return summary, list(sim.stories.values()), scenario
     speed = args.speed or scenario.speed
     with own_stack(scenario.start, speed, log_dir=args.out / "logs" / scenario.name) as (
             endpoints, clock):
         sim = Simulation(scenario, endpoints, clock, progress)
         summary = asyncio.run(sim.run())
-        return summary, list(sim.stories.values())
+        return summary, list(sim.stories.values()), scenario
 
 
 def run(args: argparse.Namespace) -> int:
@@ -74,21 +79,141 @@ def run(args: argparse.Namespace) -> int:
         return 2
     args.out.mkdir(parents=True, exist_ok=True)
     runs: dict[str, tuple[dict[str, Any], list[Story]]] = {}
+    variants = []
     for variant in [scenario, *(scenario.variant(v) for v in scenario.compare)]:
         (args.out / "logs" / variant.name).mkdir(parents=True, exist_ok=True)
-        runs[variant.name] = _one(variant, args)
+        summary, stories, played = _one(variant, args)
+        runs[variant.name] = (summary, stories)
+        variants.append(played)
     summaries = {name: summary for name, (summary, _) in runs.items()}
+    theory_md = ""
+    if scenario.theory is not None:
+        theory_md = _theory(variants, runs, args)  # adds "theory" to each summary
+    if scenario.staffing is not None:
+        theory_md += _round_trip(variants[0], runs[variants[0].name], args)
+    if scenario.reference is not None:
+        theory_md += _skills(variants, runs, args)
     for name, (_, stories) in runs.items():
         write_tickets(stories, args.out / f"tickets-{name}.csv")
     table = text(summaries)
     (args.out / "report.json").write_text(json.dumps(summaries, indent=2) + "\n")
     (args.out / "report.md").write_text(f"# {scenario.name}\n\n{scenario.description}\n\n"
-                                        f"{table}\n")
+                                        f"{table}\n{theory_md}")
     written = charts(runs, args.out)
+    if scenario.theory is not None:
+        written.append(args.out / "theory.png")
+    if scenario.staffing is not None:
+        written.append(args.out / "staffing.png")
+    if scenario.reference is not None:
+        written.extend(args.out / f"skills-{v.name}.png" for v in variants)
     print(table)
+    print(theory_md)
     print("wrote " + ", ".join(str(p) for p in [args.out / "report.json",
                                                 args.out / "report.md", *written]))
     errors = sum(s["errors"] for s in summaries.values())
     if errors:
         print(f"{errors} requests were refused; see the logs under {args.out / 'logs'}")
     return 0
+
+
+def _theory(variants: list[Scenario], runs: dict[str, tuple[dict[str, Any], list[Story]]],
+            args: argparse.Namespace) -> str:
+    """Each run against Erlang C: the tables (also into the README with --readme) and the
+    chart."""
+    from tierline_shared.sim import theory
+
+    results = {}
+    for variant in variants:
+        summary, stories = runs[variant.name]
+        speed = 1.0 if args.intake else (args.speed or variant.speed)
+        summary["theory"] = results[variant.name] = theory.compare(variant, stories, speed)
+    confidence = int(round((variants[0].theory.confidence if variants[0].theory else 0.95)
+                           * 100))
+    text = (f"Measured against Erlang C ({confidence}% batch-means intervals in brackets; "
+            f"\"runs\": where {confidence}% of runs of the same number of tickets of the "
+            "M/M/n queue itself land, empty start included; `tierline simulate "
+            + Path(args.scenario).name + "`):\n\n"
+            + theory.table(results) + "\n\nThe router's own overheads (simulated seconds; "
+            "the last column in real time):\n\n" + theory.overhead_table(results) + "\n")
+    theory.chart(results, args.out / "theory.png")
+    text += _chart_for_readme(args, args.out / "theory.png", variants[0].name)
+    if args.readme is not None and not theory.splice(args.readme, variants[0].name, text):
+        print(f"{args.readme} has no <!-- sim:{variants[0].name}:start/end --> markers: "
+              "left as it was")
+    return "\n## Against queueing theory\n\n" + text
+
+
+def _round_trip(played: Scenario, run: tuple[dict[str, Any], list[Story]],
+                args: argparse.Namespace) -> str:
+    """The plan's promise per interval against the twin: the table (also into the README
+    with --readme) and the chart."""
+    from tierline_shared.sim import roundtrip, theory
+
+    summary, stories = run
+    staffing = played.staffing
+    assert staffing is not None
+    rows = roundtrip.measure(played, stories, summary["staffing_plan"])
+    summary["staffing"] = rows
+    met = sum(r["meets_target"] for r in rows if r["tickets"])
+    within = sum(r["within_runs"] for r in rows if r["tickets"])
+    counted = sum(1 for r in rows if r["tickets"])
+    text = (f"The day's volumes through `POST /v1/staffing/plan` (target "
+            f"{staffing.service_level:.0%} within {played.service_level_seconds:g} s, "
+            f"occupancy cap {staffing.max_occupancy:.0%}), then the day played through the "
+            f"services with the planned agents per interval (`tierline simulate "
+            f"{Path(args.scenario).name}`): {met} of {counted} intervals met the target, "
+            f"{within} of {counted} fell within the range of 95% of in-memory runs of the "
+            "same day and staffing.\n\n" + roundtrip.table(rows, staffing.service_level)
+            + "\n")
+    roundtrip.chart(rows, staffing.service_level, staffing.interval_minutes,
+                    args.out / "staffing.png")
+    text += _chart_for_readme(args, args.out / "staffing.png", played.name)
+    if args.readme is not None and not theory.splice(args.readme, played.name, text):
+        print(f"{args.readme} has no <!-- sim:{played.name}:start/end --> markers: "
+              "left as it was")
+    return "\n## Staffing round trip\n\n" + text
+
+
+def _skills(variants: list[Scenario], runs: dict[str, tuple[dict[str, Any], list[Story]]],
+            args: argparse.Namespace) -> str:
+    """Each queue against the same rules in memory: tables (also into the README with
+    --readme) and a chart per run."""
+    from tierline_router.rules import load_routing_policy
+    from tierline_shared.settings import Settings
+    from tierline_shared.sim import reference, theory
+
+    policy = load_routing_policy(Settings().policy_dir)  # what the services load too
+    parts = []
+    for variant in variants:
+        summary, stories = runs[variant.name]
+        results = reference.compare(variant, stories, policy)
+        summary["reference"] = results
+        reference.chart(results, args.out / f"skills-{variant.name}.png")
+        parts.append(f"`{variant.name}`:\n\n"
+                     + reference.table(results, variant.service_level_seconds))
+    ref = variants[0].reference
+    assert ref is not None
+    text = (f"Each queue's share answered within the target, through the services "
+            f"({ref.confidence:.0%} batch-means intervals), against the same routing rules "
+            f"and matcher run in memory ({ref.replications} runs; the range {ref.confidence:.0%}"
+            f" of them fall in), `tierline simulate {Path(args.scenario).name}`:\n\n"
+            + "\n\n".join(parts) + "\n")
+    text += _chart_for_readme(args, args.out / f"skills-{variants[0].name}.png",
+                              variants[0].name)
+    if args.readme is not None and not theory.splice(args.readme, variants[0].name, text):
+        print(f"{args.readme} has no <!-- sim:{variants[0].name}:start/end --> markers: "
+              "left as it was")
+    return "\n## Skills against the reference\n\n" + text
+
+
+def _chart_for_readme(args: argparse.Namespace, chart: Path, name: str) -> str:
+    """With --readme: the chart copied to docs/simulation/NAME.png beside that README, and
+    the Markdown that shows it."""
+    if args.readme is None:
+        return ""
+    import shutil
+
+    target = args.readme.resolve().parent / "docs" / "simulation" / f"{name}.png"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(chart, target)
+    return f"\n![{name}](docs/simulation/{name}.png)\n"

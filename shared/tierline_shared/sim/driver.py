@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -30,6 +31,7 @@ class Endpoints:
     bootstrap: str
     routing_topic: str
     api_key: str | None = None
+    metrics: str | None = None  # for a staffing round trip
 
 
 class SimClock(ScaledClock):
@@ -42,6 +44,21 @@ class SimClock(ScaledClock):
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(max(0.0, seconds / self.speed))
+
+
+class _Retrying(httpx.AsyncHTTPTransport):
+    """Sends a request again, once, when the server closed a kept-alive connection as it
+    went out (a read error with nothing read, seen on busy machines). Intake's POSTs carry
+    an Idempotency-Key, so a request that did arrive is answered, not applied, again."""
+
+    def __init__(self) -> None:
+        super().__init__(limits=httpx.Limits(max_connections=32))
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        try:
+            return await super().handle_async_request(request)
+        except (httpx.ReadError, httpx.RemoteProtocolError):
+            return await super().handle_async_request(request)
 
 
 class Simulation:
@@ -58,12 +75,16 @@ class Simulation:
         self.errors: list[str] = []
         self.started: set[str] = set()  # tickets an agent has moved to in_progress
         self.offers_seen: set[tuple[str, int]] = set()  # (ticket, attempt) already worked
-        self.http = httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=32),
+        self.plan: list[dict[str, Any]] = []  # the staffing plan, per interval
+        self.early: dict[str, list[TicketAssigned]] = {}  # offers read before the POST's answer
+        self.http = httpx.AsyncClient(timeout=30, transport=_Retrying(),
                                       headers={"X-API-Key": endpoints.api_key}
                                       if endpoints.api_key else None)
 
     async def run(self, exclusive: bool = False) -> dict[str, Any]:
         plan = arrivals(self.s, load_corpus())
+        if self.s.staffing is not None:
+            await self._staffing_plan()
         await self._roster(exclusive)
         consumer = AIOKafkaConsumer(self.e.routing_topic, bootstrap_servers=self.e.bootstrap,
                                     group_id=None, auto_offset_reset="latest",
@@ -71,13 +92,18 @@ class Simulation:
         await consumer.start()
         await consumer.getmany(timeout_ms=500)  # partitions assigned before the first send
         reader = asyncio.create_task(self._read(consumer))
+        shifts = asyncio.create_task(self._shifts()) if self.plan else None
         try:
             await self._send(plan)
             end = self.s.start + timedelta(minutes=self.s.duration_minutes + self.s.drain_minutes)
             while self.clock.now() < end and not self._all_settled():
                 await self.clock.sleep(30)
+            if self.s.exact:
+                await self._router_steps()
         finally:
             reader.cancel()
+            if shifts is not None:
+                shifts.cancel()
             for task in self.tasks:
                 task.cancel()
             await asyncio.gather(reader, *self.tasks, return_exceptions=True)
@@ -86,14 +112,76 @@ class Simulation:
         span = (self.clock.now() - self.s.start).total_seconds()
         summary = summarize(list(self.stories.values()), self.busy, self.tier_of, span,
                             self.s.service_level_seconds)
+        if self.plan:
+            summary["staffing_plan"] = self.plan
         summary["errors"] = len(self.errors)
         summary["error_samples"] = self.errors[:5]
         return summary
 
+    async def _staffing_plan(self) -> None:
+        """Ask metrics how many agents each interval needs; roster that many at the peak."""
+        staffing = self.s.staffing
+        assert staffing is not None and self.e.metrics is not None, "staffing needs metrics"
+        group = self.s.agents[0]
+        r = await self.http.post(f"{self.e.metrics}/v1/staffing/plan", json={
+            "volumes": staffing.volumes, "interval_minutes": staffing.interval_minutes,
+            "aht_s": self.s.handle_time[group.tier].mean_s,
+            "service_level": staffing.service_level,
+            "answer_within_s": self.s.service_level_seconds,
+            "max_occupancy": staffing.max_occupancy, "shrinkage": 0})
+        r.raise_for_status()
+        self.plan = r.json()["intervals"]
+        peak = max(row["agents"] for row in self.plan)
+        self.s = self.s.model_copy(update={"agents": [group.model_copy(update={"count": peak})]})
+        self.agents = roster(self.s)
+        self.tier_of = {a: (body["tier"], body.get("max_total", sum(body["channels"].values())))
+                        for a, body in self.agents.items()}
+        first = self.plan[0]["agents"]
+        for n, body in enumerate(self.agents.values()):
+            body["presence"] = "available" if n < first else "away"
+
+    async def _shifts(self) -> None:
+        """At each interval's start, the plan's number of agents available, the rest away."""
+        staffing = self.s.staffing
+        assert staffing is not None
+        ids = list(self.agents)
+        on = self.plan[0]["agents"]
+        for row in self.plan[1:]:
+            at = self.s.start + timedelta(minutes=row["index"] * staffing.interval_minutes)
+            await self.clock.sleep_until(at)
+            want = row["agents"]
+            changes = [(a, "available") for a in ids[on:want]] + \
+                [(a, "away") for a in ids[want:on]]
+            await asyncio.gather(*(self.http.put(f"{self.e.router}/v1/agents/{a}/presence",
+                                                 json={"presence": p}) for a, p in changes))
+            on = want
+
+    async def _router_steps(self) -> None:
+        """Router's own record of each ticket (when it first saw it, whether it queued it,
+        when it freed the agent), to tell the routing policy from the time between hops."""
+        gate = asyncio.Semaphore(16)
+
+        async def one(story: Story) -> None:
+            async with gate:
+                r = await self.http.get(
+                    f"{self.e.router}/v1/assignments/{story.ticket_id}/history")
+            if r.status_code != 200:
+                self.errors.append(f"history {r.status_code}: {r.text[:200]}")
+                return
+            for item in r.json()["items"]:
+                at = datetime.fromisoformat(item["at"])
+                if item["action"] in ("offered", "queued") and story.routed_at is None:
+                    story.routed_at = at
+                story.queued = story.queued or item["action"] == "queued"
+                if item["action"] == "released" and story.released_at is None:
+                    story.released_at = at
+
+        await asyncio.gather(*(one(s) for s in self.stories.values()))
+
     def _all_settled(self) -> bool:
         return bool(self.stories) and all(
-            s.resolved_at is not None or not s.offers for s in self.stories.values()) and \
-            not self.tasks
+            s.resolved_at is not None or not s.offers or s.abandoned
+            for s in self.stories.values()) and not self.tasks
 
     async def _roster(self, exclusive: bool) -> None:
         items = [{"id": agent_id, **body} for agent_id, body in self.agents.items()]
@@ -115,23 +203,40 @@ class Simulation:
                     break
 
     async def _send(self, plan: list[Arrival]) -> None:
+        """Each arrival is sent at its time in a task of its own, so a slow answer never
+        delays the next arrival: the process stays Poisson."""
         bar = tqdm(total=len(plan), desc=f"{self.s.name}", unit="ticket",
                    disable=not self.progress)
+        sent = []
         for arrival in plan:
             await self.clock.sleep_until(arrival.at)
-            body = {"title": arrival.title, "description": arrival.description,
-                    "requester": {"id": arrival.customer}, "channel": arrival.channel,
-                    "priority_override": {"priority": arrival.priority, "by": "simulator",
-                                          "reason": "scenario mix"}}
-            r = await self.http.post(f"{self.e.intake}/v1/tickets", json=body)
-            if r.status_code != 201:
-                self.errors.append(f"POST /v1/tickets {r.status_code}: {r.text[:200]}")
-            else:
-                tid = r.json()["id"]
-                self.stories[tid] = Story(ticket_id=tid, arrived=self.clock.now(),
-                                          channel=arrival.channel, priority=arrival.priority)
-            bar.update(1)
+            sent.append(self._spawn(self._arrive(arrival, bar)))
+        await asyncio.gather(*sent, return_exceptions=True)  # errors: see _done
         bar.close()
+
+    async def _arrive(self, arrival: Arrival, bar: Any) -> None:
+        body = {"title": arrival.title, "description": arrival.description,
+                "requester": {"id": arrival.customer}, "channel": arrival.channel,
+                "priority_override": {"priority": arrival.priority, "by": "simulator",
+                                      "reason": "scenario mix"}}
+        if self.s.exact:
+            body |= {"category": arrival.category, "type": arrival.ticket_type}
+        sent = self.clock.now()  # the customer's arrival: the request's wait counts
+        r = await self.http.post(f"{self.e.intake}/v1/tickets", json=body,
+                                 headers={"Idempotency-Key": f"sim-{uuid.uuid4()}"})
+        bar.update(1)
+        if r.status_code != 201:
+            self.errors.append(f"POST /v1/tickets {r.status_code}: {r.text[:200]}")
+            return
+        tid = r.json()["id"]
+        story = self.stories[tid] = Story(
+            ticket_id=tid, arrived=sent, channel=arrival.channel, priority=arrival.priority,
+            category=arrival.category)
+        for event in self.early.pop(tid, []):  # offered before intake's answer came back
+            self._offered(story, event)
+        patience = story.patience_s = self.draws.patience_seconds()
+        if patience is not None:
+            self._spawn(self._abandon(story, patience))
 
     async def _read(self, consumer: AIOKafkaConsumer) -> None:
         while True:
@@ -141,30 +246,49 @@ class Simulation:
                     with contextlib.suppress(InvalidMessage):
                         envelope = decode(record.headers, record.value)
                         event = envelope.event
-                        offer = (str(event.ticket_id), getattr(event, "attempt", 0))
-                        if isinstance(event, TicketAssigned) and \
-                                offer[0] in self.stories and event.agent_id in self.agents \
-                                and offer not in self.offers_seen:  # Kafka may redeliver
-                            self.offers_seen.add(offer)
-                            story = self.stories[offer[0]]
-                            story.offers.append((event.assigned_at, event.agent_id,
-                                                 event.agent_tier))
-                            self._spawn(self._work(story, event.agent_id, event.agent_tier,
-                                                   event.attempt, accept=True))
+                        if not isinstance(event, TicketAssigned) or \
+                                event.agent_id not in self.agents:
+                            continue
+                        story = self.stories.get(str(event.ticket_id))
+                        if story is None:  # ours, perhaps, before intake answered the POST
+                            self.early.setdefault(str(event.ticket_id), []).append(event)
+                        else:
+                            self._offered(story, event)
 
-    def _spawn(self, coro: Any) -> None:
+    def _offered(self, story: Story, event: TicketAssigned) -> None:
+        offer = (story.ticket_id, event.attempt)
+        if offer in self.offers_seen:  # Kafka may redeliver
+            return
+        self.offers_seen.add(offer)
+        story.offers.append((event.assigned_at, event.agent_id, event.agent_tier))
+        self._spawn(self._work(story, event.agent_id, event.agent_tier, event.attempt,
+                               accept=True))
+
+    def _spawn(self, coro: Any) -> asyncio.Task[None]:
         task = asyncio.create_task(coro)
         self.tasks.add(task)
         task.add_done_callback(self._done)
+        return task
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self.tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             self.errors.append(repr(task.exception()))
 
+    async def _abandon(self, story: Story, patience_s: float) -> None:
+        """The customer gives up if no agent has been offered the ticket by then: the ticket
+        is resolved as abandoned, which takes it out of router's queue."""
+        await self.clock.sleep_until(story.arrived + timedelta(seconds=patience_s))
+        if story.offers:
+            return
+        story.abandoned = True
+        await self._event(story, {"type": "status_change", "status": "resolved",
+                                  "actor": "customer", "resolution_notes": "abandoned: the "
+                                  "customer left the queue"})
+
     async def _event(self, story: Story, body: dict[str, Any]) -> httpx.Response:
         r = await self.http.post(f"{self.e.intake}/v1/tickets/{story.ticket_id}/events",
-                                 json=body)
+                                 json=body, headers={"Idempotency-Key": f"sim-{uuid.uuid4()}"})
         if r.status_code >= 400:
             self.errors.append(f"{body['type']} {r.status_code}: {r.text[:200]}")
         return r
@@ -188,6 +312,8 @@ class Simulation:
                                      json={"agent_id": agent})
             if r.status_code != 200:
                 return  # the offer moved on (escalated or withdrawn) before we answered
+            if story.accepted_at is None:
+                story.accepted_at = self.clock.now()
             if story.ticket_id not in self.started:  # new, or reopened since
                 self.started.add(story.ticket_id)
                 await self._event(story, {"type": "status_change", "status": "in_progress",
@@ -195,11 +321,13 @@ class Simulation:
         handle = self.draws.handle_seconds(tier)
         await self.clock.sleep(handle)
         self.busy[agent] = self.busy.get(agent, 0.0) + handle
+        story.handle_s = handle
         if self.draws.escalates(tier):
             story.escalated = True
             await self._event(story, {"type": "reassignment_request", "requested_by": agent,
                                       "reason": "needs a higher tier", "to_tier": tier + 1})
             return
+        story.resolving_at = self.clock.now()
         r = await self._event(story, {"type": "status_change", "status": "resolved",
                                       "actor": agent, "resolution_notes": "fixed in simulation"})
         if r.status_code != 200:

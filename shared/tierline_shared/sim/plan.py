@@ -43,6 +43,8 @@ def _pick(rng: np.random.Generator, weights: dict[str, float]) -> str:
 
 
 def rate_per_s(scenario: Scenario, channel: str, at: datetime) -> float:
+    if scenario.staffing is not None:  # the day's volumes, interval by interval
+        return scenario.staffing.rate_per_s((at - scenario.start).total_seconds())
     factor = scenario.profile.get(at.hour, 1.0) if scenario.profile else 1.0
     return scenario.arrivals[channel].per_hour * factor / 3600.0  # type: ignore[index]
 
@@ -52,6 +54,9 @@ def arrivals(scenario: Scenario, corpus: list[dict[str, str]]) -> list[Arrival]:
     rng = np.random.default_rng(scenario.seed)
     horizon = scenario.duration_minutes * 60
     peak = max(scenario.profile.values(), default=1.0) if scenario.profile else 1.0
+    if scenario.staffing is not None:  # thinning from the busiest interval's rate
+        peak = max(scenario.staffing.volumes) / (scenario.staffing.interval_minutes * 60) / (
+            next(iter(scenario.arrivals.values())).per_hour / 3600)
     by_kind: dict[tuple[str, str], list[dict[str, str]]] = {}
     for row in corpus:
         by_kind.setdefault((row["type"], row["category"]), []).append(row)
@@ -100,12 +105,19 @@ class Draws:
 
     def handle_seconds(self, tier: int) -> float:
         h = self.s.handle_time[tier]
+        if h.distribution == "exponential":
+            return float(self.rng.exponential(h.mean_s))
+        assert h.median_minutes is not None
         return float(h.median_minutes * 60 * math.exp(h.sigma * self.rng.standard_normal()))
 
     def escalates(self, tier: int) -> bool:
         """Whether the agent passes the ticket up a tier (only if the roster has one)."""
         top = max((g.tier for g in self.s.agents if g.count > 0), default=1)
         return tier < top and bool(self.rng.random() < self.s.outcomes.escalation)
+
+    def patience_seconds(self) -> float | None:
+        mean = self.s.outcomes.patience_minutes
+        return None if mean is None else float(self.rng.exponential(mean * 60))
 
     def reopens(self) -> bool:
         return bool(self.rng.random() < self.s.outcomes.reopen)

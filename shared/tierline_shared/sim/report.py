@@ -24,6 +24,16 @@ class Story:
     reopened: bool = False
     resolved_at: datetime | None = None
     csat: int | None = None
+    category: str | None = None  # as the scenario's mix chose it
+    abandoned: bool = False  # the customer withdrew it before any agent was offered it
+    patience_s: float | None = None  # how long the customer would wait
+    # for the comparison with queueing theory (simulated time throughout)
+    accepted_at: datetime | None = None  # the first accept answered
+    handle_s: float | None = None  # the last handling's length
+    resolving_at: datetime | None = None  # the agent sent the resolution
+    routed_at: datetime | None = None  # router's first step: offered or queued
+    queued: bool = False  # router found nobody free to take it
+    released_at: datetime | None = None  # router freed the agent's capacity
 
     @property
     def wait_s(self) -> float | None:

@@ -3,9 +3,10 @@ that name the file, the line and the field."""
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -50,11 +51,30 @@ class AgentGroup(BaseModel):
 
 
 class HandleTime(BaseModel):
-    """Lognormal: the median and the sigma of the underlying normal."""
+    """Lognormal (the default): the median and the sigma of the underlying normal. Or
+    exponential, by its mean: the handle times Erlang C assumes."""
 
     model_config = ConfigDict(extra="forbid")
-    median_minutes: float = Field(gt=0, le=24 * 60)
+    distribution: Literal["lognormal", "exponential"] = "lognormal"
+    median_minutes: float | None = Field(default=None, gt=0, le=24 * 60)
     sigma: float = Field(default=0.5, ge=0, le=3)
+    mean_minutes: float | None = Field(default=None, gt=0, le=24 * 60)
+
+    @model_validator(mode="after")
+    def _parameters(self) -> HandleTime:
+        if self.distribution == "lognormal" and self.median_minutes is None:
+            raise ValueError("a lognormal handle time needs median_minutes")
+        if self.distribution == "exponential" and self.mean_minutes is None:
+            raise ValueError("an exponential handle time needs mean_minutes")
+        return self
+
+    @property
+    def mean_s(self) -> float:
+        if self.distribution == "exponential":
+            assert self.mean_minutes is not None
+            return self.mean_minutes * 60
+        assert self.median_minutes is not None
+        return self.median_minutes * 60 * math.exp(self.sigma ** 2 / 2)
 
 
 class Csat(BaseModel):
@@ -77,9 +97,66 @@ class Outcomes(BaseModel):
                               "resolving it")
     reopen: float = Field(default=0.05, ge=0, le=1)
     accept_after_seconds: float = Field(default=5, ge=0, le=3600)
+    patience_minutes: float | None = Field(default=None, gt=0, le=24 * 60, description="mean "
+                                           "of an exponential patience: a customer whose "
+                                           "ticket no agent was offered by then withdraws it "
+                                           "(resolved as abandoned); none: nobody abandons")
     confirm_after_minutes: float = Field(default=10, ge=0, le=24 * 60, description="how long "
                                          "a customer takes to confirm a fix (or reopen)")
     csat: Csat = Field(default_factory=Csat)
+
+
+class Theory(BaseModel):
+    """Compare the run with queueing theory (Erlang C): the scenario must be homogeneous (one
+    agent group, one channel of capacity 1 or more, exponential handle times, no
+    escalation, no reopen). Tickets arriving in the first ``warmup_minutes`` are left out;
+    the rest are cut into ``batches`` for the confidence intervals."""
+
+    model_config = ConfigDict(extra="forbid")
+    warmup_minutes: float = Field(default=30, ge=0)
+    batches: int = Field(default=20, ge=5, le=200)
+    confidence: float = Field(default=0.95, gt=0.5, lt=1)
+
+
+class Reference(BaseModel):
+    """Compare each queue's (category's) service level with the same rules run in memory
+    (``tierline_shared.sim.reference``): ``replications`` runs of the scenario's length.
+    Agent groups may differ in skills; one channel, one priority, one ticket type, no
+    escalation or reopen, no hour-of-day profile."""
+
+    model_config = ConfigDict(extra="forbid")
+    warmup_minutes: float = Field(default=30, ge=0)
+    batches: int = Field(default=10, ge=5, le=200)
+    confidence: float = Field(default=0.95, gt=0.5, lt=1)
+    replications: int = Field(default=100, ge=10, le=2000)
+
+
+class Staffing(BaseModel):
+    """A staffing round trip: the day's volume per interval goes to metrics'
+    ``POST /v1/staffing/plan`` (Erlang C, no shrinkage), arrivals follow those volumes, and
+    the one agent group is on shift per interval as the plan says (the rest away; an agent
+    going off shift finishes what they hold). The scenario must be homogeneous, as for
+    ``theory``, and last ``len(volumes) x interval_minutes``."""
+
+    model_config = ConfigDict(extra="forbid")
+    interval_minutes: Literal[15, 30, 60] = 30
+    volumes: list[Annotated[float, Field(ge=0, le=100_000)]] = Field(min_length=1,
+                                                                     max_length=96)
+    service_level: float = Field(default=0.8, gt=0, lt=1)
+    max_occupancy: float = Field(default=0.95, gt=0, le=1)
+    replications: int = Field(default=100, ge=20, le=2000, description="in-memory runs of "
+                              "the same day for the range each interval's share falls in")
+
+    @field_validator("volumes")
+    @classmethod
+    def _some(cls, value: list[float]) -> list[float]:
+        if not any(value):
+            raise ValueError("volumes are all zero: nothing to plan")
+        return value
+
+    def rate_per_s(self, offset_s: float) -> float:
+        index = min(int(offset_s // (self.interval_minutes * 60)), len(self.volumes) - 1)
+        return self.volumes[index] / (self.interval_minutes * 60)
 
 
 class Variant(BaseModel):
@@ -111,6 +188,9 @@ class Scenario(BaseModel):
     handle_time: dict[int, HandleTime] = Field(description="per tier")
     outcomes: Outcomes = Field(default_factory=Outcomes)
     compare: list[Variant] = Field(default_factory=list)
+    theory: Theory | None = None
+    staffing: Staffing | None = None
+    reference: Reference | None = None
 
     @field_validator("profile")
     @classmethod
@@ -134,7 +214,56 @@ class Scenario(BaseModel):
                 raise ValueError(f"compare {variant.name!r}: unknown agent groups {unknown}")
         if self.start.tzinfo is None:
             raise ValueError("start needs a timezone, e.g. 2026-11-23T09:00:00Z")
+        if self.theory is not None or self.staffing is not None:
+            self._homogeneous()
+        if self.reference is not None:
+            self._reproducible()
+        if self.staffing is not None:
+            day = len(self.staffing.volumes) * self.staffing.interval_minutes
+            if self.duration_minutes != day:
+                raise ValueError(f"staffing: duration_minutes must be {day}, the volumes' "
+                                 "intervals end to end")
+            if self.compare:
+                raise ValueError("staffing: the plan sets the agents, so no compare")
         return self
+
+    @property
+    def exact(self) -> bool:
+        """Whether tickets go out with their category and type given, not inferred: the
+        comparisons with theory and with the reference need the rules to see the mix."""
+        return any(x is not None for x in (self.theory, self.staffing, self.reference))
+
+    def _reproducible(self) -> None:
+        why = []
+        if len(self.arrivals) != 1:
+            why.append("one arrival channel")
+        if len(self.mix.priorities) != 1 or len(self.mix.types) != 1:
+            why.append("one priority and one ticket type")
+        if self.outcomes.escalation or self.outcomes.reopen:
+            why.append("no escalation and no reopen")
+        if self.profile:
+            why.append("no hour-of-day profile")
+        if why:
+            raise ValueError("reference needs " + ", ".join(why))
+
+    def _homogeneous(self) -> None:
+        why = []
+        if len(self.agents) != 1:
+            why.append("one agent group")
+        if len(self.arrivals) != 1:
+            why.append("one arrival channel")
+        elif any(set(g.channels) != set(self.arrivals) for g in self.agents):
+            why.append("agents working only the arrival channel")
+        if any(h.distribution != "exponential" for h in self.handle_time.values()):
+            why.append("exponential handle times")
+        if self.outcomes.escalation or self.outcomes.reopen:
+            why.append("no escalation and no reopen")
+        if len(self.mix.priorities) != 1:
+            why.append("one priority")
+        if self.profile:
+            why.append("no hour-of-day profile")
+        if why:
+            raise ValueError("theory needs a homogeneous scenario: " + ", ".join(why))
 
     def variant(self, variant: Variant) -> Scenario:
         groups = [g.model_copy(update={"count": variant.agents.get(g.name, g.count)})

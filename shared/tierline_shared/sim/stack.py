@@ -55,7 +55,8 @@ def own_stack(start: datetime, speed: float, log_dir: Path | None = None,
             endpoints = Endpoints(intake=settings.url_for("intake"),
                                   router=settings.url_for("router"),
                                   bootstrap=kafka.bootstrap_servers,
-                                  routing_topic=Topics("sim").routing, api_key=key)
+                                  routing_topic=Topics("sim").routing, api_key=key,
+                                  metrics=settings.url_for("metrics"))
             time.sleep(max(0.0, real_start - time.time()))
             yield endpoints, clock
         finally:

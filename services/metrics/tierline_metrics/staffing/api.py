@@ -58,6 +58,13 @@ class PlanIn(BaseModel):
     asa_s: float | None = Field(default=None, gt=0, le=86_400)
     max_occupancy: float = Field(default=0.85, gt=0, le=1)
     shrinkage: float = Field(default=0.3, ge=0, lt=1)
+    patience_s: float | None = Field(
+        default=None, gt=0, le=86_400, description="mean time callers wait before they "
+        "abandon (exponential): plan by Erlang A, and report the abandonment; omitted: "
+        "nobody abandons (Erlang C)")
+    concurrency: int = Field(default=1, ge=1, le=20, description="contacts an agent works "
+                             "at once (chat): each agent is that many slots of one queue, "
+                             "and aht_s is one contact's handle time at that concurrency")
 
     @model_validator(mode="after")
     def _one_target(self) -> PlanIn:
@@ -121,17 +128,20 @@ async def staffing_plan(runtime: RuntimeDep, body: Annotated[PlanIn, Body(openap
             "aht_s": 300, "service_level": 0.8, "answer_within_s": 30,
             "shifts": [{"name": "early", "length_minutes": 480, "break_after_minutes": 240,
                         "break_minutes": 30}]}}})]) -> PlanOut:
-    """Erlang C per interval: the fewest agents meeting the service-level (or ASA) target
-    under the occupancy cap, their expected service level, ASA and occupancy, and the
-    headcount to schedule after shrinkage. Volumes are given, or forecast from the tickets
-    metrics has seen (Holt-Winters, with its backtest error). With shift templates, the
-    headcount is covered at the fewest paid hours (integer programme)."""
+    """Erlang C per interval (Erlang A with `patience_s`): the fewest agents meeting the
+    service-level (or ASA) target under the occupancy cap, their expected service level,
+    ASA, occupancy and abandonment, and the headcount to schedule after shrinkage. With
+    `concurrency` k each agent is k slots of the queue (chat). Volumes are given, or
+    forecast from the tickets metrics has seen (Holt-Winters, with its backtest error). With
+    shift templates, the headcount is covered at the fewest paid hours (integer
+    programme)."""
     forecast_out = None
     try:
         target = Target(interval_minutes=body.interval_minutes, aht_s=body.aht_s,
                         service_level=body.service_level,
                         answer_within_s=body.answer_within_s, asa_s=body.asa_s,
-                        max_occupancy=body.max_occupancy, shrinkage=body.shrinkage)
+                        max_occupancy=body.max_occupancy, shrinkage=body.shrinkage,
+                        patience_s=body.patience_s, concurrency=body.concurrency)
         volumes = body.volumes
         if body.forecast is not None:
             per_day = 24 * 60 // body.interval_minutes

@@ -34,6 +34,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="answer within this many seconds (default 20)")
     parser.add_argument("--max-occupancy", type=float, default=0.85)
     parser.add_argument("--shrinkage", type=float, default=0.3)
+    parser.add_argument("--patience", type=float, help="mean seconds callers wait before "
+                        "abandoning: plan by Erlang A (default: nobody abandons, Erlang C)")
+    parser.add_argument("--concurrency", type=int, default=1, help="contacts an agent works "
+                        "at once, e.g. 3 for chat (default 1)")
     parser.add_argument("--out", type=Path, help="write the plan as CSV here (default stdout)")
     parser.add_argument("--chart", type=Path, help="write a PNG chart of volume and agents")
 
@@ -67,7 +71,8 @@ def write_csv(rows: list[IntervalPlan], handle) -> None:  # type: ignore[no-unty
                          for k, v in row.as_dict().items()})
 
 
-def write_chart(rows: list[IntervalPlan], interval_minutes: int, path: Path) -> None:
+def write_chart(rows: list[IntervalPlan], interval_minutes: int, path: Path,
+                model: str = "Erlang C") -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -90,7 +95,7 @@ def write_chart(rows: list[IntervalPlan], interval_minutes: int, path: Path) -> 
     handles = [*volume_axis.get_legend_handles_labels()[0],
                *agents_axis.get_legend_handles_labels()[0]]
     volume_axis.legend(handles=handles, loc="upper left")
-    volume_axis.set_title("Tierline staffing plan: volume against agents (Erlang C)")
+    volume_axis.set_title(f"Tierline staffing plan: volume against agents ({model})")
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
@@ -103,7 +108,8 @@ def _from_metrics(args: argparse.Namespace) -> list[IntervalPlan]:
                          **({"channel": args.channel} if args.channel else {})},
             "interval_minutes": args.interval, "aht_s": args.aht,
             "answer_within_s": args.within, "max_occupancy": args.max_occupancy,
-            "shrinkage": args.shrinkage,
+            "shrinkage": args.shrinkage, "concurrency": args.concurrency,
+            **({"patience_s": args.patience} if args.patience is not None else {}),
             **({"asa_s": args.asa} if args.asa else
                {"service_level": args.service_level or 0.8})}
     response = httpx.post(f"{args.from_metrics.rstrip('/')}/v1/staffing/plan", json=body,
@@ -137,7 +143,8 @@ def run(args: argparse.Namespace) -> int:
         target = Target(interval_minutes=args.interval, aht_s=args.aht,
                         service_level=None if args.asa else (args.service_level or 0.8),
                         answer_within_s=args.within, asa_s=args.asa,
-                        max_occupancy=args.max_occupancy, shrinkage=args.shrinkage)
+                        max_occupancy=args.max_occupancy, shrinkage=args.shrinkage,
+                        patience_s=args.patience, concurrency=args.concurrency)
     except OSError as exc:
         print(f"tierline: {args.volumes}: cannot read: {exc.strerror}", file=sys.stderr)
         return 2
@@ -157,5 +164,6 @@ def _write(rows: list[IntervalPlan], args: argparse.Namespace) -> int:
     else:
         write_csv(rows, sys.stdout)
     if args.chart:
-        write_chart(rows, args.interval, args.chart)
+        write_chart(rows, args.interval, args.chart,
+                    "Erlang C" if args.patience is None else "Erlang A")
     return 0

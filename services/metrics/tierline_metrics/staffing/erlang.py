@@ -10,7 +10,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from scipy.special import gammainc, gammaincc, gammaln
+import numpy as np
+from scipy.special import betainc, gammainc, gammaincc, gammaln
 
 
 def _check(agents: int, load: float) -> None:
@@ -92,14 +93,38 @@ def _inverse_a(x: float, y: float) -> float:
                       + math.log(float(gammainc(x, y)))))
 
 
-def erlang_a_figures(agents: int, load: float, aht_s: float,
-                     patience_s: float) -> QueueFigures:
+def _answered_within_if_waiting(x: float, y: float, theta: float, within_s: float) -> float:
+    """P(answered within ``within_s`` | the arrival waits) in M/M/n+M, first come first served.
+
+    An arrival finding all n agents busy and k callers ahead would be answered after
+    V = sum_{j=0..k} E_j / (theta (x + j)) (each step ends when an agent frees, rate n mu, or
+    one of the j ahead abandons, rate j theta), so U = e^{-theta V} is Beta(x, k + 1) (the
+    order-statistics form of that sum, continued to real x with the incomplete beta). The
+    caller is answered within t if V <= t and their own patience outlasts V:
+    E[U; U >= e^{-theta t}] = x / (x + k + 1) (1 - I_{e^{-theta t}}(x + 1, k + 1)). Queue
+    lengths k seen on arrival weigh y^k / ((x + 1) ... (x + k)) (PASTA), summed in log space
+    over the range that holds all but a negligible share of them."""
+    top = math.ceil(max(y - x, 0.0) + 12 * math.sqrt(y + 1) + 50)
+    k = np.arange(top + 1, dtype=float)
+    log_w = k * math.log(y) - (gammaln(x + k + 1) - gammaln(x + 1)) if y > 0 else \
+        np.where(k == 0, 0.0, -np.inf)
+    w = np.exp(log_w - log_w.max())
+    q = math.exp(-theta * within_s) if math.isfinite(within_s) else 0.0
+    served = x / (x + k + 1) * (1 - betainc(x + 1, k + 1, q))
+    return float(np.dot(w, served) / w.sum())
+
+
+def erlang_a_figures(agents: int, load: float, aht_s: float, patience_s: float,
+                     answer_within_s: float = math.inf) -> QueueFigures:
     """M/M/n+M: callers abandon after an exponential patience with mean ``patience_s``.
-    Stable at any load. ``service_level`` here is the share not abandoning; ``asa_s`` is the
-    mean wait of all arrivals (served or not), which equals P(abandon) x patience."""
+    Stable at any load. ``service_level`` is the share of all arrivals answered within
+    ``answer_within_s`` (by default at all: the share not abandoning); ``asa_s`` is the mean
+    wait of all arrivals (served or not), which equals P(abandon) x patience."""
     _check(agents, load)
     if aht_s <= 0 or patience_s <= 0:
         raise ValueError("aht_s and patience_s must be > 0")
+    if answer_within_s < 0:
+        raise ValueError("answer_within_s must be >= 0")
     if load == 0:
         return QueueFigures(agents, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0)
     if agents == 0:
@@ -114,35 +139,71 @@ def erlang_a_figures(agents: int, load: float, aht_s: float,
     p_ab_given_wait = inv_a / rho + 1 - 1 / rho
     p_ab = p_ab_given_wait * p_wait
     occupancy = load * (1 - p_ab) / agents
-    return QueueFigures(agents, load, p_wait, 1 - p_ab, p_ab * patience_s, occupancy, p_ab)
+    if math.isinf(answer_within_s):
+        service_level = 1 - p_ab
+    else:
+        service_level = 1 - p_wait + p_wait * _answered_within_if_waiting(
+            x, y, theta, answer_within_s)
+    return QueueFigures(agents, load, p_wait, service_level, p_ab * patience_s, occupancy,
+                        p_ab)
+
+
+def queue_figures(agents: int, load: float, aht_s: float, answer_within_s: float,
+                  patience_s: float | None = None, concurrency: int = 1) -> QueueFigures:
+    """Erlang C, or Erlang A when callers have a ``patience_s``, for ``agents`` who each
+    work up to ``concurrency`` contacts at once. The slot model: each agent is
+    ``concurrency`` servers of one queue, each contact holding a slot for its handle time
+    (``aht_s`` is that time as measured while agents run at that concurrency). Occupancy is
+    per slot. ``agents`` in the answer is the agents, not the slots."""
+    if concurrency < 1 or int(concurrency) != concurrency:
+        raise ValueError("concurrency must be a whole number >= 1")
+    slots = agents * concurrency
+    if patience_s is None:
+        figures = erlang_c_figures(slots, load, aht_s, answer_within_s)
+    else:
+        figures = erlang_a_figures(slots, load, aht_s, patience_s, answer_within_s)
+    return QueueFigures(agents, figures.load, figures.probability_wait, figures.service_level,
+                        figures.asa_s, figures.occupancy, figures.probability_abandon)
 
 
 def required_agents(load: float, aht_s: float, *, service_level: float | None = None,
                     answer_within_s: float = 20.0, asa_s: float | None = None,
-                    max_occupancy: float = 1.0) -> int:
+                    max_occupancy: float = 1.0, patience_s: float | None = None,
+                    concurrency: int = 1) -> int:
     """The fewest agents meeting a service-level target (x answered within t seconds) or an
-    ASA target, and the occupancy cap. Searches by doubling then bisection: O(log n)
-    evaluations, not one per agent."""
+    ASA target, and the occupancy cap; by Erlang C, or by Erlang A with ``patience_s``, each
+    agent working up to ``concurrency`` contacts at once (see ``queue_figures``). Searches by
+    doubling then bisection: O(log n) evaluations, not one per agent."""
     if (service_level is None) == (asa_s is None):
         raise ValueError("give exactly one of service_level or asa_s")
     if service_level is not None and not 0 < service_level < 1:
         raise ValueError("service_level must be between 0 and 1 (exclusive)")
     if not 0 < max_occupancy <= 1:
         raise ValueError("max_occupancy must be in (0, 1]")
+    if patience_s is not None and patience_s <= 0:
+        raise ValueError("patience_s must be > 0")
     _check(0, load)
     if load == 0:
         return 0
 
     def meets(n: int) -> bool:
-        if n <= load or load / n > max_occupancy:
+        if patience_s is None and (n * concurrency <= load
+                                   or load / (n * concurrency) > max_occupancy):
+            return False  # unstable, or over the cap: no need to evaluate
+        figures = queue_figures(n, load, aht_s, answer_within_s, patience_s, concurrency)
+        if figures.occupancy > max_occupancy:
             return False
-        figures = erlang_c_figures(n, load, aht_s, answer_within_s)
         if service_level is not None:
             return figures.service_level >= service_level
         assert asa_s is not None
         return figures.asa_s <= asa_s
 
-    low = max(math.floor(load), 0)  # never enough: the queue is unstable at n <= load
+    if patience_s is None:
+        low = math.floor(load / concurrency)  # never enough: unstable at n k <= load
+    elif meets(0):
+        return 0
+    else:
+        low = 0  # Erlang A is stable at any n, so only zero agents is known to fall short
     step = 1
     high = low + step
     while not meets(high):

@@ -1,4 +1,5 @@
-"""A staffing plan: per interval, the agents a service-level target needs. Pure."""
+"""A staffing plan: per interval, the agents a service-level target needs, by Erlang C, or
+Erlang A when callers abandon, for agents working one contact or several at once. Pure."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 
 from tierline_metrics.staffing.erlang import (
-    erlang_c_figures,
+    queue_figures,
     required_agents,
     scheduled_headcount,
 )
@@ -23,8 +24,14 @@ class Target:
     asa_s: float | None = None
     max_occupancy: float = 0.85
     shrinkage: float = 0.3
+    patience_s: float | None = None  # mean patience: Erlang A; None: nobody abandons
+    concurrency: int = 1  # contacts an agent works at once (chat)
 
     def __post_init__(self) -> None:
+        if self.patience_s is not None and self.patience_s <= 0:
+            raise ValueError("patience_s must be > 0")
+        if self.concurrency < 1:
+            raise ValueError("concurrency must be >= 1")
         if self.interval_minutes not in INTERVALS_MIN:
             raise ValueError(f"interval_minutes must be one of {INTERVALS_MIN}")
         if (self.service_level is None) == (self.asa_s is None):
@@ -42,6 +49,7 @@ class IntervalPlan:
     asa_s: float
     occupancy: float
     probability_wait: float
+    probability_abandon: float = 0.0
 
     def as_dict(self) -> dict[str, float | int]:
         return asdict(self)
@@ -53,12 +61,14 @@ def plan_interval(index: int, volume: float, target: Target) -> IntervalPlan:
     load = volume * target.aht_s / (target.interval_minutes * 60)
     agents = required_agents(load, target.aht_s, service_level=target.service_level,
                              answer_within_s=target.answer_within_s, asa_s=target.asa_s,
-                             max_occupancy=target.max_occupancy)
-    figures = erlang_c_figures(agents, load, target.aht_s, target.answer_within_s)
+                             max_occupancy=target.max_occupancy,
+                             patience_s=target.patience_s, concurrency=target.concurrency)
+    figures = queue_figures(agents, load, target.aht_s, target.answer_within_s,
+                            target.patience_s, target.concurrency)
     return IntervalPlan(index, volume, round(load, 6), agents,
                         scheduled_headcount(agents, target.shrinkage),
                         figures.service_level, figures.asa_s, figures.occupancy,
-                        figures.probability_wait)
+                        figures.probability_wait, figures.probability_abandon)
 
 
 def plan(volumes: Iterable[float], target: Target,
