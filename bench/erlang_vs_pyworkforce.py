@@ -15,7 +15,7 @@ from pathlib import Path
 import mpmath
 from pyworkforce.queuing import ErlangC
 
-from tierline_metrics.staffing.erlang import erlang_c, required_agents
+from tierline_shared.erlang import erlang_c, required_agents
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.report import write_results  # noqa: E402

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from scipy.signal import lfilter
 
-from tierline_metrics.staffing.erlang import erlang_c_figures
+from tierline_shared.erlang import erlang_c_figures
 from tierline_shared.sim.batch_means import batch_means, t_interval
 
 

@@ -12,7 +12,8 @@ import mpmath
 import pytest
 
 from tests.reports import REPORT
-from tierline_metrics.staffing.erlang import (
+from tierline_metrics.staffing.simulate import simulate_queue
+from tierline_shared.erlang import (
     erlang_a_figures,
     erlang_b,
     erlang_c,
@@ -20,7 +21,6 @@ from tierline_metrics.staffing.erlang import (
     required_agents,
     scheduled_headcount,
 )
-from tierline_metrics.staffing.simulate import simulate_queue
 
 
 def reference_erlang_c(agents: int, load: float) -> mpmath.mpf:
@@ -113,7 +113,7 @@ def test_search_evaluates_log_n_candidates_at_fifty_thousand_agents(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """Doubling then bisection: a few dozen Erlang evaluations, not one per agent (how long
     each takes is the bench's business: bench/erlang_vs_pyworkforce.py)."""
-    from tierline_metrics.staffing import erlang
+    from tierline_shared import erlang
 
     evaluated: list[int] = []
     figures = erlang.erlang_c_figures

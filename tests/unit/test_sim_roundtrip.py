@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tierline_metrics.staffing.erlang import erlang_c_figures
+from tierline_shared.erlang import erlang_c_figures
 from tierline_shared.sim.plan import arrivals, load_corpus
 from tierline_shared.sim.report import Story
 from tierline_shared.sim.roundtrip import day_ranges, measure, table

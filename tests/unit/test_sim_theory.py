@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tierline_metrics.staffing.erlang import erlang_c_figures
+from tierline_shared.erlang import erlang_c_figures
 from tierline_shared.policy import PolicyError
 from tierline_shared.sim.plan import Draws
 from tierline_shared.sim.report import Story
@@ -151,7 +151,7 @@ def test_the_run_range_of_erlang_c_narrows_with_the_run() -> None:
 def test_abandoning_customers_are_held_against_erlang_a() -> None:
     """M/M/n+M in memory, recorded as router and the simulator would: P(abandon) and the
     share answered within the target against Erlang A."""
-    from tierline_metrics.staffing.erlang import erlang_a_figures
+    from tierline_shared.erlang import erlang_a_figures
 
     scenario = Scenario.model_validate(HOMOGENEOUS | {
         "arrivals": {"portal": {"per_hour": 120}},  # 10 erlangs on 10 agents

@@ -13,14 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from tierline_metrics.staffing.erlang import (
+from tierline_metrics.staffing.plan import Target, plan
+from tierline_metrics.staffing.simulate import simulate_queue
+from tierline_shared.erlang import (
     erlang_a_figures,
     erlang_c_figures,
     queue_figures,
     required_agents,
 )
-from tierline_metrics.staffing.plan import Target, plan
-from tierline_metrics.staffing.simulate import simulate_queue
 
 
 @pytest.mark.parametrize(("agents", "load", "aht", "patience", "within"), [

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tierline_metrics.staffing.erlang import erlang_c_figures
 from tierline_metrics.staffing.plan import Target, plan
+from tierline_shared.erlang import erlang_c_figures
 
 
 def test_each_interval_meets_the_target_with_the_fewest_agents() -> None:

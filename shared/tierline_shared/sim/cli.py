@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import json
 import os
 import time
@@ -178,11 +179,11 @@ def _skills(variants: list[Scenario], runs: dict[str, tuple[dict[str, Any], list
             args: argparse.Namespace) -> str:
     """Each queue against the same rules in memory: tables (also into the README with
     --readme) and a chart per run."""
-    from tierline_router.rules import load_routing_policy
     from tierline_shared.settings import Settings
     from tierline_shared.sim import reference, theory
 
-    policy = load_routing_policy(Settings().policy_dir)  # what the services load too
+    rules = importlib.import_module(reference.RULES)  # by name: shared imports no service
+    policy = rules.load_routing_policy(Settings().policy_dir)  # what the services load too
     parts = []
     for variant in variants:
         summary, stories = runs[variant.name]

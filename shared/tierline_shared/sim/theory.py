@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from tierline_metrics.staffing.erlang import QueueFigures, erlang_c_figures, queue_figures
+from tierline_shared.erlang import QueueFigures, erlang_c_figures, queue_figures
 from tierline_shared.sim.batch_means import Interval, batch_means, t_interval
 from tierline_shared.sim.report import Story
 from tierline_shared.sim.scenario import Scenario

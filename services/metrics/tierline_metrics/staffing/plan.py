@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 
-from tierline_metrics.staffing.erlang import (
+from tierline_shared.erlang import (
     queue_figures,
     required_agents,
     scheduled_headcount,
