@@ -51,3 +51,13 @@ def test_stale_after_90_days_without_review() -> None:
     now = datetime(2026, 11, 25, tzinfo=UTC)
     assert is_stale(now - timedelta(days=91), now)
     assert not is_stale(now - timedelta(days=90), now)
+
+
+def test_articles_with_no_word_to_index_are_searchable_without_error() -> None:
+    """A one-character article ("0") leaves the word vectorizer with an empty vocabulary;
+    the index still builds (the fuzzer's POST /v1/kb/articles once answered 500 on it)."""
+    from tierline_intake.kb.domain import Article, KbIndex
+
+    index = KbIndex([Article(uuid.uuid4(), "0", "0", None)])
+    assert index.scores("0").shape == (1,)
+    assert index.search("printer jam") == []

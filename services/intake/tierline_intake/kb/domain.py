@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 from uuid import UUID
 
 import numpy as np
@@ -81,22 +82,28 @@ class KbIndex:
     def __init__(self, articles: list[Article]) -> None:
         self.articles = articles
         self._words: TfidfVectorizer | None = None
+        self._chars: TfidfVectorizer | None = None
+        self._word_matrix: Any = None
+        self._char_matrix: Any = None
         if not articles:
             return
         docs = [f"{a.title}. {a.title}. {a.body}" for a in articles]
-        self._words = TfidfVectorizer(preprocessor=normalize, ngram_range=(1, 2),
-                                      sublinear_tf=True)
-        self._chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5),
-                                      sublinear_tf=True, lowercase=True)
-        self._word_matrix = self._words.fit_transform(docs)
-        self._char_matrix = self._chars.fit_transform(docs)
+        self._words, self._word_matrix = _fitted(
+            TfidfVectorizer(preprocessor=normalize, ngram_range=(1, 2), sublinear_tf=True),
+            docs)
+        self._chars, self._char_matrix = _fitted(
+            TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True,
+                            lowercase=True), docs)
 
     def scores(self, text: str) -> np.ndarray:
-        if self._words is None:
+        if not self.articles:
             return np.zeros(0)
-        words = (self._word_matrix @ self._words.transform([text]).T).toarray().ravel()
-        chars = (self._char_matrix @ self._chars.transform([text]).T).toarray().ravel()
-        return WORD_WEIGHT * words + (1 - WORD_WEIGHT) * chars
+        total = np.zeros(len(self.articles))
+        for vectorizer, matrix, weight in ((self._words, self._word_matrix, WORD_WEIGHT),
+                                           (self._chars, self._char_matrix, 1 - WORD_WEIGHT)):
+            if vectorizer is not None:
+                total += weight * (matrix @ vectorizer.transform([text]).T).toarray().ravel()
+        return total
 
     def search(self, text: str, k: int = TOP_K, min_score: float = MIN_SCORE) -> list[Suggestion]:
         scores = self.scores(text)
@@ -104,6 +111,15 @@ class KbIndex:
         return [Suggestion(self.articles[i].id, self.articles[i].title,
                            round(float(scores[i]), 4))
                 for i in order if scores[i] >= min_score]
+
+
+def _fitted(vectorizer: TfidfVectorizer, docs: list[str]) -> tuple[Any, Any]:
+    """The fitted vectorizer and its matrix, or (None, None) when no article has a term it
+    keeps (articles of a single character, say "0": nothing to match on that way)."""
+    try:
+        return vectorizer, vectorizer.fit_transform(docs)
+    except ValueError:  # scikit-learn: "empty vocabulary"
+        return None, None
 
 
 def is_stale(last_reviewed: datetime, now: datetime, after: timedelta = STALE_AFTER) -> bool:
