@@ -11,12 +11,12 @@ from typing import Any
 import numpy as np
 
 from tierline_intake.policies import Rule
-from tierline_intake.tickets.categorizer import Guess
+
+# What the change left alone (the text the models read, the blend of model and rules) is
+# shared with the fast categorizer rather than copied.
+from tierline_intake.tickets.categorizer import Guess, _blend
+from tierline_intake.tickets.categorizer import model_text as _text
 from tierline_intake.tickets.rules import pattern_hits, phrase_hits
-
-
-def _text(title: str, description: str) -> str:
-    return f"{title}. {title}. {description}"
 
 
 def rule_scores(rules: dict[str, Rule], title: str, description: str) -> tuple[
@@ -31,18 +31,6 @@ def rule_scores(rules: dict[str, Rule], title: str, description: str) -> tuple[
         scores[name] = 2 * len(in_title) + len(in_desc) + 2 * len(patterns)
         matched[name] = sorted(set(in_title + in_desc)) + [f"/{p}/" for p in patterns]
     return scores, matched
-
-
-def _blend(labels: list[str], model_probs: np.ndarray, rules: dict[str, float],
-           weight: float) -> dict[str, float]:
-    """Mix the classifier's probabilities with the rules' share of hits. When no rule
-    matched, the rules' part is uniform: no evidence, so the confidence drops."""
-    total = sum(rules.get(label, 0.0) for label in labels)
-    blended = {}
-    for label, prob in zip(labels, model_probs, strict=True):
-        share = rules.get(label, 0.0) / total if total else 1 / len(labels)
-        blended[str(label)] = (1 - weight) * float(prob) + weight * share
-    return blended
 
 
 class LegacyCategorizer:
