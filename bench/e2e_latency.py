@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 import uuid
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -33,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.report import code_under_test, write_results  # noqa: E402
 from tierline_shared.auth.keys import generate  # noqa: E402
+from tierline_shared.bus.envelope import decode  # noqa: E402
 from tierline_shared.bus.topics import Topics  # noqa: E402
 from tierline_shared.devstack import (  # noqa: E402
     ServiceProcesses,
@@ -76,6 +78,10 @@ async def offered_load(intake: str, topic: str, bootstrap: str, rate: int, key: 
     sent: dict[str, float] = {}
     answered: list[float] = []
     arrived: dict[str, float] = {}
+    # Where the time goes, by the wall clock all processes share on this machine: the POST
+    # sent, intake's created_at, router's decision (the assignment's assigned_at), the event
+    # read here.
+    stamps: dict[str, dict[str, float]] = {}
     consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None,
                                 auto_offset_reset="latest", fetch_max_wait_ms=5)
     await consumer.start()
@@ -91,7 +97,12 @@ async def offered_load(intake: str, topic: str, bootstrap: str, rate: int, key: 
                 for r in records:
                     kind = dict(r.headers).get("ce_type", b"").decode()
                     if kind == "tierline.ticket.assigned.v1" and r.key:
-                        arrived.setdefault(r.key.decode(), now)
+                        ticket = r.key.decode()
+                        if ticket not in arrived:
+                            arrived[ticket] = now
+                            stamps.setdefault(ticket, {}).update(
+                                read=time.time(),
+                                decided=decode(r.headers, r.value).event.assigned_at.timestamp())
             if all_sent.is_set() and set(sent) <= set(arrived):
                 all_arrived.set()
 
@@ -106,7 +117,7 @@ async def offered_load(intake: str, topic: str, bootstrap: str, rate: int, key: 
 
         async def post(n: int) -> None:
             nonlocal failures
-            start = time.perf_counter()
+            start, wall = time.perf_counter(), time.time()
             try:
                 await asyncio.wait_for(slots.acquire(), 30)
             except TimeoutError:
@@ -122,7 +133,11 @@ async def offered_load(intake: str, topic: str, bootstrap: str, rate: int, key: 
                 slots.release()
             answered.append(time.perf_counter() - start)
             if r.status_code == 201:
-                sent[r.json()["id"]] = start
+                ticket = r.json()
+                sent[ticket["id"]] = start
+                stamps.setdefault(ticket["id"], {}).update(
+                    sent=wall, answered=time.time(),
+                    created=datetime.fromisoformat(ticket["created_at"]).timestamp())
             else:
                 failures += 1
 
@@ -149,12 +164,24 @@ async def offered_load(intake: str, topic: str, bootstrap: str, rate: int, key: 
     await consumer.stop()
     latencies = [arrived[t] - s for t, s in sent.items() if t in arrived]
     q = quantiles(latencies)
+    hops = {name: quantiles([s[b] - s[a] for t, s in stamps.items()
+                             if t in sent and t in arrived])
+            for name, (a, b) in HOPS.items()}
     hq = quantiles(health)
     pq = quantiles(answered)
     return {"offered_per_s": rate, "tickets": len(sent), "assigned": len(latencies),
             "rejected": failures, "backlog_at_end": backlog,
             "p50_ms": round(q[49] * 1e3, 1), "p99_ms": round(q[98] * 1e3, 1),
-            "post_p50_ms": round(pq[49] * 1e3, 1), "healthz_p50_ms": round(hq[49] * 1e3, 2)}
+            "post_p50_ms": round(pq[49] * 1e3, 1), "healthz_p50_ms": round(hq[49] * 1e3, 2),
+            "hops_ms": {name: {"p50": round(h[49] * 1e3, 1), "p90": round(h[89] * 1e3, 1),
+                               "p99": round(h[98] * 1e3, 1)} for name, h in hops.items()}}
+
+
+# The legs of POST-to-assignment, between the stamps ``offered_load`` keeps.
+HOPS = {"POST sent -> intake's created_at": ("sent", "created"),
+        "created_at -> POST answered": ("created", "answered"),
+        "created_at -> router's decision": ("created", "decided"),
+        "router's decision -> event read": ("decided", "read")}
 
 
 def quantiles(values: list[float]) -> list[float]:
@@ -218,6 +245,14 @@ def main() -> None:
                      f"{r['backlog_at_end']} | "
                      f"{r['assigned']} | {r['p50_ms']} ms | {r['p99_ms']} ms | "
                      f"{r['post_p50_ms']} ms | {r['healthz_p50_ms']} ms |")
+    lines += ["", "Where the time goes (p50 / p90 / p99, ms), from the wall clock intake, router "
+              "and this client share: intake's `created_at`, the assignment's `assigned_at` "
+              "(router's decision), the event read here:", "",
+              "| offered load | " + " | ".join(HOPS) + " |",
+              "| ---: |" + " ---: |" * len(HOPS)]
+    for r in results:
+        lines.append(f"| {r['offered_per_s']}/s | " + " | ".join(
+            "{p50} / {p90} / {p99}".format(**r["hops_ms"][name]) for name in HOPS) + " |")
     table = "\n".join(lines)
     print(table)
     if label == "after":
