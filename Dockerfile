@@ -1,4 +1,4 @@
-# One image for all four services; build from the repository root so shared/ is in context:
+# One image for the four services and the console; build from the repository root so shared/ is in context:
 #   docker build -t tierline .
 #   docker run tierline serve intake
 FROM python:3.11-slim

@@ -5,6 +5,7 @@ Standard, plus the shape the services rely on."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -25,6 +26,21 @@ VERSION = "1.32"  # the oldest Kubernetes release still supported upstream at wr
 BASE, PRODUCTION = render(KUBE / "base"), render(KUBE / "overlays/production")
 RENDERED = {"base": BASE, "production": PRODUCTION}
 CRDS = {"ServiceMonitor": "monitoring.coreos.com/v1", "KafkaTopic": "kafka.strimzi.io/v1beta2"}
+
+
+def settings_of(config: dict[str, str], tmp_path: Path,
+                monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """The settings a pod reads from the ConfigMap, from its environment as a pod does (JSON
+    values parsed, ``_FILE`` settings read from stand-in files for the mounted Secrets)."""
+    for key in [k for k in os.environ if k.startswith("TIERLINE_")]:
+        monkeypatch.delenv(key)
+    for key, value in config.items():
+        if key.endswith("_FILE"):
+            stand_in = tmp_path / key
+            stand_in.write_text("stand-in\n")
+            value = str(stand_in)
+        monkeypatch.setenv(key, value)
+    return Settings()
 
 
 def by_kind(docs: list[dict[str, Any]], kind: str) -> dict[str, dict[str, Any]]:
@@ -132,18 +148,10 @@ def test_each_service_is_probed_drained_spread_budgeted_and_scaled(variant: str)
 
 @pytest.mark.parametrize("variant", RENDERED)
 def test_settings_in_the_config_map_are_valid_and_the_release_names_the_migration_job(
-        variant: str, tmp_path: Path) -> None:
+        variant: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     docs = RENDERED[variant]
     config = by_kind(docs, "ConfigMap")["tierline"]["data"]
-    files = {}
-    for key in [k for k in config if k.endswith("_FILE")]:  # mounted secrets: stand-ins
-        files[key] = tmp_path / key
-        files[key].write_text("stand-in\n")
-    values = {k.removeprefix("TIERLINE_").lower(): v for k, v in config.items()
-              if not k.endswith("_FILE")}
-    for key in files:
-        values[key.removeprefix("TIERLINE_").removesuffix("_FILE").lower()] = "stand-in"
-    settings = Settings(**values)
+    settings = settings_of(config, tmp_path, monkeypatch)
     assert settings.environment == "production"
     assert settings.policy_dir == Path("/etc/tierline/policies")
     jobs = by_kind(docs, "Job")
@@ -157,6 +165,64 @@ def test_settings_in_the_config_map_are_valid_and_the_release_names_the_migratio
     assert images == {image}, "the Job migrates for the release the Deployments run"
 
 
+@pytest.mark.parametrize("variant", RENDERED)
+def test_the_console_runs_alone_reaches_every_service_and_is_served_through_the_ingress(
+        variant: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    docs = RENDERED[variant]
+    deployment = by_kind(docs, "Deployment")["tierline-console"]
+    spec, defaults = deployment["spec"], Settings()
+    # sessions live in its memory: one pod, replaced rather than rolled beside another
+    assert spec["replicas"] == 1 and spec["strategy"] == {"type": "Recreate"}
+    container = spec["template"]["spec"]["containers"][0]
+    assert container["args"] == ["serve", "console"]
+    assert container["ports"][0]["containerPort"] == defaults.console_port
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    labels = spec["selector"]["matchLabels"]
+    assert by_kind(docs, "Service")["console"]["spec"]["selector"] == labels
+    config = by_kind(docs, "ConfigMap")["tierline"]["data"]
+    urls = settings_of(config, tmp_path, monkeypatch).service_urls
+    services = by_kind(docs, "Service")
+    for name in SERVICES:  # each URL names the service's Service and port
+        host, _, port = urls[name].removeprefix("http://").partition(":")
+        assert services[host]["spec"]["ports"][0]["port"] == int(port) == defaults.port_for(name)
+    policies = list(by_kind(docs, "NetworkPolicy").values())
+
+    def admitted(component: str, port: int, source: dict[str, Any]) -> bool:
+        """Some policy lets ``source`` (a pod's labels or a namespace's) reach ``port`` on
+        the ``component``'s pods."""
+        for policy in policies:
+            selector = policy["spec"]["podSelector"]
+            match = selector.get("matchLabels", {})
+            if any(v != {"app.kubernetes.io/name": "tierline",
+                         "app.kubernetes.io/component": component}.get(k)
+                   for k, v in match.items()):
+                continue
+            if any(e["operator"] == "In" and component not in e["values"]
+                   for e in selector.get("matchExpressions", [])):
+                continue
+            for rule in policy["spec"].get("ingress", []):
+                if port not in {p["port"] for p in rule["ports"]}:
+                    continue
+                for peer in rule["from"]:
+                    wanted = (peer.get("podSelector") or peer.get("namespaceSelector") or {}
+                              ).get("matchLabels", {})
+                    if wanted and all(source.get(k) == v for k, v in wanted.items()):
+                        return True
+        return False
+
+    for name in SERVICES:
+        assert admitted(name, defaults.port_for(name), labels), name
+    assert not admitted("intake", defaults.port_for("intake"),
+                        {"app.kubernetes.io/name": "tierline",
+                         "app.kubernetes.io/component": "router"})
+    ingress_ns = {"kubernetes.io/metadata.name": "ingress-nginx"}
+    assert admitted("console", defaults.console_port, ingress_ns)
+    ingress = by_kind(docs, "Ingress")["tierline-console"]["spec"]
+    assert {p["backend"]["service"]["name"] for r in ingress["rules"]
+            for p in r["http"]["paths"]} == {"console"}
+    assert ingress["tls"][0]["hosts"] == [r["host"] for r in ingress["rules"]]
+
+
 def test_the_policy_config_map_starts_as_the_shipped_policies() -> None:
     data = by_kind(BASE, "ConfigMap")["tierline-policies"]["data"]
     assert data == {p.name: p.read_text() for p in sorted(POLICY_DIR.glob("*.yaml"))}
@@ -167,9 +233,10 @@ def test_production_reads_kafka_over_sasl_ssl_and_leaves_topics_to_strimzi() -> 
     assert config["TIERLINE_KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL"
     assert config["TIERLINE_KAFKA_MANAGE_TOPICS"] == "false"
     password = Path(config["TIERLINE_KAFKA_SASL_PASSWORD_FILE"])
-    for deployment in by_kind(PRODUCTION, "Deployment").values():
-        mounts = {m["mountPath"] for m in
-                  deployment["spec"]["template"]["spec"]["containers"][0]["volumeMounts"]}
+    deployments = by_kind(PRODUCTION, "Deployment")
+    for name in SERVICES:  # the console talks to the services only, not to Kafka
+        mounts = {m["mountPath"] for m in deployments[f"tierline-{name}"]["spec"]["template"]
+                  ["spec"]["containers"][0]["volumeMounts"]}
         assert str(password.parent) in mounts
     monitor = by_kind(PRODUCTION, "ServiceMonitor")["tierline"]["spec"]
     scraped = [s for s in by_kind(PRODUCTION, "Service").values()
