@@ -105,14 +105,16 @@ def offer(tid: uuid.UUID, agent: str, attempt: int, s: float, tier: int = 1) -> 
                           attempt=attempt, offer_expires_at=at(s + 120))
 
 
-def answer(tid: uuid.UUID, agent: str, outcome: str, s: float) -> TicketOfferAnswered:
+def answer(tid: uuid.UUID, agent: str, outcome: str, s: float,
+           attempt: int | None) -> TicketOfferAnswered:
+    """``attempt`` None: as router published answers before it numbered them."""
     return TicketOfferAnswered(ticket_id=tid, agent_id=agent, outcome=outcome,  # type: ignore[arg-type]
-                               answered_at=at(s))
+                               answered_at=at(s), attempt=attempt)
 
 
-def queued(tid: uuid.UUID, s: float) -> TicketQueued:
+def queued(tid: uuid.UUID, s: float, attempt: int | None) -> TicketQueued:
     return TicketQueued(ticket_id=tid, priority="P3", category="network", queued_at=at(s),
-                        reason="no available agent with network in tiers 1-3")
+                        reason="no available agent with network in tiers 1-3", attempt=attempt)
 
 
 async def test_offered_then_accepted_shows_the_agent_who_holds_it(intake: Intake) -> None:
@@ -124,7 +126,7 @@ async def test_offered_then_accepted_shows_the_agent_who_holds_it(intake: Intake
                                          "assigned_tier": None}
     r = await intake.client.get(f"/v1/tickets/{tid}")
     assert r.json()["offer_expires_at"] == "2026-12-01T09:02:00Z"
-    await intake.route(answer(tid, "ana", "accepted", 30))
+    await intake.route(answer(tid, "ana", "accepted", 30, 1))
     assert await intake.routing(tid) == {"routing_state": "accepted", "offered_agent": None,
                                          "offered_tier": None, "assigned_agent": "ana",
                                          "assigned_tier": 2}
@@ -146,8 +148,8 @@ async def test_offered_then_accepted_shows_the_agent_who_holds_it(intake: Intake
 async def test_offered_declined_then_queued_names_no_agent(intake: Intake) -> None:
     tid = await intake.ticket()
     # router's decline and the queueing come from one transaction, at one instant
-    await intake.route(offer(tid, "ana", 1, 0), answer(tid, "ana", "declined", 10),
-                       queued(tid, 10))
+    await intake.route(offer(tid, "ana", 1, 0), answer(tid, "ana", "declined", 10, 1),
+                       queued(tid, 10, 1))
     assert await intake.routing(tid) == {"routing_state": "queued", **dict.fromkeys(
         ROUTING[1:])}
     page = (await intake.client.get("/v1/tickets", params={"routing_state": "queued"})).json()
@@ -160,7 +162,8 @@ async def test_offered_declined_then_queued_names_no_agent(intake: Intake) -> No
 async def test_timed_out_then_offered_to_another_names_the_new_agent(intake: Intake) -> None:
     tid = await intake.ticket()
     await intake.route(offer(tid, "ana", 1, 0))
-    await intake.route(answer(tid, "ana", "timed_out", 120), offer(tid, "ben", 2, 120, tier=2))
+    await intake.route(answer(tid, "ana", "timed_out", 120, 1),
+                       offer(tid, "ben", 2, 120, tier=2))
     assert await intake.routing(tid) == {"routing_state": "offered", "offered_agent": "ben",
                                          "offered_tier": 2, "assigned_agent": None,
                                          "assigned_tier": None}
@@ -170,30 +173,34 @@ async def test_timed_out_then_offered_to_another_names_the_new_agent(intake: Int
     assert str(tid) in {t["id"] for t in by_ben["items"]}
 
 
-async def test_a_stale_answer_after_a_newer_offer_changes_nothing(intake: Intake) -> None:
+@pytest.mark.parametrize("numbered", [True, False], ids=["numbered", "by-time"])
+async def test_a_stale_answer_after_a_newer_offer_changes_nothing(intake: Intake,
+                                                                  numbered: bool) -> None:
     tid = await intake.ticket()
-    await intake.route(offer(tid, "ana", 1, 0), answer(tid, "ana", "timed_out", 120),
+    n = (lambda k: k) if numbered else (lambda k: None)  # noqa: E731
+    await intake.route(offer(tid, "ana", 1, 0), answer(tid, "ana", "timed_out", 120, n(1)),
                        offer(tid, "ben", 2, 120))
     before = await intake.routing(tid)
     audited = await intake.audit(tid)
-    # late copies (new event ids, so the inbox lets them through): an answer to ana's old
-    # offer, ben's answer older than his offer, the old offer itself, an older queueing
-    await intake.route(answer(tid, "ana", "timed_out", 120), answer(tid, "ana", "accepted", 60),
-                       answer(tid, "ben", "declined", 100), offer(tid, "ana", 1, 0),
-                       queued(tid, 110), queued(tid, 120))
+    # late copies (new event ids, so the inbox lets them through): answers to ana's old
+    # offer, ben's answer older than his offer, the old offer itself, older queueings
+    await intake.route(answer(tid, "ana", "timed_out", 120, n(1)),
+                       answer(tid, "ana", "accepted", 60, n(1)),
+                       answer(tid, "ben", "declined", 100, n(1)), offer(tid, "ana", 1, 0),
+                       queued(tid, 110, n(0)), queued(tid, 120, n(1)))
     assert await intake.routing(tid) == before == {
         "routing_state": "offered", "offered_agent": "ben", "offered_tier": 1,
         "assigned_agent": None, "assigned_tier": None}
     assert await intake.audit(tid) == audited
     # and ben's acceptance still lands
-    await intake.route(answer(tid, "ben", "accepted", 130))
+    await intake.route(answer(tid, "ben", "accepted", 130, n(2)))
     assert (await intake.routing(tid))["assigned_agent"] == "ben"
 
 
 async def test_duplicates_are_applied_once(intake: Intake) -> None:
     tid = await intake.ticket()
-    facts = [offer(tid, "ana", 1, 0), answer(tid, "ana", "declined", 5), queued(tid, 5),
-             offer(tid, "ben", 2, 60), answer(tid, "ben", "accepted", 70)]
+    facts = [offer(tid, "ana", 1, 0), answer(tid, "ana", "declined", 5, 1), queued(tid, 5, 1),
+             offer(tid, "ben", 2, 60), answer(tid, "ben", "accepted", 70, 2)]
     records = await intake.route(*facts)
     once = await intake.routing(tid), await intake.audit(tid)
     await intake.loop.process(records)  # redelivered: the inbox drops them

@@ -114,3 +114,31 @@ def test_audit_actions() -> None:
     assert [audit_action("offered"), audit_action("queued"),
             audit_action("answered", "accepted"), audit_action("answered", "timed_out")] == [
         "offered", "queued", "assigned", "offer_timed_out"]
+
+
+# Router's answers and queueings carry the offer's number: no clock is compared then, so
+# replicas whose clocks disagree cannot make a newer fact look older.
+
+def test_a_numbered_answer_counts_only_for_its_offer_whatever_its_time() -> None:
+    r = offered(Routing(), "ana", 1, 10)
+    skewed = r.answered("ana", "declined", at(5), attempt=1)  # a replica's clock behind
+    assert skewed == Routing(state="released", attempt=1, at=at(10))
+    r = offered(skewed, "ben", 2, 12)
+    for agent, attempt in (("ana", 1), ("ben", 1), ("ben", 3)):
+        assert r.answered(agent, "accepted", at(60), attempt=attempt) is None
+        assert r.answered(agent, "declined", at(60), attempt=attempt) is None
+    accepted = r.answered("ben", "accepted", at(11), attempt=2)
+    assert accepted is not None and accepted.assigned_agent == "ben"
+    assert accepted.answered("ben", "accepted", at(11), attempt=2) is None  # again
+
+
+def test_a_numbered_queueing_counts_unless_a_newer_offer_is_known() -> None:
+    r = offered(Routing(), "ana", 1, 10)
+    released = r.answered("ana", "timed_out", at(130), attempt=1)
+    assert released is not None
+    queued = released.queued(at(129), attempt=1)  # at the same decision, a clock behind
+    assert queued == Routing(state="queued", attempt=1, at=at(130))
+    r = offered(queued, "ben", 2, 200)
+    assert r.queued(at(300), attempt=1) is None  # from before the offer to ben
+    # queued with no answer seen (router released the holder without one): still counts
+    assert r.queued(at(200), attempt=2) == Routing(state="queued", attempt=2, at=at(200))

@@ -7,8 +7,11 @@ current standing and gives the new one, or None when it changes nothing. None co
 duplicates (the same fact again) and the stale facts: an answer to an older offer, a
 queueing older than what is known. Router's events of one ticket share a topic and a key,
 so they normally arrive in order; these guards keep a redelivery or a late copy from
-undoing a newer fact. An offer is ordered by its ``attempt`` (router counts every offer of
-a ticket), answers and queueings by their event time and the agent they name.
+undoing a newer fact. Router numbers every offer of a ticket (``attempt``), and its
+answers and queueings carry that number too: an answer counts only for the offer it names,
+a queueing only if no newer offer is known. Events from before router sent the number on
+answers and queueings are ordered by their event time and the agent they name instead
+(replicas' clocks must then agree to within the time between two decisions).
 """
 
 from __future__ import annotations
@@ -48,17 +51,23 @@ class Routing:
         return Routing(state="offered", offered_agent=agent, offered_tier=tier,
                        offer_expires_at=expires_at, attempt=attempt, at=_later(self.at, at))
 
-    def answered(self, agent: str, outcome: str, at: datetime) -> Routing | None:
-        """The offered agent (or the holder) answered: accepted, or let it go."""
-        if self.at is not None and at < self.at:
+    def answered(self, agent: str, outcome: str, at: datetime,
+                 attempt: int | None = None) -> Routing | None:
+        """The offered agent (or the holder) answered offer ``attempt``: accepted, or let
+        it go."""
+        if attempt is not None and self.state is not None:
+            if attempt != self.attempt:
+                return None
+        elif self.at is not None and at < self.at:
             return None
         if outcome == "accepted":
             if self.state == "offered" and self.offered_agent == agent:
                 return replace(self, state="accepted", assigned_agent=agent,
                                assigned_tier=self.offered_tier, offered_agent=None,
-                               offered_tier=None, offer_expires_at=None, at=at)
+                               offered_tier=None, offer_expires_at=None,
+                               at=_later(self.at, at))
             if self.state is None and self.assigned_agent == agent:
-                return replace(self, state="accepted", at=at)
+                return replace(self, state="accepted", at=_later(self.at, at))
             return None
         if outcome not in NEGATIVE:
             return None
@@ -68,17 +77,23 @@ class Routing:
             return self._released(at)
         return None
 
-    def queued(self, at: datetime) -> Routing | None:
-        """The ticket waits in router's queue; router queues only a ticket nobody holds, so
-        at the same instant as an offer or an acceptance the queueing is the older fact."""
+    def queued(self, at: datetime, attempt: int | None = None) -> Routing | None:
+        """The ticket waits in router's queue after ``attempt`` offers; router queues only a
+        ticket nobody holds, so without the number, at the same instant as an offer or an
+        acceptance the queueing is the older fact."""
         if self.state == "queued":
             return None
-        if self.at is not None and (at < self.at or (at == self.at and self.state in HOLDING)):
+        if attempt is not None:
+            if attempt < self.attempt:
+                return None
+        elif self.at is not None and (
+                at < self.at or (at == self.at and self.state in HOLDING)):
             return None
-        return Routing(state="queued", attempt=self.attempt, at=at)
+        return Routing(state="queued", attempt=max(self.attempt, attempt or 0),
+                       at=_later(self.at, at))
 
     def _released(self, at: datetime) -> Routing:
-        return Routing(state="released", attempt=self.attempt, at=at)
+        return Routing(state="released", attempt=self.attempt, at=_later(self.at, at))
 
 
 def _later(a: datetime | None, b: datetime) -> datetime:

@@ -68,11 +68,11 @@ async def on_offer_answered(runtime: Runtime, uow: UnitOfWork,
     """The agent accepted (they hold the ticket now) or the offer or holding ended."""
     e = d.event
     await _apply(runtime, uow, e.ticket_id, audit_action("answered", e.outcome),
-                 lambda r: r.answered(e.agent_id, e.outcome, e.answered_at))
+                 lambda r: r.answered(e.agent_id, e.outcome, e.answered_at, e.attempt))
 
 
 async def on_queued(runtime: Runtime, uow: UnitOfWork, d: Delivered[TicketQueued]) -> None:
     """The ticket waits in router's queue: no agent is offered it or holds it."""
     e = d.event
     await _apply(runtime, uow, e.ticket_id, audit_action("queued"),
-                 lambda r: r.queued(e.queued_at))
+                 lambda r: r.queued(e.queued_at, e.attempt))
