@@ -84,21 +84,22 @@ async def test_ticket_changes_name_their_key_and_show_before_and_after(stack: St
         assert [r.status_code for r in refused] == [409, 422, 422, 403], \
             [r.text for r in refused]
 
-        # Router's assignment reaches intake as an event: the service itself is its actor.
-        async def assigned() -> dict[str, Any] | None:
+        # Router's offer reaches intake as an event: the service itself is its actor.
+        async def offered() -> dict[str, Any] | None:
             page = await audit_of(as_auditor, f"{intake}/v1/tickets/{tid}/audit")
             # the page's count and its items are read apart: wait for an entry that
             # landed between the two to be in both
-            return page if any(e["action"] == "assigned" for e in page["items"]) \
+            return page if any(e["action"] == "offered" for e in page["items"]) \
                 and page["total"] == len(page["items"]) else None
 
-        page = await eventually(assigned, what="the assignment's entry")
+        page = await eventually(offered, what="the offer's entry")
         by_keys = [e for e in page["items"] if not e["actor"]["name"].startswith("system:")]
         by_system = [e for e in page["items"] if e["actor"]["name"].startswith("system:")]
         assert [(e["actor"], e["action"]) for e in by_system] == [
-            ({"name": "system:intake", "key_id": None}, "assigned")]
-        assert by_system[0]["changes"]["assigned_agent"]["before"] is None
-        assert by_system[0]["changes"]["assigned_agent"]["after"].startswith("agent-")
+            ({"name": "system:intake", "key_id": None}, "offered")]
+        assert by_system[0]["changes"]["routing_state"] == {"before": None, "after": "offered"}
+        assert by_system[0]["changes"]["offered_agent"]["before"] is None
+        assert by_system[0]["changes"]["offered_agent"]["after"].startswith("agent-")
 
         created, prioritized, acknowledged, commented, resolved = by_keys
         assert [(e["actor"]["name"], e["action"]) for e in by_keys] == [

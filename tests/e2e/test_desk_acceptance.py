@@ -67,6 +67,17 @@ async def assignment(stack: Stack, ticket_id: str, status: str,
         return await eventually(check, what=f"{ticket_id} {status} to {agent}")
 
 
+async def on_intake(stack: Stack, ticket_id: str, state: str, offered: str | None,
+                    assigned: str | None) -> None:
+    """Intake's ticket shows router's outcome: its routing state and agents."""
+    want = {"routing_state": state, "offered_agent": offered, "assigned_agent": assigned}
+    async with stack.client("intake") as client:
+        async def check() -> bool:
+            r = await client.get(f"/v1/tickets/{ticket_id}")
+            return r.status_code == 200 and {k: r.json()[k] for k in want} == want
+        await eventually(check, what=f"intake showing {ticket_id} {want}")
+
+
 async def load(stack: Stack, agent: str) -> int:
     async with stack.client("router") as client:
         return (await client.get(f"/v1/agents/{agent}")).json()["active_total"]
@@ -101,6 +112,7 @@ async def test_auto_accept_is_final_at_once_and_written_back(stack: Stack) -> No
                          what="auto-accepted assignment written back")
         assert [a["action"] for a in await history(stack, created["ticket"]["id"])][-2:] == [
             "offered", "accepted"]
+        await on_intake(stack, created["ticket"]["id"], "accepted", None, "ana")
     finally:
         await desk.stop()
 
@@ -125,9 +137,11 @@ async def test_accept_in_desk_and_a_desk_reassignment_is_respected(stack: Stack)
                         201))["ticket"]["id"]
     offer = await assignment(stack, first, "offered", "ana")
     assert offer["offer_expires_at"] is None
+    await on_intake(stack, first, "offered", "ana", None)
     assert "'zendesk-in-desk'" in offer["reasons"]["rule"]
     await post(stack, "zendesk", zendesk(81001, 7001, "2026-11-24T09:05:00Z"), 200)
     await assignment(stack, first, "accepted", "ana")
+    await on_intake(stack, first, "accepted", None, "ana")
     # 2. offered to ana; the desk gives it to ben: ana is freed, ben holds it
     second = (await post(stack, "zendesk", zendesk(81002, None, "2026-11-24T09:00:00Z"),
                          201))["ticket"]["id"]
@@ -139,6 +153,7 @@ async def test_accept_in_desk_and_a_desk_reassignment_is_respected(stack: Stack)
     assert await load(stack, "ana") == ana_before - 1 and await load(stack, "ben") == 1
     actions = [(h["action"], h["agent_id"]) for h in await history(stack, second)]
     assert ("declined", "ana") in actions and ("taken_in_desk", "ben") in actions
+    await on_intake(stack, second, "accepted", None, "ben")
     # 3. someone outside router's roster takes it: released, and router leaves it alone
     third = (await post(stack, "zendesk", zendesk(81003, None, "2026-11-24T09:00:00Z"),
                         201))["ticket"]["id"]
@@ -147,6 +162,7 @@ async def test_accept_in_desk_and_a_desk_reassignment_is_respected(stack: Stack)
     await assignment(stack, third, "released", "ana")
     last = (await history(stack, third))[-1]
     assert last["action"] == "taken_in_desk" and last["detail"]["desk_user"] == "999999"
+    await on_intake(stack, third, "released", None, None)  # ana no longer named
     # the same payload again changes nothing; an older one neither
     again = await post(stack, "zendesk", zendesk(81003, 999999, "2026-11-24T09:07:00Z"), 200)
     assert again["outcome"] == "duplicate"

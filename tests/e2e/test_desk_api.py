@@ -284,14 +284,15 @@ async def test_tickets_are_found_by_filters_and_paged_by_cursor(desk: Stack) -> 
             "created_to": made[-1]["created_at"]})
         assert [t["id"] for t in r.json()["items"]] == [t["id"] for t in reversed(made[:-1])]
 
-        async def assigned() -> list[Any] | None:
+        async def offered() -> list[Any] | None:
             agent = (await holder(desk, one["id"]))["agent_id"]
             r = await client.get("/v1/tickets", params={"requester": who,
-                                                         "assigned_agent": agent})
+                                                         "offered_agent": agent,
+                                                         "routing_state": "offered"})
             return [t for t in r.json()["items"] if t["id"] == one["id"]] or None
 
-        assert (await eventually(assigned, timeout=20, what="intake knowing the agent"))[0][
-            "assigned_agent"] in ROSTER
+        found = (await eventually(offered, timeout=20, what="intake knowing the agent"))[0]
+        assert found["offered_agent"] in ROSTER and found["assigned_agent"] is None
 
         for params, field in (({"cursor": "nonsense"}, "query.cursor"),
                               ({"created_from": "2026-11-30T09:00:00"}, "query.created_from"),

@@ -121,9 +121,9 @@ async def test_a_requester_is_erased_everywhere_and_the_figures_stay(stack: Stac
                 "SELECT count(*) FROM metrics.ticket_facts WHERE ticket_id = :t AND "
                 "resolved_at IS NOT NULL", t=uuid.UUID(ids[2]))
             outbox = await stack.scalar("SELECT count(*) FROM intake.outbox")
-            # intake records router's assignments as it reads them (its audit trail too)
+            # intake records router's decisions as it reads them (its audit trail too)
             unheard = await stack.scalar("SELECT count(*) FROM intake.tickets WHERE id = "
-                                         "ANY(:ids) AND assigned_agent IS NULL",
+                                         "ANY(:ids) AND routing_state IS NULL",
                                          ids=[uuid.UUID(i) for i in ids])
             return (logged == 1 and sla == 3 and bob_resolved == 1 and outbox == 0
                     and unheard == 0)

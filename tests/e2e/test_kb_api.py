@@ -15,7 +15,7 @@ from tests.e2e.conftest import Stack
 from tests.helpers import eventually, produce
 from tests.unit.kb_articles import ARTICLES, PARAPHRASES
 from tierline_shared.bus.envelope import Envelope
-from tierline_shared.bus.events import TicketAssigned
+from tierline_shared.bus.events import TicketAssigned, TicketOfferAnswered
 
 pytestmark = [pytest.mark.db, pytest.mark.kafka, pytest.mark.e2e]
 
@@ -107,11 +107,16 @@ async def test_articles_not_reviewed_for_90_days_are_stale(intake: Stack,
 
 
 async def assign(stack: Stack, ticket_id: str, tier: int) -> None:
-    event = TicketAssigned(ticket_id=uuid.UUID(ticket_id), agent_id=f"agent-t{tier}",
-                           agent_tier=tier, priority="P3", category="network",
-                           channel="portal", assigned_at=datetime.now(UTC))
-    env = Envelope.wrap(event, source="/tierline/router", time=datetime.now(UTC))
-    await produce(stack.bootstrap, stack.topics.routing, [(env.key, env.body(), env.headers())])
+    """Router offers the ticket to a Tier ``tier`` agent, who accepts it."""
+    now = datetime.now(UTC)
+    offered = TicketAssigned(ticket_id=uuid.UUID(ticket_id), agent_id=f"agent-t{tier}",
+                             agent_tier=tier, priority="P3", category="network",
+                             channel="portal", assigned_at=now)
+    accepted = TicketOfferAnswered(ticket_id=uuid.UUID(ticket_id), agent_id=f"agent-t{tier}",
+                                   outcome="accepted", answered_at=now)
+    envs = [Envelope.wrap(e, source="/tierline/router", time=now) for e in (offered, accepted)]
+    await produce(stack.bootstrap, stack.topics.routing,
+                  [(env.key, env.body(), env.headers()) for env in envs])
 
     async def held() -> bool:
         return await stack.scalar("SELECT assigned_tier FROM intake.tickets WHERE id = :i",

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -31,6 +32,22 @@ PAIR = {"ana": {"name": "Ana", "tier": 1, "skills": {"network": 3}, "channels": 
 async def assignment(client: httpx.AsyncClient, stack: Stack, tid: str) -> dict[str, Any]:
     r = await client.get(f"{stack.url('router')}/v1/assignments/{tid}")
     return r.json() if r.status_code == 200 else {}
+
+
+async def on_intake(client: httpx.AsyncClient, stack: Stack, tid: str,
+                    shows: Callable[[dict[str, Any]], bool], what: str) -> None:
+    """Intake's ticket comes to show router's outcome (its routing fields)."""
+    async def check() -> bool:
+        r = await client.get(f"{stack.url('intake')}/v1/tickets/{tid}")
+        return r.status_code == 200 and shows(r.json())
+
+    await eventually(check, what=f"intake showing {tid} {what}")
+
+
+def holds(state: str, offered: str | None, assigned: str | None) -> Callable[
+        [dict[str, Any]], bool]:
+    want = {"routing_state": state, "offered_agent": offered, "assigned_agent": assigned}
+    return lambda t: {k: t[k] for k in want} == want
 
 
 async def test_offers_declines_time_outs_and_presence(own_stack: Stack) -> None:
@@ -65,6 +82,7 @@ async def test_offers_declines_time_outs_and_presence(own_stack: Stack) -> None:
         ok = await client.post(f"{router}/v1/assignments/{first}/accept",
                                json={"agent_id": other})
         assert ok.json()["outcome"] == "accepted"
+        await on_intake(client, stack, first, holds("accepted", None, other), "accepted")
 
         # an offer nobody answers: after 3 s it moves on and its agent is set away
         second = await new_ticket()
@@ -101,6 +119,9 @@ async def test_offers_declines_time_outs_and_presence(own_stack: Stack) -> None:
             return items[0] if items and items[0]["depth"] == 4 else None
 
         q = await eventually(waiting, what="four tickets waiting")
+        for waiting_ticket in (await client.get(f"{router}/v1/queues/default")).json()["items"]:
+            await on_intake(client, stack, waiting_ticket["ticket_id"],
+                            holds("queued", None, None), "queued")
         assert q["queue"] == "default" and q["oldest_age_s"] >= 0
         listed = (await client.get(f"{router}/v1/queues/default")).json()
         assert listed["total"] == q["depth"] and listed["items"][0]["priority"]
@@ -116,6 +137,19 @@ async def test_offers_declines_time_outs_and_presence(own_stack: Stack) -> None:
         actions = [h["action"] for h in history["items"]]
         assert actions[:3] == ["offered", "timed_out", "offered"]
         assert "agent_unavailable" in actions
+
+        # intake learnt it: the agent who missed the offer is no longer named on the ticket
+        async def intake_learnt() -> list[dict[str, Any]] | None:
+            r = await client.get(f"{stack.url('intake')}/v1/tickets/{second}/audit")
+            items = [e for e in r.json()["items"] if e["actor"]["name"] == "system:intake"]
+            return items if [e["action"] for e in items][:3] == [
+                "offered", "offer_timed_out", "offered"] else None
+
+        offers = await eventually(intake_learnt, what="intake learning of the time-out")
+        assert offers[1]["changes"]["offered_agent"] == {"before": offered["agent_id"],
+                                                         "after": None}
+        assert offers[2]["changes"]["offered_agent"] == {"before": None,
+                                                         "after": after["agent_id"]}
 
 
 async def _held_by(client: httpx.AsyncClient, stack: Stack, tid: str,

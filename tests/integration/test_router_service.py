@@ -142,7 +142,9 @@ async def test_offline_agent_loses_unaccepted_work_and_keeps_accepted(router: An
     assert await holder(router, moved) == ("ben", "offered")
     answered = [b for k, b in await outbox_events(router, str(moved))
                 if k == TicketOfferAnswered.event_type]
-    assert [(b["agent_id"], b["outcome"]) for b in answered] == [("ana", "agent_unavailable")]
+    # the answer names the offer it answers (intake matches it to the offer it knows)
+    assert [(b["agent_id"], b["outcome"], b["attempt"]) for b in answered] == [
+        ("ana", "agent_unavailable", 1)]
     second = [b for k, b in await outbox_events(router, str(moved))
               if k == TicketAssigned.event_type][-1]
     assert (second["attempt"], second["previous_agent_id"]) == (2, "ana")
@@ -255,6 +257,9 @@ async def test_a_declined_offer_never_comes_back_to_the_same_agent(router: Any) 
     assert await holder(router, ticket) == ("ben", "offered")
     await answer(router, ticket, "ben", accepted=False)
     assert await holder(router, ticket) is None and await queued(router) == [ticket]
+    routing = [(k.split(".")[2], b.get("attempt")) for k, b in await outbox_events(
+        router, str(ticket)) if k != TicketAssigned.event_type]
+    assert routing == [("offer_answered", 1), ("offer_answered", 2), ("queued", 2)]
     await put_agent(router, "cat")
     assert await holder(router, ticket) == ("cat", "offered")
 

@@ -29,8 +29,9 @@ from tierline_intake.policies import load_priority_policy, load_taxonomy
 from tierline_intake.privacy.api import router as erasure_router
 from tierline_intake.tickets.api import router
 from tierline_intake.tickets.categorizer import CORPUS, Categorizer, load_corpus
+from tierline_intake.tickets.routing_events import on_assigned, on_offer_answered, on_queued
 from tierline_intake.tickets.search_api import router as search_router
-from tierline_intake.tickets.service import auto_close_due, on_assigned, on_escalated
+from tierline_intake.tickets.service import auto_close_due, on_escalated
 from tierline_intake.webhooks.api import router as webhooks_router
 from tierline_intake.webhooks.service import (
     INTERVAL_S,
@@ -51,8 +52,9 @@ from tierline_shared.bus.events import (
     TicketAssigned,
     TicketEscalated,
     TicketOfferAnswered,
+    TicketQueued,
 )
-from tierline_shared.bus.handlers import Handlers
+from tierline_shared.bus.handlers import Handlers, in_turn
 from tierline_shared.clock import Clock
 from tierline_shared.runtime import Runtime, ServiceSpec
 from tierline_shared.settings import DEV_DESK_SECRETS_KEY, Settings
@@ -82,7 +84,9 @@ def handlers(runtime: Runtime) -> Handlers:
                 .each(InteractionOccurred, partial(on_interaction, runtime))
                 .each(TicketAssigned, notifying(runtime, partial(on_assigned, runtime)))
                 .each(ProblemWorkaroundRecorded, partial(on_workaround, runtime))
-                .each(TicketOfferAnswered, partial(writeback.on_offer_answered, runtime)))
+                .each(TicketOfferAnswered, in_turn(partial(on_offer_answered, runtime),
+                                                   partial(writeback.on_offer_answered, runtime)))
+                .each(TicketQueued, partial(on_queued, runtime)))
     for model in (SlaWarning, SlaBreached, MajorIncidentDeclared, MajorIncidentTicketLinked,
                   MajorIncidentUpdateDue, MajorIncidentChanged):
         registry.each(model, notifying(runtime))

@@ -61,8 +61,16 @@ tickets = Table(
     Column("external_status", String(200)),
     Column("repeat_contacts", Integer, nullable=False),
     Column("deflected", Boolean, nullable=False),
+    # Router's decisions as intake learns them (tickets/routing.py): the agent who accepted
+    # the ticket, or the one an open offer waits on, or neither while it is queued.
     Column("assigned_agent", String(200)),
     Column("assigned_tier", SmallInteger),
+    Column("offered_agent", String(200)),
+    Column("offered_tier", SmallInteger),
+    Column("offer_expires_at", DateTime(timezone=True)),
+    Column("routing_state", String(16)),
+    Column("routing_attempt", Integer),
+    Column("routing_at", DateTime(timezone=True)),
     Index("tickets_created_at_idx", "created_at"),
     Index("tickets_resolved_idx", "status", "resolved_at"),
     # A customer's recent tickets (enrichment) and open ones (repeat contacts).

@@ -87,8 +87,10 @@ async def force_assign(runtime: Runtime, session: AsyncSession, ticket_id: UUID,
     forced = {"by": actor.name, "key_id": actor.key_id, "reason": reason,
               "capacity_overridden": over if override_capacity and over else None,
               "previous_agent_id": None if current is None else current.agent_id}
-    reasons = (await session.scalar(select(assignments.c.reasons)
-                                    .where(assignments.c.ticket_id == ticket_id))) or {}
+    reasons, attempt = (await session.execute(select(
+        assignments.c.reasons, assignments.c.attempt).where(
+        assignments.c.ticket_id == ticket_id))).one()
+    reasons = reasons or {}
     await session.execute(update(assignments).where(assignments.c.ticket_id == ticket_id)
                           .values(status="accepted", accepted_at=now, offer_expires_at=None,
                                   reasons={**reasons, "forced": forced}))
@@ -100,7 +102,7 @@ async def force_assign(runtime: Runtime, session: AsyncSession, ticket_id: UUID,
                            "capacity_overridden"]})
     await runtime.emit(session, runtime.topics.routing, runtime.envelope(TicketOfferAnswered(
         ticket_id=ticket_id, agent_id=agent_id, outcome="accepted", reason=why,
-        answered_at=now)))
+        answered_at=now, attempt=attempt)))
     if current is not None:
         await offer_waiting_to(runtime, session, current.agent_id, now,
                                "capacity freed by a force-assign")

@@ -165,7 +165,8 @@ async def accepted_event(session: AsyncSession, assignment: Row[Any],
         agents.c.id == assignment.agent_id))
     return TicketOfferAnswered(ticket_id=assignment.ticket_id, agent_id=assignment.agent_id,
                                outcome="accepted", answered_at=now,
-                               agent_desk_ids=desk_ids or {}, reasons=assignment.reasons)
+                               agent_desk_ids=desk_ids or {}, reasons=assignment.reasons,
+                               attempt=assignment.attempt)
 
 
 async def _auto_accept(runtime: Runtime, session: AsyncSession, ticket_id: UUID,
@@ -198,7 +199,7 @@ async def release(runtime: Runtime, session: AsyncSession, ticket_id: UUID, now:
     if outcome is not None:
         await runtime.emit(session, runtime.topics.routing, runtime.envelope(TicketOfferAnswered(
             ticket_id=ticket_id, agent_id=row.agent_id, outcome=outcome,  # type: ignore[arg-type]
-            reason=reason, answered_at=now)))
+            reason=reason, answered_at=now, attempt=row.attempt)))
     return row
 
 
@@ -260,7 +261,7 @@ async def enqueue(runtime: Runtime, session: AsyncSession, ticket: Row[Any], nee
                      reason=reason, passed_over=decision.passed_over_counts())
         await runtime.emit(session, runtime.topics.routing, runtime.envelope(TicketQueued(
             ticket_id=ticket.ticket_id, priority=ticket.priority, category=ticket.category,
-            queued_at=now, reason=reason)))
+            queued_at=now, reason=reason, attempt=ticket.attempts)))
         log.info("ticket queued", extra={"ticket_id": str(ticket.ticket_id), "reason": reason})
 
 

@@ -195,6 +195,9 @@ class TicketOfferAnswered(TicketEvent):
         "connection ({connection: {user, group}}), for the write-back")
     reasons: dict[str, Any] = Field(default_factory=dict, description="on acceptance: why "
                                     "router chose the agent")
+    attempt: int | None = Field(default=None, ge=1, description="the offer answered: its "
+                                "TicketAssigned.attempt (absent from events before it was "
+                                "added)")
 
 
 class TicketQueued(TicketEvent):
@@ -206,6 +209,9 @@ class TicketQueued(TicketEvent):
     category: str
     queued_at: datetime
     reason: str
+    attempt: int | None = Field(default=None, ge=0, description="offers of the ticket made "
+                                "before it was queued, 0 for none (absent from events before "
+                                "it was added)")
 
 
 class SlaClockStarted(TicketEvent):

@@ -43,6 +43,16 @@ EachHandler = Callable[[UnitOfWork, Delivered[E]], Awaitable[None]]
 BatchHandler = Callable[[UnitOfWork, Sequence[Delivered[Any]]], Awaitable[None]]
 
 
+def in_turn(*handlers: EachHandler[E]) -> EachHandler[E]:
+    """One handler for a class that several features act on (a class has one handler):
+    each of ``handlers`` in turn, in the same unit of work."""
+    async def each_of(uow: UnitOfWork, delivered: Delivered[E]) -> None:
+        for handler in handlers:
+            await handler(uow, delivered)
+
+    return each_of
+
+
 class Handlers:
     """Event class -> handler. A class has at most one handler."""
 

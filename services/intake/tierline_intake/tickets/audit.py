@@ -23,7 +23,7 @@ FIELDS = ("ticket_type", "status", "title", "description", "requester", "channel
           "urgency", "priority", "category", "subcategory", "needs_triage", "deflected",
           "external_system", "external_id", "external_status", "resolved_at", "closed_at",
           "closed_by", "reopen_count", "csat", "nps", "repeat_contacts", "assigned_agent",
-          "assigned_tier")
+          "assigned_tier", "offered_agent", "offered_tier", "routing_state")
 
 
 def snapshot(row: Mapping[str, Any]) -> dict[str, Any]:

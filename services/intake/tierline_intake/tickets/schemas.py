@@ -135,8 +135,13 @@ TICKET_OUT_EXAMPLE: dict[str, Any] = {
     ],
     "context": {"affected": {"scope": "team", "count": 12}},
     "created_at": "2026-11-24T09:00:00Z", "updated_at": "2026-11-24T09:00:00Z",
-    "reopen_count": 0,
+    "reopen_count": 0, "routing_state": "offered", "routing_at": "2026-11-24T09:00:02Z",
+    "offered_agent": "agent-17", "offered_tier": 1, "offer_expires_at": "2026-11-24T09:02:02Z",
+    "assigned_agent": None, "assigned_tier": None,
 }
+
+
+RoutingState = Literal["offered", "accepted", "queued", "released"]
 
 
 class Reason(BaseModel):
@@ -181,6 +186,21 @@ class TicketOut(BaseModel):
                                  "this issue (chat, IVR, phone) instead of a new ticket")
     deflected: bool = Field(default=False, description="resolved by self-service (Tier 0); "
                             "never routed to an agent")
+    routing_state: RoutingState | None = Field(
+        default=None, description="where router has the ticket: offered (an offer waits on "
+        "offered_agent), accepted (assigned_agent holds it), queued (waiting for an agent), "
+        "released (the agent let it go; router's next step not known yet); null before "
+        "router's first decision")
+    routing_at: datetime | None = Field(default=None, description="when router decided it "
+                                        "(the time of its latest routing event)")
+    offered_agent: str | None = Field(default=None, description="the agent an open offer "
+                                      "waits on")
+    offered_tier: int | None = None
+    offer_expires_at: datetime | None = Field(default=None, description="when the open "
+                                              "offer times out, if it does")
+    assigned_agent: str | None = Field(default=None, description="the agent who accepted the "
+                                       "ticket and holds it (kept after resolution)")
+    assigned_tier: int | None = None
 
 
 class StatusChange(BaseModel):

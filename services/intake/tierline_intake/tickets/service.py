@@ -32,7 +32,6 @@ from tierline_intake.tickets.schemas import (
 from tierline_shared.bus.events import (
     ReassignmentRequested,
     SurveyAnswered,
-    TicketAssigned,
     TicketCommented,
     TicketCreated,
     TicketEscalated,
@@ -335,22 +334,6 @@ async def auto_close_due(runtime: Runtime, limit: int = 200) -> int:
                              note=f"no customer reply within "
                                    f"{runtime.settings.autoclose_after_hours:g} hours")
     return len(rows)
-
-
-async def on_assigned(runtime: Runtime, uow: UnitOfWork, d: Delivered[TicketAssigned]) -> None:
-    """Router placed the ticket: remember who holds it, at which tier."""
-    event = d.event
-    held = (await uow.session.execute(
-        select(tickets.c.assigned_agent, tickets.c.assigned_tier)
-        .where(tickets.c.id == event.ticket_id).with_for_update())).first()
-    if held is None:
-        return
-    await uow.session.execute(update(tickets).where(tickets.c.id == event.ticket_id).values(
-        assigned_agent=event.agent_id, assigned_tier=event.agent_tier))
-    await audit_ticket(runtime, uow.session, event.ticket_id, "assigned",
-                       {"assigned_agent": held.assigned_agent,
-                        "assigned_tier": held.assigned_tier},
-                       {"assigned_agent": event.agent_id, "assigned_tier": event.agent_tier})
 
 
 async def log_ticket_or_deflect(runtime: Runtime, session: AsyncSession,
