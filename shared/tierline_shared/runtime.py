@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -83,6 +84,16 @@ class ServiceSpec:
     # relay drains once the broker is back (intake). Otherwise its work comes from the
     # broker, so readiness also needs its consumer running.
     serves_without_broker: bool = False
+
+
+def freeze_startup_objects() -> None:
+    """Move what start-up built (the framework's objects, policies, the categorizer's
+    models: some 235,000 objects in intake) out of the cyclic garbage collector's reach.
+    They live as long as the process, and every full collection would walk them all again,
+    ~60 ms during which no request, event or offer moves: the tail of the end-to-end
+    latency. Objects made later are collected as before."""
+    gc.collect()
+    gc.freeze()
 
 
 @dataclass
@@ -172,6 +183,7 @@ class Runtime:
         registry.register(depth)
         if spec.on_start is not None:
             await spec.on_start(runtime)
+        freeze_startup_objects()
         consumed = spec.consumes(topics)
         if consumed:
             runtime.consumer = ConsumerLoop(
@@ -230,4 +242,5 @@ class Runtime:
                 log.error("background task ended with an error",
                           extra={"task": task.get_name(), "error": repr(task.exception())})
         await self.engine.dispose()
+        gc.unfreeze()  # what start-up froze may be garbage now (tests start many runtimes)
         log.info("service stopped")
