@@ -95,3 +95,32 @@ def test_incidents_count_once_and_by_stage_while_open() -> None:
     assert counters.incident({"restored_at": T0})["major_incidents_open", "restored", ""] == 1
     closed = counters.incident({"resolved_at": T0, "closed_at": T0})
     assert closed == Counter({("major_incidents", "", ""): 1})
+
+
+def test_buckets_at_every_bound_and_rows_summed_into_one_total_as_one_by_one() -> None:
+    """A response exactly at a bound is in that bucket, a microsecond over is not; rows
+    added into one total (the rebuild) give the sum of their counts one by one (live)."""
+    import random
+
+    for bound in counters.BUCKETS_S:
+        at = counters.ticket(created(first_response_at=T0 + timedelta(seconds=bound)))
+        over = counters.ticket(created(first_response_at=T0 + timedelta(seconds=bound,
+                                                                       microseconds=1)))
+        assert at["first_response_bucket", "P3", str(bound)] == 1, bound
+        assert ("first_response_bucket", "P3", str(bound)) not in over, bound
+        assert sum(n for (name, _, _), n in at.items() if name.endswith("_bucket")) == (
+            len([b for b in counters.BUCKETS_S if b >= bound]))
+    rng = random.Random(4)
+    rows = [created(created_priority=rng.choice(["P1", "P3"]), status=rng.choice(
+                        ["new", "resolved", "closed"]), reopen_count=rng.randrange(3),
+                    first_response_at=T0 + timedelta(seconds=rng.randrange(-5, 10**6)),
+                    resolved_at=rng.choice([None, T0 + timedelta(seconds=rng.randrange(10**6))]),
+                    csat=rng.choice([None, 1, 5]), agent_id=rng.choice([None, "ada"]))
+            for _ in range(300)]
+    one_by_one: Counter[counters.Key] = Counter()
+    for row in rows:
+        one_by_one.update(counters.ticket(row))
+    summed: Counter[counters.Key] = Counter()
+    for row in rows:
+        counters.ticket(row, summed)
+    assert summed == one_by_one and set(summed) == set(one_by_one)

@@ -36,7 +36,7 @@ class Copier:
         self._handlers = handlers
         self._uow = uow
         self._fold = Fold()
-        self._seen: set[UUID] = set()
+        self._seen: set[int] = set()  # event ids, as integers
         self._inbox: list[tuple[UUID, str, str]] = []
         self._rewrites: list[Delivered[Any]] = []  # erasures, applied once the rows are in
         self._raw: Any = None
@@ -45,23 +45,27 @@ class Copier:
     async def add(self, records: list[ConsumerRecord[bytes, bytes]], outcome: Any) -> None:
         """Fold ``records``; copy their log and inbox rows while the caller reads on."""
         folded: list[Delivered[Any]] = []
+        seen, inbox, handles = self._seen, self._inbox, self._handlers.handles
+        applied = 0
         for record in records:
             try:
                 envelope = decode(list(record.headers or ()), record.value)
             except InvalidMessage:
-                outcome.skipped += 1
                 continue
-            if not self._handlers.handles(envelope.type) or envelope.id in self._seen:
-                outcome.skipped += 1
+            kind, event_id = envelope.type, envelope.id
+            key = event_id.int  # hashed in C, unlike the UUID
+            if key in seen or not handles(kind):
                 continue
-            self._seen.add(envelope.id)
-            self._inbox.append((envelope.id, envelope.type, record.topic))
+            seen.add(key)
+            inbox.append((event_id, kind, record.topic))
             delivered: Delivered[Any] = Delivered(envelope, record.topic, record.value)
-            if envelope.type in _FOLDED:
+            if kind in _FOLDED:
                 folded.append(delivered)
             else:
                 self._rewrites.append(delivered)
-            outcome.applied += 1
+            applied += 1
+        outcome.applied += applied
+        outcome.skipped += len(records) - applied
         fold(folded, into=self._fold)
         log, self._fold.log = self._fold.log, []
         inbox, self._inbox = self._inbox, []
@@ -119,8 +123,8 @@ class Copier:
             names = [c.name for c in table.columns]
             full = [_full(table, key, row) for key, row in rows.items()]
             for values in full:
-                totals.update(count(dict(zip(names, values, strict=True))))
-            await _copy(raw, table, names, full)
+                count(values, totals)
+            await _copy(raw, table, names, [tuple(values.values()) for values in full])
         await _copy(raw, models.presence_log, ["agent_id", "at", "presence"],
                     list({(a, at): (a, at, p) for a, at, p in reversed(out.presence)}.values()))
         for table, dicts, key_of in ((models.sla_events, out.sla_events, counters.sla_event),
@@ -133,10 +137,12 @@ class Copier:
         await self._handlers.apply(self._uow, self._rewrites)
 
 
-def _full(table: Table, key: UUID, row: Row) -> tuple[Any, ...]:
+def _full(table: Table, key: UUID, row: Row) -> dict[str, Any]:
+    """Every column of the row, in the table's order: the fold's values, else the server
+    default."""
     key_name = next(iter(table.primary_key.columns)).name
     values = {key_name: key, **{n: v for n, (_, v) in row.changes.items()}}
-    return tuple(values.get(c.name, _DEFAULTS.get(c.name)) for c in table.columns)
+    return {c.name: values.get(c.name, _DEFAULTS.get(c.name)) for c in table.columns}
 
 
 async def _copy(raw: Any, table: Table, columns: list[str], rows: list[Any]) -> None:

@@ -22,6 +22,7 @@ A row counts for (the figures the exposition had computed with GROUP BYs before)
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from datetime import datetime
@@ -43,6 +44,11 @@ INCIDENT_COLUMNS = ("restored_at", "resolved_at", "closed_at")
 # A new row's values before a batch names them: the tables' server defaults.
 DEFAULTS: dict[str, Any] = {"reopen_count": 0, "deflected": False}
 
+_BOUNDS = tuple(str(b) for b in BUCKETS_S)
+_BOUNDS_US = tuple(b * 1_000_000 for b in BUCKETS_S)
+_FIRST_RESPONSE = ("first_response_bucket", "first_response_sum_us", "first_response_count")
+_RESOLUTION = ("resolution_bucket", "resolution_sum_us", "resolution_count")
+
 
 def _label(value: Any) -> str:
     return "" if value is None else str(value)
@@ -53,9 +59,11 @@ def _micros(start: datetime, end: datetime) -> int:
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
-def ticket(row: Mapping[str, Any] | None) -> Totals:
-    """What one ticket's facts count for."""
-    out: Totals = Counter()
+def ticket(row: Mapping[str, Any] | None, out: Totals | None = None) -> Totals:
+    """What one ticket's facts count for; added into ``out`` when given (the rebuild sums
+    every row into one total)."""
+    if out is None:
+        out = Counter()
     if row is None:
         return out
     created, priority = row.get("created_at"), row.get("created_priority")
@@ -70,16 +78,17 @@ def ticket(row: Mapping[str, Any] | None) -> Totals:
             _label(row.get("assigned_category"))] += 1
     known = created is not None and priority is not None and deflected is False
     if known:
-        for name, end in (("first_response", row.get("first_response_at")),
-                          ("resolution", row.get("resolved_at"))):
+        for names, end in ((_FIRST_RESPONSE, row.get("first_response_at")),
+                           (_RESOLUTION, row.get("resolved_at"))):
             if end is None:
                 continue
+            bucket, sum_us, count = names
             micros = _micros(created, end)
-            for bound in BUCKETS_S:
-                if micros <= bound * 1_000_000:
-                    out[f"{name}_bucket", priority, str(bound)] += 1
-            out[f"{name}_sum_us", priority, ""] += micros
-            out[f"{name}_count", priority, ""] += 1
+            # every bucket whose bound is at or above it (cumulative, as Prometheus has them)
+            for bound in _BOUNDS[bisect_left(_BOUNDS_US, micros):]:
+                out[bucket, priority, bound] += 1
+            out[sum_us, priority, ""] += micros
+            out[count, priority, ""] += 1
         reopens = row.get("reopen_count") or 0
         out["tickets_resolved", priority, ""] += reopens + (status in CLOSED)
         out["tickets_reopened", priority, ""] += reopens
@@ -99,9 +108,10 @@ def ticket(row: Mapping[str, Any] | None) -> Totals:
     return out  # zeros kept: a group with none yet is shown as 0, as GROUP BY showed it
 
 
-def incident(row: Mapping[str, Any] | None) -> Totals:
-    """What one major incident's row counts for."""
-    out: Totals = Counter()
+def incident(row: Mapping[str, Any] | None, out: Totals | None = None) -> Totals:
+    """What one major incident's row counts for (added into ``out`` when given)."""
+    if out is None:
+        out = Counter()
     if row is None:
         return out
     out["major_incidents", "", ""] += 1
@@ -112,8 +122,12 @@ def incident(row: Mapping[str, Any] | None) -> Totals:
     return out
 
 
-def problem(row: Mapping[str, Any] | None) -> Totals:
-    return Counter() if row is None else Counter({("problems", "", ""): 1})
+def problem(row: Mapping[str, Any] | None, out: Totals | None = None) -> Totals:
+    if out is None:
+        out = Counter()
+    if row is not None:
+        out["problems", "", ""] += 1
+    return out
 
 
 def sla_event(row: Mapping[str, Any]) -> Key:
