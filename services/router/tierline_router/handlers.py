@@ -36,20 +36,20 @@ from tierline_shared.unit_of_work import UnitOfWork
 async def on_ticket_created(runtime: Runtime, uow: UnitOfWork, d: Delivered[TicketCreated]) -> None:
     e = d.event
     session, now = uow.session, runtime.clock.now()
-    inserted = await session.scalar(pg_insert(tickets).values(
+    inserted = (await session.execute(pg_insert(tickets).values(
         ticket_id=e.ticket_id, ticket_type=e.ticket_type, priority=e.priority,
         category=e.category, subcategory=e.subcategory, channel=e.channel,
         language=e.language, plan=e.plan, vip=e.vip, triage=e.needs_triage,
         deflected=e.deflected, status="new", declined_by=[], attempts=0,
         created_at=e.created_at,
-    ).on_conflict_do_nothing().returning(tickets.c.ticket_id))
+    ).on_conflict_do_nothing().returning(tickets))).first()
     if inserted is None:
         return
     if e.deflected:
         await record(session, e.ticket_id, now, "deflected", None,
                      reason="resolved by self-service (tier 0); never routed to an agent")
         return
-    await route(runtime, session, e.ticket_id, now, trigger="ticket created")
+    await route(runtime, session, e.ticket_id, now, trigger="ticket created", inserted=inserted)
 
 
 async def on_status_changed(runtime: Runtime, uow: UnitOfWork,
