@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import re
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any
 
-from sqlalchemy import Table, TextClause, bindparam, insert, text
+from sqlalchemy import Connection, Table, TextClause, bindparam, event, insert, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -51,9 +52,13 @@ def outbox_row(topic: str, envelope: Envelope) -> dict[str, Any]:
 class UnitOfWork:
     """What one transaction writes besides its own statements, written once at commit."""
 
-    def __init__(self, session: AsyncSession, *, outbox: Table, actor: Actor) -> None:
+    def __init__(self, session: AsyncSession, *, outbox: Table, actor: Actor,
+                 one_statement: bool = False) -> None:
         self.session = session
         self.actor = actor
+        self.one_statement = one_statement
+        self.writing = False
+        self.writes = 0
         self._outbox = outbox
         self._events: list[dict[str, Any]] = []
         self._rows: dict[Table, list[dict[str, Any]]] = defaultdict(list)
@@ -123,11 +128,18 @@ class UnitOfWork:
 
     async def _write(self, groups: list[tuple[Table, tuple[str, ...],
                                               list[dict[str, Any]]]]) -> None:
+        if self.one_statement and self.writes:
+            raise OneStatementBroken("a one-statement unit of work wrote a second statement")
         shape = tuple((table, columns, len(rows)) for table, columns, rows in groups)
         values = {f"p{g}_{r}_{c}": row[column]
                   for g, (_, columns, rows) in enumerate(groups)
                   for r, row in enumerate(rows) for c, column in enumerate(columns)}
-        await self.session.execute(_statement(shape, self._outbox), values)
+        self.writing = True
+        try:
+            await self.session.execute(_statement(shape, self._outbox), values)
+        finally:
+            self.writing = False
+        self.writes += 1
 
     def committed(self) -> None:
         for callback in self._after_commit:
@@ -175,19 +187,60 @@ async def add_row(session: AsyncSession, table: Table, row: dict[str, Any]) -> N
         await session.execute(insert(table).values(row))
 
 
+class OneStatementBroken(RuntimeError):
+    """A one-statement unit of work was asked to write outside its one statement."""
+
+
+_ONE = "tierline.one_statement"
+_LOCKING = re.compile(r"\bFOR\s+(UPDATE|SHARE|NO\s+KEY\s+UPDATE|KEY\s+SHARE)\b|pg_advisory",
+                      re.IGNORECASE)
+
+
+def _reads_only(conn: Connection, cursor: Any, statement: str, *args: Any) -> None:
+    """On a connection lent to a one-statement unit of work, refuse anything but plain
+    reads before its write: without a transaction a write would commit on its own, and a
+    lock would be released at once."""
+    uow = conn.info.get(_ONE)
+    if uow is None or uow.writing:
+        return
+    if statement.lstrip()[:6].upper() != "SELECT" or _LOCKING.search(statement):
+        raise OneStatementBroken(f"a one-statement unit of work may only read before its "
+                                 f"write, not send {statement[:80]!r}")
+
+
 @contextlib.asynccontextmanager
 async def transaction(sessions: async_sessionmaker[AsyncSession], *, outbox: Table,
                       actor: Actor, wake: Callable[[], None] | None = None,
-                      ) -> AsyncIterator[UnitOfWork]:
+                      one_statement: bool = False) -> AsyncIterator[UnitOfWork]:
     """Open a session and a transaction as a unit of work; at the end write what it
     collected, commit, then wake the relay (``wake``) if it published anything. An exception
-    rolls everything back and runs no after-commit callback."""
+    rolls everything back and runs no after-commit callback.
+
+    ``one_statement`` is for a change that only reads before its unit of work writes, in
+    one statement (logging a ticket): PostgreSQL makes one statement atomic on its own, so
+    the connection runs in autocommit and BEGIN and COMMIT, two round trips, are never sent.
+    Any other write, a second statement or a locking read on that connection raises
+    ``OneStatementBroken`` instead of committing on its own."""
     async with sessions() as session:
         async with session.begin():
-            uow = UnitOfWork(session, outbox=outbox, actor=actor)
+            uow = UnitOfWork(session, outbox=outbox, actor=actor, one_statement=one_statement)
             bind(session, actor)
-            yield uow
-            await uow.flush()
+            if not one_statement:
+                yield uow
+                await uow.flush()
+            else:
+                conn = await session.connection(
+                    execution_options={"isolation_level": "AUTOCOMMIT"})
+                engine = conn.sync_engine
+                if not event.contains(engine, "before_cursor_execute", _reads_only):
+                    event.listen(engine, "before_cursor_execute", _reads_only)
+                info = conn.sync_connection.info if conn.sync_connection else {}
+                info[_ONE] = uow
+                try:
+                    yield uow
+                    await uow.flush()
+                finally:
+                    info.pop(_ONE, None)
         if uow.published and wake is not None:
             wake()
         uow.committed()

@@ -158,3 +158,21 @@ async def test_a_request_that_fails_after_its_side_records_leaves_none_of_them(
     async with intake.sessions() as session:
         assert await session.scalar(select(func.count()).select_from(tickets).where(
             tickets.c.title == title)) == 0
+
+
+async def test_a_one_statement_unit_of_work_refuses_to_write_outside_its_statement(
+        intake: Any) -> None:
+    """Without BEGIN a write before the unit of work's own statement would commit on its
+    own, and a locking read would let go of its lock at once: both are refused, and nothing
+    is written."""
+    from tierline_shared.unit_of_work import OneStatementBroken
+
+    before = await counts(intake)
+    for statement in (history.insert().values(ticket_id=uuid.uuid4(), kind="commented",
+                                              actor="x", at=T0, detail={}),
+                      select(tickets.c.id).limit(1).with_for_update()):
+        with pytest.raises(OneStatementBroken):
+            async with intake.transaction(one_statement=True) as uow:
+                await uow.session.execute(select(func.count()).select_from(tickets))  # reads
+                await uow.session.execute(statement)
+    assert await counts(intake) == before

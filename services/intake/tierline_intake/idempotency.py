@@ -41,8 +41,8 @@ async def _stored(session: AsyncSession, key: str, scope: str,
 
 
 async def run_once(runtime: Runtime, *, key: str | None, scope: str, payload: Any,
-                   actor: audit.Actor, effect: Effect,
-                   look_first: bool = True) -> tuple[int, dict[str, Any], bool]:
+                   actor: audit.Actor, effect: Effect, look_first: bool = True,
+                   one_statement: bool = False) -> tuple[int, dict[str, Any], bool]:
     """Run ``effect`` in a transaction, once per key, as ``actor`` (the audit log's who);
     returns (status, body, replayed).
 
@@ -55,7 +55,9 @@ async def run_once(runtime: Runtime, *, key: str | None, scope: str, payload: An
     (logging a ticket), a first request (the common case) sends nothing for its key; a retry
     runs the effect, finds the key taken, rolls back and answers the stored response, and a
     failing retry answers the stored response or ``KeyReused`` as a look-up first would
-    have."""
+    have. ``one_statement``: the effect only reads before the unit of work writes, so the
+    key, the effect's rows and its events go in one statement without BEGIN and COMMIT
+    (``unit_of_work.transaction``)."""
     digest = request_hash(payload)
     if key is not None and look_first:
         async with runtime.sessions() as session:
@@ -63,7 +65,7 @@ async def run_once(runtime: Runtime, *, key: str | None, scope: str, payload: An
         if stored is not None:
             return stored[0], stored[1], True
     try:
-        async with runtime.transaction(actor) as uow:
+        async with runtime.transaction(actor, one_statement=one_statement) as uow:
             status, body = await effect(uow.session)
             if key is not None:
                 uow.add(idempotency_keys, {
