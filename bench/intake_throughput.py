@@ -261,6 +261,22 @@ def profile(pid: int, round_no: int) -> subprocess.Popen[bytes] | None:
                             stdout=subprocess.DEVNULL)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU the process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def timed(pid: int, run: Any) -> dict[str, Any]:
+    """``run``'s figures with the CPU the server process spent per request meanwhile: on a
+    shared machine, a figure that other processes' load does not move."""
+    before = cpu_seconds(pid)
+    result: dict[str, Any] = asyncio.run(run)
+    result["cpu_ms_per_request"] = round((cpu_seconds(pid) - before) * 1e3
+                                         / result["requests"], 2)
+    return result
+
+
 def merge(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """Rounds combined: total requests over total time, the median of the percentiles."""
     total = sum(r["requests"] for r in runs)
@@ -269,7 +285,10 @@ def merge(runs: list[dict[str, Any]]) -> dict[str, Any]:
             "per_s": round(total / seconds, 1),
             "p50_ms": round(statistics.median(r["p50_ms"] for r in runs), 2),
             "p99_ms": round(statistics.median(r["p99_ms"] for r in runs), 2),
-            "rounds": [r["per_s"] for r in runs]}
+            "rounds": [r["per_s"] for r in runs],
+            **({"cpu_ms_per_request": round(statistics.mean(r["cpu_ms_per_request"]
+                                                            for r in runs), 2)}
+               if all("cpu_ms_per_request" in r for r in runs) else {})}
 
 
 def main() -> None:
@@ -345,17 +364,17 @@ def main() -> None:
                 # Beside it, on fresh keys (not replays), first in every other round so
                 # neither always follows the ceilings' load.
                 if before is not None and r % 2:
-                    runs["before"].append(asyncio.run(drive(targets["before"], REQUESTS,
-                                                            (ROUNDS + r) * REQUESTS, key)))
+                    runs["before"].append(timed(before.procs["intake"].pid, drive(
+                        targets["before"], REQUESTS, (ROUNDS + r) * REQUESTS, key)))
                 spy = profile(procs.procs["intake"].pid, r)
-                runs["intake"].append(asyncio.run(drive(targets["intake"], REQUESTS,
-                                                        r * REQUESTS, key)))
+                runs["intake"].append(timed(procs.procs["intake"].pid, drive(
+                    targets["intake"], REQUESTS, r * REQUESTS, key)))
                 if spy is not None:
                     spy.send_signal(signal.SIGINT)
                     spy.wait(60)
                 if before is not None and not r % 2:
-                    runs["before"].append(asyncio.run(drive(targets["before"], REQUESTS,
-                                                            (ROUNDS + r) * REQUESTS, key)))
+                    runs["before"].append(timed(before.procs["intake"].pid, drive(
+                        targets["before"], REQUESTS, (ROUNDS + r) * REQUESTS, key)))
                 runs["raw"].append(asyncio.run(raw_transaction(dsn, REQUESTS)))
                 print(f"round {r + 1}: " + ", ".join(f"{k} {v[-1]['per_s']}/s"
                                                      for k, v in runs.items()), flush=True)
@@ -380,7 +399,7 @@ def main() -> None:
               "ratio_intake_to_bare": round(ratio, 3),
               "ratio_intake_to_raw_transaction": round(raw_ratio, 3)}
     if "before" in results:
-        report["before_checkout"] = before_dir
+        report["before_checkout"] = commit_of(before_dir)
         report["ratio_before_to_ceiling"] = round(
             results["before"]["per_s"] / results["ceiling"]["per_s"], 3)
     lines = [f"Measured side by side in one run on {machine()}; one uvicorn worker each, "
@@ -397,15 +416,27 @@ def main() -> None:
                          "ticket + outbox transaction, 201",
               "bare": "ceiling: bare FastAPI, same body into the same model, 201",
               "raw": "ceiling: raw asyncpg transaction, ticket + outbox row",
-              "before": f"before: intake from {before_dir}, same rounds"}
+              "before": f"before: intake at {commit_of(before_dir)} (`BENCH_BEFORE`), same "
+                        "rounds"}
     for key in ("intake", "ceiling", "bare", "raw", *(["before"] if "before" in results else [])):
         r = results[key]
         lines.append(f"| {labels[key]} | {r['requests']} | {r['per_s']:,.0f} | "
                      f"{r['p50_ms']} ms | {r['p99_ms']} ms | "
                      f"{results['intake']['per_s'] / r['per_s']:.2f}x |")
+    cpu = [f"{name} {results[name]['cpu_ms_per_request']} ms"
+           for name in ("intake", "before") if name in results]
+    lines += ["", "CPU per request in the intake process (user + system, over its rounds): "
+              + ", ".join(cpu) + "."]
     table = "\n".join(lines)
     print(table)
     write_results("intake_throughput", report, table, "intake")
+
+
+def commit_of(checkout: str | None) -> str:
+    if checkout is None:
+        return "-"
+    return subprocess.run(["git", "-C", checkout, "rev-parse", "--short", "HEAD"],
+                          capture_output=True, text=True).stdout.strip() or checkout
 
 
 def machine() -> str:
