@@ -203,9 +203,15 @@ def _reads_only(conn: Connection, cursor: Any, statement: str, *args: Any) -> No
     uow = conn.info.get(_ONE)
     if uow is None or uow.writing:
         return
-    if statement.lstrip()[:6].upper() != "SELECT" or _LOCKING.search(statement):
+    if not _plain_read(statement):
         raise OneStatementBroken(f"a one-statement unit of work may only read before its "
                                  f"write, not send {statement[:80]!r}")
+
+
+@functools.lru_cache(maxsize=512)
+def _plain_read(statement: str) -> bool:
+    """A SELECT that takes no lock (cached: the same few statements come back)."""
+    return statement.lstrip()[:6].upper() == "SELECT" and not _LOCKING.search(statement)
 
 
 @contextlib.asynccontextmanager
