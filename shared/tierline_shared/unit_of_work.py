@@ -235,11 +235,13 @@ async def transaction(sessions: async_sessionmaker[AsyncSession], *, outbox: Tab
                 yield uow
                 await uow.flush()
             else:
-                conn = await session.connection(
-                    execution_options={"isolation_level": "AUTOCOMMIT"})
-                engine = conn.sync_engine
+                # The guard first: a connection made before an engine had listeners would
+                # not call them.
+                engine = session.get_bind()
                 if not event.contains(engine, "before_cursor_execute", _reads_only):
                     event.listen(engine, "before_cursor_execute", _reads_only)
+                conn = await session.connection(
+                    execution_options={"isolation_level": "AUTOCOMMIT"})
                 info = conn.sync_connection.info if conn.sync_connection else {}
                 info[_ONE] = uow
                 try:

@@ -161,18 +161,23 @@ async def test_a_request_that_fails_after_its_side_records_leaves_none_of_them(
 
 
 async def test_a_one_statement_unit_of_work_refuses_to_write_outside_its_statement(
-        intake: Any) -> None:
+        database_url: str) -> None:
     """Without BEGIN a write before the unit of work's own statement would commit on its
     own, and a locking read would let go of its lock at once: both are refused, and nothing
-    is written."""
+    is written, from the first unit of work of a new engine on."""
     from tierline_shared.unit_of_work import OneStatementBroken
 
-    before = await counts(intake)
-    for statement in (history.insert().values(ticket_id=uuid.uuid4(), kind="commented",
-                                              actor="x", at=T0, detail={}),
-                      select(tickets.c.id).limit(1).with_for_update()):
-        with pytest.raises(OneStatementBroken):
-            async with intake.transaction(one_statement=True) as uow:
-                await uow.session.execute(select(func.count()).select_from(tickets))  # reads
-                await uow.session.execute(statement)
-    assert await counts(intake) == before
+    runtime = offline_runtime(SPEC, database_url, FrozenClock(T0))
+    try:
+        before = await counts(runtime)
+        for statement in (history.insert().values(ticket_id=uuid.uuid4(), kind="commented",
+                                                  actor="x", at=T0, detail={}),
+                          select(tickets.c.id).limit(1).with_for_update()):
+            await runtime.engine.dispose()  # each on a new connection
+            with pytest.raises(OneStatementBroken):
+                async with runtime.transaction(one_statement=True) as uow:
+                    await uow.session.execute(select(func.count()).select_from(tickets))
+                    await uow.session.execute(statement)
+        assert await counts(runtime) == before
+    finally:
+        await runtime.engine.dispose()
