@@ -18,6 +18,11 @@ number of requests, at most CONCURRENCY in flight, only 127.0.0.1. Rounds altern
 so drifting load from others on the machine hits both. Writes bench/results.json and the
 README table between the ``bench:intake`` markers.
 
+``BENCH_BEFORE=DIR`` also serves intake from an older checkout in DIR (e.g. a
+``git worktree add --detach DIR main``) on the same database, driven in the same rounds right
+beside this checkout's, so a change is measured before and after in one run (its row and its
+ratio to this checkout's intake join the table).
+
 ``--bare PORT [DSN]`` serves the bare app, committing to DSN when given (used by this script
 itself)."""
 
@@ -44,7 +49,7 @@ sys.path.insert(0, str(ROOT))
 from bench.report import write_results  # noqa: E402
 
 CONCURRENCY = 16
-REQUESTS = 1500  # per target and round
+REQUESTS = int(os.environ.get("BENCH_REQUESTS", "1500"))  # per target and round
 ROUNDS = 2
 WARMUP = 100
 
@@ -256,6 +261,22 @@ def profile(pid: int, round_no: int) -> subprocess.Popen[bytes] | None:
                             stdout=subprocess.DEVNULL)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU the process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def timed(pid: int, run: Any) -> dict[str, Any]:
+    """``run``'s figures with the CPU the server process spent per request meanwhile: on a
+    shared machine, a figure that other processes' load does not move."""
+    before = cpu_seconds(pid)
+    result: dict[str, Any] = asyncio.run(run)
+    result["cpu_ms_per_request"] = round((cpu_seconds(pid) - before) * 1e3
+                                         / result["requests"], 2)
+    return result
+
+
 def merge(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """Rounds combined: total requests over total time, the median of the percentiles."""
     total = sum(r["requests"] for r in runs)
@@ -264,7 +285,10 @@ def merge(runs: list[dict[str, Any]]) -> dict[str, Any]:
             "per_s": round(total / seconds, 1),
             "p50_ms": round(statistics.median(r["p50_ms"] for r in runs), 2),
             "p99_ms": round(statistics.median(r["p99_ms"] for r in runs), 2),
-            "rounds": [r["per_s"] for r in runs]}
+            "rounds": [r["per_s"] for r in runs],
+            **({"cpu_ms_per_request": round(statistics.mean(r["cpu_ms_per_request"]
+                                                            for r in runs), 2)}
+               if all("cpu_ms_per_request" in r for r in runs) else {})}
 
 
 def main() -> None:
@@ -284,7 +308,8 @@ def main() -> None:
         kafka = EmbeddedKafka(free_port(), log_path=Path(tmp) / "broker.log")
         pg.start()
         kafka.start()
-        procs, bare, ceiling = None, None, None
+        procs, before, bare, ceiling = None, None, None, None
+        before_dir = os.environ.get("BENCH_BEFORE")
         try:
             asyncio.run(create_database(pg.url(), "intakebench"))
             url = pg.url().rsplit("/", 1)[0] + "/intakebench"
@@ -300,6 +325,15 @@ def main() -> None:
             procs = ServiceProcesses(env=service_env(settings), services=("intake",),
                                      log_dir=Path(tmp))
             procs.start_all()
+            if before_dir:  # the older checkout's packages first on the path, its own port
+                old = Path(before_dir).resolve()
+                before_port = free_port()
+                before = ServiceProcesses(
+                    env=service_env(settings, TIERLINE_INTAKE_PORT=str(before_port),
+                                    PYTHONPATH=f"{old / 'shared'}:{old / 'services' / 'intake'}"),
+                    services=("intake",), log_dir=Path(tmp) / "before")
+                (Path(tmp) / "before").mkdir()
+                before.start_all()
             dsn = url.replace("postgresql+asyncpg://", "postgresql://")
             asyncio.run(make_ceiling_tables(dsn))
             bare_port, ceiling_port = free_port(), free_port()
@@ -311,22 +345,36 @@ def main() -> None:
             targets = {"intake": settings.url_for("intake"),
                        "ceiling": f"http://127.0.0.1:{ceiling_port}",
                        "bare": f"http://127.0.0.1:{bare_port}"}
+            if before is not None:
+                targets["before"] = f"http://127.0.0.1:{before_port}"
             wait_ready(targets, procs=procs, path="healthz")
             wait_ready({"intake": targets["intake"]}, procs=procs)
+            if before is not None:
+                wait_ready({"before": targets["before"]}, procs=before)
             runs: dict[str, list[dict[str, Any]]] = {
                 "ceiling": [], "bare": [], "intake": [], "raw": []}
+            if before is not None:
+                runs["before"] = []
             for target in targets.values():  # warm-up: imports, caches, pools
                 asyncio.run(drive(target, WARMUP, 10_000_000, key))
             for r in range(ROUNDS):
                 for name in ("ceiling", "bare"):
                     runs[name].append(asyncio.run(drive(targets[name], REQUESTS,
                                                         r * REQUESTS, key)))
+                # Beside it, on fresh keys (not replays), first in every other round so
+                # neither always follows the ceilings' load.
+                if before is not None and r % 2:
+                    runs["before"].append(timed(before.procs["intake"].pid, drive(
+                        targets["before"], REQUESTS, (ROUNDS + r) * REQUESTS, key)))
                 spy = profile(procs.procs["intake"].pid, r)
-                runs["intake"].append(asyncio.run(drive(targets["intake"], REQUESTS,
-                                                        r * REQUESTS, key)))
+                runs["intake"].append(timed(procs.procs["intake"].pid, drive(
+                    targets["intake"], REQUESTS, r * REQUESTS, key)))
                 if spy is not None:
                     spy.send_signal(signal.SIGINT)
                     spy.wait(60)
+                if before is not None and not r % 2:
+                    runs["before"].append(timed(before.procs["intake"].pid, drive(
+                        targets["before"], REQUESTS, (ROUNDS + r) * REQUESTS, key)))
                 runs["raw"].append(asyncio.run(raw_transaction(dsn, REQUESTS)))
                 print(f"round {r + 1}: " + ", ".join(f"{k} {v[-1]['per_s']}/s"
                                                      for k, v in runs.items()), flush=True)
@@ -335,8 +383,9 @@ def main() -> None:
                 if server is not None:
                     server.terminate()
                     server.wait(20)
-            if procs is not None:
-                procs.stop_all()
+            for services in (procs, before):
+                if services is not None:
+                    services.stop_all()
             kafka.stop()
             pg.remove()
     results = {k: merge(v) for k, v in runs.items()}
@@ -349,6 +398,10 @@ def main() -> None:
               "ratio_intake_to_ceiling": round(ceiling_ratio, 3),
               "ratio_intake_to_bare": round(ratio, 3),
               "ratio_intake_to_raw_transaction": round(raw_ratio, 3)}
+    if "before" in results:
+        report["before_checkout"] = commit_of(before_dir)
+        report["ratio_before_to_ceiling"] = round(
+            results["before"]["per_s"] / results["ceiling"]["per_s"], 3)
     lines = [f"Measured side by side in one run on {machine()}; one uvicorn worker each, "
              f"{BODY_BYTES}-byte body with an Idempotency-Key, PostgreSQL with fsync on, "
              "intake's rate limit cluster-wide, "
@@ -362,15 +415,28 @@ def main() -> None:
               "ceiling": "ceiling: bare FastAPI, same body into the same model, raw asyncpg "
                          "ticket + outbox transaction, 201",
               "bare": "ceiling: bare FastAPI, same body into the same model, 201",
-              "raw": "ceiling: raw asyncpg transaction, ticket + outbox row"}
-    for key in ("intake", "ceiling", "bare", "raw"):
+              "raw": "ceiling: raw asyncpg transaction, ticket + outbox row",
+              "before": f"before: intake at {commit_of(before_dir)} (`BENCH_BEFORE`), same "
+                        "rounds"}
+    for key in ("intake", "ceiling", "bare", "raw", *(["before"] if "before" in results else [])):
         r = results[key]
         lines.append(f"| {labels[key]} | {r['requests']} | {r['per_s']:,.0f} | "
                      f"{r['p50_ms']} ms | {r['p99_ms']} ms | "
                      f"{results['intake']['per_s'] / r['per_s']:.2f}x |")
+    cpu = [f"{name} {results[name]['cpu_ms_per_request']} ms"
+           for name in ("intake", "before") if name in results]
+    lines += ["", "CPU per request in the intake process (user + system, over its rounds): "
+              + ", ".join(cpu) + "."]
     table = "\n".join(lines)
     print(table)
     write_results("intake_throughput", report, table, "intake")
+
+
+def commit_of(checkout: str | None) -> str:
+    if checkout is None:
+        return "-"
+    return subprocess.run(["git", "-C", checkout, "rev-parse", "--short", "HEAD"],
+                          capture_output=True, text=True).stdout.strip() or checkout
 
 
 def machine() -> str:

@@ -3,7 +3,9 @@ COMMIT and ROLLBACK (SQLAlchemy engine events), and the pool checkouts beside th
 would ping the server first, three round trips, if the engine had ``pool_pre_ping``; Tierline's
 has not). On asyncpg each counted item is one round trip (a statement whose prepared form is
 cached; the first run of a statement also prepares it, one more, which steady-state counts
-leave out by measuring a warmed-up path).
+leave out by measuring a warmed-up path). BEGIN, COMMIT and ROLLBACK on a connection in
+autocommit (a one-statement unit of work) are events SQLAlchemy still fires but the driver
+never sends: they are not counted.
 
 Attach it for good (the consumer tests, bench/consumer_throughput.py)::
 
@@ -100,10 +102,17 @@ class RoundTrips:
                 (sync.pool, "checkout", self._bumps["checkouts"])]
 
     def _bump(self, kind: str) -> Any:
-        def listener(*_: Any, **__: Any) -> None:
+        def listener(conn: Any = None, *_: Any, **__: Any) -> None:
+            if kind != "checkouts" and _autocommit(conn):
+                return  # nothing sent: asyncpg in autocommit has no transaction to end
             self.counts[kind] += 1
         return listener
 
     def _statement(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         self.counts["statements"] += 1
         self.statements.append(" ".join(statement.split()))
+
+
+def _autocommit(conn: Any) -> bool:
+    dbapi = getattr(getattr(conn, "connection", None), "dbapi_connection", None)
+    return bool(getattr(dbapi, "autocommit", False))

@@ -124,12 +124,14 @@ class Runtime:
     async def emit(self, session: AsyncSession, topic: str, envelope: Envelope) -> None:
         await enqueue(session, self.spec.outbox, topic, envelope)
 
-    def transaction(self, actor: Actor | None = None
+    def transaction(self, actor: Actor | None = None, *, one_statement: bool = False
                     ) -> contextlib.AbstractAsyncContextManager[UnitOfWork]:
         """A unit of work acting as ``actor`` (the service itself when None): its audit
-        entries, history rows and events are written at commit, then the relay is woken."""
+        entries, history rows and events are written at commit, then the relay is woken
+        (``one_statement``: see ``unit_of_work.transaction``)."""
         return transaction(self.sessions, outbox=self.spec.outbox,
-                           actor=actor or Actor.system(self.spec.name), wake=self.relay.notify)
+                           actor=actor or Actor.system(self.spec.name), wake=self.relay.notify,
+                           one_statement=one_statement)
 
     async def ready(self) -> tuple[bool, dict[str, bool]]:
         """Whether to take traffic, and the checks behind it: the database answers and, for a

@@ -50,7 +50,9 @@ from tierline_shared.settings import Settings
 log = logging.getLogger(__name__)
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
+    """Async on purpose: FastAPI runs a plain ``def`` dependency in its thread pool, a
+    thread hand-off on every request for an attribute read."""
     return request.app.state.runtime  # type: ignore[no-any-return]
 
 

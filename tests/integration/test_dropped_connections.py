@@ -97,7 +97,7 @@ async def test_no_connection_free_in_time_answers_503_overloaded_not_500(
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     held = []
     try:
-        for _ in range(2):  # the pool's one connection and its one overflow, both taken
+        for _ in range(2):  # both connections a pool_size of 1 allows, taken
             conn = await runtime.engine.connect()
             held.append(conn)
             await conn.execute(text("SELECT 1"))

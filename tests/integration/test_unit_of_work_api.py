@@ -1,7 +1,8 @@
 """An API request's side records (its audit entry, history row and event) are collected by
-its unit of work and written together at the commit, one statement per table; a request that
-fails after making them leaves none of them behind. Intake served in process on a real
-PostgreSQL, with every statement the engine sends recorded."""
+its unit of work and written together at the commit, in one statement with the new ticket
+and its Idempotency-Key; a request that fails after making them leaves none of them
+behind. Intake served in process on a real PostgreSQL, with every statement the engine sends
+recorded."""
 
 from __future__ import annotations
 
@@ -87,15 +88,13 @@ async def test_a_requests_audit_entry_history_row_and_event_are_written_at_its_c
                                     headers={"Idempotency-Key": uuid.uuid4().hex})
     assert created.status_code == 201, created.text
     ticket_id = created.json()["id"]
-    # The ticket's own row goes at once; its three side records wait for the commit and go
-    # last, one statement each, right before it.
-    first_ticket_insert = next(i for i, s in enumerate(statements)
-                               if s.startswith("INSERT INTO intake.tickets "))
-    commit = statements.index("COMMIT", first_ticket_insert)
-    assert side_writes(statements[:first_ticket_insert]) == []
-    assert sorted(side_writes(statements[first_ticket_insert:commit])) == [
-        "audit", "history", "outbox"]
-    assert sorted(side_writes(statements[commit - 3:commit])) == ["audit", "history", "outbox"]
+    # The ticket's row waits for the commit with its three side records and its key: all go
+    # in one statement (data-modifying CTEs), the last before the commit.
+    write = next(i for i, s in enumerate(statements) if "INSERT INTO intake.tickets " in s)
+    assert statements[write + 1] == "COMMIT"
+    assert side_writes(statements[:write]) == []
+    assert sorted(side_writes(statements[write:write + 1])) == ["audit", "history", "outbox"]
+    assert "INSERT INTO intake.idempotency_keys " in statements[write]
     # ... and all three are there, naming the caller.
     async with intake.sessions() as session:
         entries = (await session.execute(select(audit_log).where(
@@ -113,9 +112,10 @@ async def test_a_requests_audit_entry_history_row_and_event_are_written_at_its_c
 async def test_a_request_that_fails_after_its_side_records_leaves_none_of_them(
         intake: Any, statements: list[str]) -> None:
     """The request loses the race for its Idempotency-Key after logging the ticket: a
-    concurrent request with the same key commits first. Its transaction is rolled back and it
-    answers with the stored response; its ticket, audit entry, history row and event are not
-    written, not even for a moment."""
+    concurrent request with the same key commits first. Its one statement (ticket, side
+    records and key) fails on the key, its transaction is rolled back and it answers with the
+    stored response; its ticket, audit entry, history row and event are not written, not
+    even for a moment."""
     key = generate()
     app = create_app(intake.settings)
     attach(app, intake, key=key.plaintext)
@@ -136,23 +136,48 @@ async def test_a_request_that_fails_after_its_side_records_leaves_none_of_them(
                                                       headers={"Idempotency-Key": idem}))
 
             async def blocked_on_the_key() -> bool:
+                # The statement that writes the ticket writes the key too (pg_stat_activity
+                # keeps only its first kilobyte): the only lock it can wait on is the key's.
                 async with intake.engine.connect() as conn:
                     waiting = await conn.scalar(text(
                         "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                        "AND query LIKE 'INSERT INTO intake.idempotency_keys%'"))
+                        "AND query LIKE '%INSERT INTO intake.tickets %'"))
                 return bool(waiting)
 
             await eventually(blocked_on_the_key, what="the request waiting on the key")
-            # By now it has logged the ticket; its side records are still only in memory.
-            assert any(s.startswith("INSERT INTO intake.tickets ") for s in statements)
-            assert side_writes(statements) == []
+            # By now it has logged the ticket: its row and side records wait, uncommitted, in
+            # the statement that waits on the key.
+            assert any("INSERT INTO intake.tickets " in s for s in statements)
+            assert await counts(intake) == before
             await rival.commit()
             answer = await request
     assert answer.status_code == 201
     assert answer.headers["Idempotent-Replayed"] == "true"
     assert answer.json() == stored
-    assert side_writes(statements) == []
     assert await counts(intake) == before
     async with intake.sessions() as session:
         assert await session.scalar(select(func.count()).select_from(tickets).where(
             tickets.c.title == title)) == 0
+
+
+async def test_a_one_statement_unit_of_work_refuses_to_write_outside_its_statement(
+        database_url: str) -> None:
+    """Without BEGIN a write before the unit of work's own statement would commit on its
+    own, and a locking read would let go of its lock at once: both are refused, and nothing
+    is written, from the first unit of work of a new engine on."""
+    from tierline_shared.unit_of_work import OneStatementBroken
+
+    runtime = offline_runtime(SPEC, database_url, FrozenClock(T0))
+    try:
+        before = await counts(runtime)
+        for statement in (history.insert().values(ticket_id=uuid.uuid4(), kind="commented",
+                                                  actor="x", at=T0, detail={}),
+                          select(tickets.c.id).limit(1).with_for_update()):
+            await runtime.engine.dispose()  # each on a new connection
+            with pytest.raises(OneStatementBroken):
+                async with runtime.transaction(one_statement=True) as uow:
+                    await uow.session.execute(select(func.count()).select_from(tickets))
+                    await uow.session.execute(statement)
+        assert await counts(runtime) == before
+    finally:
+        await runtime.engine.dispose()

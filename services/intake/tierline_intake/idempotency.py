@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tierline_intake.models import idempotency_keys
@@ -22,10 +22,6 @@ Effect = Callable[[AsyncSession], Awaitable[tuple[int, dict[str, Any]]]]
 
 class KeyReused(Exception):
     """The key was used before with a different request."""
-
-
-class _LostRace(Exception):
-    pass
 
 
 def request_hash(payload: Any) -> str:
@@ -45,19 +41,23 @@ async def _stored(session: AsyncSession, key: str, scope: str,
 
 
 async def run_once(runtime: Runtime, *, key: str | None, scope: str, payload: Any,
-                   actor: audit.Actor, effect: Effect,
-                   look_first: bool = True) -> tuple[int, dict[str, Any], bool]:
+                   actor: audit.Actor, effect: Effect, look_first: bool = True,
+                   one_statement: bool = False) -> tuple[int, dict[str, Any], bool]:
     """Run ``effect`` in a transaction, once per key, as ``actor`` (the audit log's who);
     returns (status, body, replayed).
 
-    The key is claimed in the effect's own transaction, after the effect; a concurrent
-    request's insert waits for this one to commit or roll back. With ``look_first`` a stored
+    The key is claimed in the effect's own transaction, after the effect, with the unit of
+    work's rows at commit (the same statement: no round trip of its own); a concurrent
+    request's insert waits for this one to commit or roll back, and a key already taken fails
+    the whole statement, so the effect is never committed twice. With ``look_first`` a stored
     response is looked up first in a transaction of its own (three round trips), so a retry
     never runs the effect again. Without it, for an effect that only writes in the database
-    (logging a ticket), a first request (the common case) sends nothing for its key but the
-    claim; a retry runs the effect, finds the key taken, rolls back and answers the stored
-    response, and a failing retry answers the stored response or ``KeyReused`` as a look-up
-    first would have."""
+    (logging a ticket), a first request (the common case) sends nothing for its key; a retry
+    runs the effect, finds the key taken, rolls back and answers the stored response, and a
+    failing retry answers the stored response or ``KeyReused`` as a look-up first would
+    have. ``one_statement``: the effect only reads before the unit of work writes, so the
+    key, the effect's rows and its events go in one statement without BEGIN and COMMIT
+    (``unit_of_work.transaction``)."""
     digest = request_hash(payload)
     if key is not None and look_first:
         async with runtime.sessions() as session:
@@ -65,20 +65,20 @@ async def run_once(runtime: Runtime, *, key: str | None, scope: str, payload: An
         if stored is not None:
             return stored[0], stored[1], True
     try:
-        async with runtime.transaction(actor) as uow:
-            session = uow.session
-            status, body = await effect(session)
+        async with runtime.transaction(actor, one_statement=one_statement) as uow:
+            status, body = await effect(uow.session)
             if key is not None:
-                inserted = await session.scalar(pg_insert(idempotency_keys).values(
-                    key=key, scope=scope, request_hash=digest, status_code=status,
-                    response=body, created_at=runtime.clock.now(),
-                ).on_conflict_do_nothing().returning(idempotency_keys.c.key))
-                if inserted is None:  # taken: by an earlier request, or a concurrent one
-                    raise _LostRace
-    except _LostRace:
+                uow.add(idempotency_keys, {
+                    "key": key, "scope": scope, "request_hash": digest, "status_code": status,
+                    "response": body, "created_at": runtime.clock.now()})
+    except IntegrityError:
+        # Taken (by an earlier request, or a concurrent one that committed first): replay.
+        if key is None:
+            raise
         async with runtime.sessions() as session:
-            stored = await _stored(session, key or "", scope, digest)
-        assert stored is not None
+            stored = await _stored(session, key, scope, digest)
+        if stored is None:
+            raise
         return stored[0], stored[1], True
     except Exception:
         if key is None or look_first:

@@ -52,7 +52,9 @@ async def create_ticket(runtime: RuntimeDep, actor: ActorDep, response: Response
             runtime, key=idempotency_key, actor=actor, scope="POST /v1/tickets",
             payload=body.model_dump(mode="json"),
             effect=lambda session: log_ticket_or_deflect(runtime, session, body),
-            look_first=False)
+            # A ticket only reads (its requester) before its one write; a deflected one
+            # reads its article and changes the ticket after logging it.
+            look_first=False, one_statement=body.deflected_by is None)
     except InvalidInput as exc:
         raise invalid(exc) from None
     except KeyReused:

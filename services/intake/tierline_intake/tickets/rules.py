@@ -77,6 +77,8 @@ def exclusive_hits(groups: dict[str, list[str]], text: str) -> dict[str, list[st
     ordered = sorted(((p, g) for g, phrases in groups.items() for p in phrases),
                      key=lambda item: -len(item[0]))
     for phrase, group in ordered:
+        if phrase.lower() not in remaining:  # the pattern is this text, bounded: no match
+            continue
         pattern = _phrase(phrase)
         if pattern.search(remaining):
             hits[group].append(phrase)

@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tierline_intake.context import intake_context
@@ -39,7 +39,7 @@ from tierline_shared.bus.events import (
 )
 from tierline_shared.bus.handlers import Delivered
 from tierline_shared.runtime import Runtime
-from tierline_shared.unit_of_work import UnitOfWork
+from tierline_shared.unit_of_work import UnitOfWork, add_row, current
 
 
 class TicketNotFound(Exception):
@@ -145,7 +145,7 @@ async def log_ticket(runtime: Runtime, session: AsyncSession, body: TicketIn,
         "external_id": body.external_id, "created_at": now, "updated_at": now,
         "reopen_count": 0, "repeat_contacts": 0, "deflected": deflected,
     }
-    await session.execute(insert(tickets).values(**row))
+    await add_row(session, tickets, row)  # with its audit, history and events, at commit
     await audit_ticket(runtime, session, row["id"], "created", {}, snapshot(row))
     await record_history(runtime, session, row["id"], "created", body.requester.id,
                          {"priority": result.priority, "category": result.category,
@@ -178,6 +178,9 @@ def _directory_reason(customer: dict[str, Any]) -> str:
 
 async def get_ticket(session: AsyncSession, ticket_id: UUID,
                      for_update: bool = False) -> dict[str, Any] | None:
+    uow = current(session)
+    if uow is not None and uow.pending(tickets):  # a ticket logged in this transaction
+        await uow.flush()
     query = select(tickets).where(tickets.c.id == ticket_id)
     if for_update:
         query = query.with_for_update()
