@@ -6,10 +6,15 @@ from uuid import UUID
 from fastapi import APIRouter, Body, HTTPException, Query
 from fastapi.responses import JSONResponse
 from prometheus_client import Counter
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import ValidationError
 from sqlalchemy import select
 
 from tierline_intake.adapters.domain import MAPPERS, MissingField
+from tierline_intake.adapters.schemas import (
+    EXAMPLES,
+    AdapterOut,
+    UnmappedStatus,
+)
 from tierline_intake.adapters.service import ingest, unmapped_statuses
 from tierline_intake.context import intake_context
 from tierline_intake.http_errors import (
@@ -22,7 +27,6 @@ from tierline_intake.http_errors import (
 )
 from tierline_intake.idempotency import KeyReused, run_once
 from tierline_intake.models import desk_connections
-from tierline_intake.tickets.schemas import TICKET_OUT_EXAMPLE, TicketOut
 from tierline_intake.tickets.service import InvalidInput
 from tierline_shared.auth.deps import require
 from tierline_shared.pagination import Limit, Offset, page_of
@@ -30,55 +34,6 @@ from tierline_shared.runtime import Runtime
 from tierline_shared.web import ActorDep, RuntimeDep, SessionDep, error_body
 
 router = APIRouter(prefix="/v1/adapters", tags=["adapters"])
-
-EXAMPLES: dict[str, dict[str, Any]] = {
-    "servicenow": {"result": {
-        "sys_id": "9d385017c611228701d22104cc95c371", "number": "INC0010021",
-        "short_description": "Email server is down", "description": "Nobody can send mail",
-        "caller_id": {"link": "https://acme.service-now.com/api/now/table/sys_user/"
-                              "5137153cc611227c000bbd1bd8cd2005",
-                      "value": "5137153cc611227c000bbd1bd8cd2005"},
-        "impact": "1", "urgency": "1", "priority": "1", "state": "2",
-        "category": "software", "contact_type": "phone",
-        "sys_updated_on": "2026-11-24 09:10:00"}},
-    "jira": {"timestamp": 1764000000000, "webhookEvent": "jira:issue_created",
-             "issue": {"id": "10042", "key": "SUP-17", "fields": {
-                 "summary": "VPN keeps disconnecting", "description": "Drops every 5 minutes",
-                 "issuetype": {"name": "Incident"}, "priority": {"name": "High"},
-                 "status": {"name": "Waiting for support",
-                            "statusCategory": {"key": "new"}},
-                 "reporter": {"accountId": "5b10ac8d82e05b22cc7d4ef5",
-                              "displayName": "Ada Park"},
-                 "components": [{"name": "Network"}],
-                 "updated": "2026-11-24T09:10:00.000+0000"}}},
-    "zendesk": {"ticket": {
-        "id": 35436, "subject": "Printer on floor 3 jams", "description": "Paper jam again",
-        "priority": "normal", "status": "open", "type": "incident",
-        "requester_id": 20978392, "via": {"channel": "web"}, "tags": ["hardware"],
-        "updated_at": "2026-11-24T09:10:00Z"}},
-}
-
-
-class UnmappedOut(BaseModel):
-    path: str
-    value: str
-    reason: str
-
-
-class AdapterOut(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "system": "jira", "external_id": "10042", "key": "SUP-17",
-        "external_status": "Waiting for support", "outcome": "created", "changes": [],
-        "unmapped": [], "ticket": TICKET_OUT_EXAMPLE}]})
-    system: str
-    external_id: str
-    key: str
-    external_status: str
-    outcome: str
-    changes: list[dict[str, Any]]
-    unmapped: list[UnmappedOut]
-    ticket: TicketOut
-
 
 ConnectionQuery = Annotated[str | None, Query(
     max_length=64, description="the desk connection the ticket belongs to (its write-backs "
@@ -151,19 +106,6 @@ for _system in MAPPERS:
                          status_code=201, response_model=AdapterOut, responses=ERRORS,
                          name=f"ingest_{_system}", summary=f"Ingest a {_system} ticket",
                          dependencies=[require("tickets:write")])
-
-
-class UnmappedStatus(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "system": "servicenow", "external_id": "9d385017c611228701d22104cc95c371",
-        "key": "INC0010021", "ticket_id": TICKET_OUT_EXAMPLE["id"],
-        "external_status": "8 - Canceled", "updated_at": "2026-11-24T09:10:00Z"}]})
-    system: str
-    external_id: str
-    key: str
-    ticket_id: str
-    external_status: str
-    updated_at: str
 
 
 @router.get("/unmapped-statuses", response_model=page_of(UnmappedStatus),

@@ -15,8 +15,8 @@ from pydantic import ValidationError
 from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from tierline_intake.adapters.api import AdapterOut
 from tierline_intake.adapters.domain import MAPPERS, MissingField
+from tierline_intake.adapters.schemas import AdapterOut
 from tierline_intake.adapters.service import ingest
 from tierline_intake.desks import signatures as sig
 from tierline_intake.desks.writeback import vault

@@ -7,7 +7,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,6 +21,11 @@ from tierline_intake.directory.domain import (
     parse_csv,
     parse_json,
 )
+from tierline_intake.directory.schemas import (
+    AccountOut,
+    CustomerOut,
+    ImportOut,
+)
 from tierline_intake.directory.service import get_row, profile_of, recent_tickets, upsert
 from tierline_intake.http_errors import ERRORS, IdempotencyKey, key_reused
 from tierline_intake.idempotency import KeyReused, run_once
@@ -35,38 +39,6 @@ router = APIRouter(prefix="/v1", tags=["customers"])
 # would otherwise be stored and then fail the response model, which strips it).
 _ID_PATTERN = r"^[^\s\x00-\x1f\x7f](?:[^\x00-\x1f\x7f]{0,198}[^\s\x00-\x1f\x7f])?$"
 RowId = Annotated[str, Path(pattern=_ID_PATTERN)]
-
-PROFILE_EXAMPLE: dict[str, Any] = {
-    "customer_id": "u-1001", "name": "Ada Park", "email": "ada@example.com",
-    "account_id": "acme", "account_name": "Acme Corp", "plan": "enterprise", "tier": "gold",
-    "vip": True, "region": "EMEA", "language": "en", "products": ["vpn", "email", "laptop"],
-    "customer_since": "2019-04-01", "tenure_months": 91}
-
-
-class AccountOut(AccountRow):
-    model_config = ConfigDict(json_schema_extra={"examples": [{"id": "acme",
-                                                               **ACCOUNT_EXAMPLE}]})
-
-
-class CustomerOut(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "record": {"id": "u-1001", **CUSTOMER_EXAMPLE}, "profile": PROFILE_EXAMPLE,
-        "recent_tickets": [{"id": "0b8e1c2a-4f5d-4c1e-9a7b-2d3c4e5f6a7b",
-                            "title": "VPN keeps disconnecting", "status": "new",
-                            "priority": "P2", "category": "network",
-                            "created_at": "2026-11-24T09:00:00Z"}]}]})
-    record: CustomerRow
-    profile: dict[str, Any]
-    recent_tickets: list[dict[str, Any]]
-
-
-class ImportOut(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "imported": 3, "created": 2, "updated": 1}]})
-    imported: int
-    created: int
-    updated: int
-
 
 def _problems(problems: list[dict[str, str]]) -> HTTPException:
     return HTTPException(422, error_body("validation_error", problems))
