@@ -28,11 +28,14 @@ from tierline_shared.bus.events import (
     AgentPresenceChanged,
     Event,
     ProblemWorkaroundRecorded,
+    ReassignmentRequested,
     SlaBreached,
     TicketAssigned,
+    TicketCommented,
     TicketCreated,
     TicketEscalated,
     TicketOfferAnswered,
+    TicketPriorityChanged,
     TicketQueued,
 )
 from tierline_shared.bus.kafka import ensure_topics
@@ -386,6 +389,69 @@ async def test_a_batch_ends_where_one_by_one_delivery_ends(
     changed = {name: len(rows) for name, rows in sequential.items() if rows}
     print(f"{service}: rows per table after {len(records)} events: {changed}")
     assert sum(changed.values()) > 0
+    for name in sequential:
+        assert batched[name] == sequential[name], name
+
+
+def sla_day() -> list[Event]:
+    """What sla's clocks do most with, on the scripted day's tickets: pauses and resumes,
+    priority changes, customers' and agents' comments, a reassignment to a higher tier, a
+    ticket created twice, and status changes that arrive later than ones dated after them."""
+    from tests.kpi_stream import Script, at
+
+    s = Script()
+    for name in ("T1", "T2", "T4", "T9"):
+        s.create(name)
+    s.create("T1")  # a desk that sent it twice
+    s.assign("T1", "a1", "09:01")
+    s.move("T1", "in_progress", "09:10")
+    s.move("T1", "pending_customer", "09:20")
+    s.move("T2", "acknowledged", "09:30")
+    s.events.append(TicketCommented(ticket_id=IDS["T1"], author="u1", public=True,
+                                    from_requester=True, text="This is useless, still broken",
+                                    commented_at=at("09:40")))
+    s.move("T1", "in_progress", "09:35")  # sent after the comment, dated before it
+    s.events.append(TicketPriorityChanged(ticket_id=IDS["T2"], from_priority="P3",
+                                          to_priority="P2", by="lead", changed_at=at("10:00")))
+    s.events.append(TicketCommented(ticket_id=IDS["T2"], author="a1", public=True,
+                                    text="Looking into it", commented_at=at("10:05")))
+    s.events.append(ReassignmentRequested(ticket_id=IDS["T4"], requested_by="a1",
+                                          reason="needs hardware team", to_tier=2,
+                                          requested_at=at("11:10")))
+    s.move("T4", "acknowledged", "11:05")
+    s.move("T2", "pending_customer", "10:30")
+    s.move("T2", "resolved", "11:00")
+    s.move("T2", "reopened", "12:00")
+    s.events.append(TicketPriorityChanged(ticket_id=IDS["T9"], from_priority="P1",
+                                          to_priority="P2", by="lead", changed_at=at("16:05")))
+    s.move("T9", "in_progress", "16:02")
+    s.move("T1", "resolved", "10:30")
+    s.move("T1", "closed", "11:30")
+    return s.events
+
+
+async def test_sla_clocks_of_a_batch_end_as_one_event_at_a_time(databases: Any,
+                                                                kafka: Any) -> None:
+    """sla keeps a run's clocks in memory and writes them once (``ClockRun``): the clocks,
+    their events, their timers, history, escalations and outbox end exactly as when each
+    event is its own transaction, for the clock moves the scripted day lacks."""
+    records = await broker_records(kafka, sla_day())
+    batch_rt, batch_loop = await service_loop(databases, "sla")
+    seq_rt, seq_loop = await service_loop(databases, "sla")
+    try:
+        await batch_loop.process(records)
+        for record in records:
+            await seq_loop.process([record])
+        known = {str(i) for i in IDS.values()} | {header(r, "ce_id") or "" for r in records}
+        batched = await table_rows(batch_rt, known)
+        sequential = await table_rows(seq_rt, known)
+    finally:
+        await batch_rt.engine.dispose()
+        await seq_rt.engine.dispose()
+    for table in ("clocks", "clock_events", "timers", "history", "escalations"):
+        assert sequential[table], table  # the day moved each of them
+    for kind in ("pause", "resume", "priority", "restart", "stop", "reopen"):
+        assert any(f"'{kind}'" in row for row in sequential["clock_events"]), kind
     for name in sequential:
         assert batched[name] == sequential[name], name
 

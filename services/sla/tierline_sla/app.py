@@ -2,18 +2,10 @@
 
 from __future__ import annotations
 
-from functools import partial
-
 from fastapi import FastAPI
 
 from tierline_shared.bus.events import (
-    ReassignmentRequested,
-    TicketAssigned,
-    TicketCommented,
-    TicketCreated,
-    TicketPriorityChanged,
     TicketRequesterErased,
-    TicketStatusChanged,
 )
 from tierline_shared.bus.handlers import Handlers
 from tierline_shared.clock import Clock
@@ -26,15 +18,7 @@ from tierline_sla.api import router
 from tierline_sla.erasure import on_requester_erased
 from tierline_sla.escalation import load_escalation_policy
 from tierline_sla.incidents_api import router as incidents_router
-from tierline_sla.service import (
-    fire_due,
-    on_commented,
-    on_priority_changed,
-    on_reassignment_requested,
-    on_status_changed,
-    on_ticket_assigned,
-    on_ticket_created,
-)
+from tierline_sla.service import TICKET_EVENTS, fire_due, ticket_events
 
 
 async def _load_policies(runtime: Runtime) -> None:
@@ -44,12 +28,7 @@ async def _load_policies(runtime: Runtime) -> None:
 
 def handlers(runtime: Runtime) -> Handlers:
     return (Handlers()
-            .each(TicketCreated, partial(on_ticket_created, runtime))
-            .each(TicketAssigned, partial(on_ticket_assigned, runtime))
-            .each(TicketStatusChanged, partial(on_status_changed, runtime))
-            .each(TicketPriorityChanged, partial(on_priority_changed, runtime))
-            .each(TicketCommented, partial(on_commented, runtime))
-            .each(ReassignmentRequested, partial(on_reassignment_requested, runtime))
+            .batch(TICKET_EVENTS, ticket_events(runtime))
             .each(TicketRequesterErased, on_requester_erased))
 
 

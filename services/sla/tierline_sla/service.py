@@ -1,15 +1,17 @@
 """SLA's handlers: each ticket event becomes clock events; each clock is re-folded from
 its events, the result stored and its timers re-armed, so it can always be recomputed
-exactly. Timers live in PostgreSQL and fire once, whichever replica locks them first."""
+exactly (a run of events does this in memory and writes once: :mod:`tierline_sla.clock_run`).
+Timers live in PostgreSQL and fire once, whichever replica locks them first."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,12 +30,13 @@ from tierline_shared.bus.events import (
     TicketPriorityChanged,
     TicketStatusChanged,
 )
-from tierline_shared.bus.handlers import Delivered
+from tierline_shared.bus.handlers import BatchHandler, Delivered
 from tierline_shared.runtime import Runtime
 from tierline_shared.sla_policy import DEFAULT_PROFILE, SlaPolicy
 from tierline_shared.unit_of_work import UnitOfWork, add_row
 from tierline_sla import incidents
-from tierline_sla.clock import ClockEvent, ClockState, Kind, fold, threshold_due
+from tierline_sla.clock import ClockEvent, ClockState, Kind, fold
+from tierline_sla.clock_run import ClockRun
 from tierline_sla.escalation import (
     Escalation,
     EscalationPolicy,
@@ -94,65 +97,14 @@ async def clock_profile(session: AsyncSession, ticket_id: UUID) -> str:
     return profile or DEFAULT_PROFILE
 
 
-def thresholds(runtime: Runtime, clock: str, profile: str) -> list[int]:
-    esc = escalation_policy(runtime)
-    found = set(sla_policy(runtime).warnings_for(profile)) | {100} | esc.thresholds(clock)
-    if clock == "resolution":
-        found.add(esc.major_incidents.breach_imminent_percent)
-    return sorted(found)
+def clock_run(runtime: Runtime, session: AsyncSession) -> ClockRun:
+    return ClockRun(session, sla_policy(runtime), escalation_policy(runtime))
 
 
-async def _arm(runtime: Runtime, session: AsyncSession, ticket_id: UUID,
-               state: ClockState) -> None:
-    """Replace the clock's unfired timers by ones for its state now; a threshold that
-    already fired for the same cycle and target never fires again."""
-    await session.execute(delete(timers).where(
-        timers.c.ticket_id == ticket_id, timers.c.clock == state.clock,
-        timers.c.fired_at.is_(None)))
-    rows = []
-    for percent in thresholds(runtime, state.clock, state.profile):
-        due = threshold_due(sla_policy(runtime), state, percent)
-        if due is not None:
-            rows.append({"ticket_id": ticket_id, "clock": state.clock, "cycle": state.cycle,
-                         "threshold": percent, "target_seconds": state.target_seconds,
-                         "priority": state.priority, "due_at": due})
-    if rows:
-        await session.execute(pg_insert(timers).values(rows)
-                              .on_conflict_do_nothing(constraint="timers_once"))
-
-
-async def apply(runtime: Runtime, session: AsyncSession, ticket_id: UUID, clock: str,
-                kind: Kind, at: datetime, priority: str | None = None,
-                profile: str | None = None) -> ClockState | None:
-    """Append a clock event, store the re-folded clock and re-arm its timers; None if the
-    clock never started (or a start came twice)."""
-    events = await load_events(session, ticket_id, clock)
-    if not events and kind != "start":
-        return None
-    if events and kind == "start":
-        return None  # already started: a duplicate
-    if profile is None:
-        profile = await clock_profile(session, ticket_id)
-    await session.execute(insert(clock_events).values(ticket_id=ticket_id, clock=clock, at=at,
-                                                      kind=kind, priority=priority))
-    state = fold(sla_policy(runtime), clock, [*events, ClockEvent(at, kind, priority)],
-                 profile=profile)
-    values = {"priority": state.priority, "status": state.status, "due_at": state.due_at,
-              "target_seconds": state.target_seconds, "elapsed_seconds": state.elapsed_seconds,
-              "stopped_at": state.stopped_at, "cycle": state.cycle}
-    if kind == "start":
-        await session.execute(insert(clocks).values(ticket_id=ticket_id, clock=clock,
-                                                    started_at=at, profile=profile, **values))
-    else:
-        await session.execute(update(clocks).where(clocks.c.ticket_id == ticket_id,
-                                                   clocks.c.clock == clock).values(**values))
-    await _arm(runtime, session, ticket_id, state)
-    return state
-
-
-async def _start_clock(runtime: Runtime, uow: UnitOfWork, ticket_id: UUID, clock: str,
-                       at: datetime, priority: str, profile: str) -> ClockState | None:
-    state = await apply(runtime, uow.session, ticket_id, clock, "start", at, priority, profile)
+async def _start_clock(runtime: Runtime, uow: UnitOfWork, run: ClockRun, ticket_id: UUID,
+                       clock: str, at: datetime, priority: str,
+                       profile: str) -> ClockState | None:
+    state = run.apply(ticket_id, clock, "start", at, priority, profile)
     if state is not None and state.due_at is not None:
         uow.emit(runtime.topics.sla, runtime.envelope(SlaClockStarted(
             ticket_id=ticket_id, clock=clock, priority=priority, started_at=at,
@@ -160,7 +112,32 @@ async def _start_clock(runtime: Runtime, uow: UnitOfWork, ticket_id: UUID, clock
     return state
 
 
-async def on_ticket_created(runtime: Runtime, uow: UnitOfWork, d: Delivered[TicketCreated]) -> None:
+# The ticket events sla acts on, applied by one handler (:func:`ticket_events`).
+TICKET_EVENTS: tuple[type[TicketEvent], ...] = (
+    TicketCreated, TicketAssigned, TicketStatusChanged, TicketPriorityChanged, TicketCommented,
+    ReassignmentRequested)
+
+
+def ticket_events(runtime: Runtime) -> BatchHandler:
+    """One handler for every ticket event sla acts on: the run's clocks are read once,
+    each event is applied in order by its own function, the clocks written once."""
+    each: dict[type[Event], Any] = {
+        TicketCreated: on_ticket_created, TicketAssigned: on_ticket_assigned,
+        TicketStatusChanged: on_status_changed, TicketPriorityChanged: on_priority_changed,
+        TicketCommented: on_commented, ReassignmentRequested: on_reassignment_requested}
+
+    async def apply_run(uow: UnitOfWork, events: Sequence[Delivered[Any]]) -> None:
+        run = clock_run(runtime, uow.session)
+        await run.load({d.event.ticket_id for d in events})
+        for delivered in events:
+            await each[type(delivered.event)](runtime, uow, run, delivered)
+        await run.write()
+
+    return apply_run
+
+
+async def on_ticket_created(runtime: Runtime, uow: UnitOfWork, run: ClockRun,
+                            d: Delivered[TicketCreated]) -> None:
     event = d.event
     session = uow.session
     inserted = await session.scalar(pg_insert(tickets).values(
@@ -183,9 +160,9 @@ async def on_ticket_created(runtime: Runtime, uow: UnitOfWork, d: Delivered[Tick
             and event.reported_start < event.created_at):
         resolution_start = event.reported_start
         detail["resolution_started_at"] = resolution_start.isoformat()
-    await _start_clock(runtime, uow, event.ticket_id, "first_response", event.created_at,
+    await _start_clock(runtime, uow, run, event.ticket_id, "first_response", event.created_at,
                        event.priority, profile)
-    await _start_clock(runtime, uow, event.ticket_id, "resolution", resolution_start,
+    await _start_clock(runtime, uow, run, event.ticket_id, "resolution", resolution_start,
                        event.priority, profile)
     detail["clocks_started"] = ["first_response", "resolution"]
     await _record(uow, d, detail)
@@ -194,6 +171,9 @@ async def on_ticket_created(runtime: Runtime, uow: UnitOfWork, d: Delivered[Tick
 
 
 async def _repeat_contacts(runtime: Runtime, uow: UnitOfWork, event: TicketCreated) -> None:
+    """Escalate a new ticket whose requester keeps coming back about the same category.
+    The ticket was inserted just now, so its other signals are at their start (no message,
+    reassignment or reopen yet, tier 0, no escalation fired): only the count is read."""
     rule = escalation_policy(runtime).predictive.repeat_contacts
     if rule is None:
         return
@@ -202,11 +182,17 @@ async def _repeat_contacts(runtime: Runtime, uow: UnitOfWork, event: TicketCreat
         select(func.count()).select_from(tickets).where(
             tickets.c.requester_id == event.requester_id, tickets.c.category == event.category,
             tickets.c.created_at >= since, tickets.c.created_at <= event.created_at))
-    await _predict(runtime, uow.session, event.ticket_id, event.created_at,
-                   repeat_contacts=int(contacts or 1))
+    signals = Signals(repeat_contacts=int(contacts or 1))  # every other signal at its start
+    view = TicketView(priority=event.priority, category=event.category, tier=0)
+    for trigger, action, reason in predictive(escalation_policy(runtime).predictive, signals,
+                                              []):
+        escalation = act(action, trigger, reason, view)
+        if escalation is not None:
+            await escalate(runtime, uow.session, event.ticket_id, escalation, trigger,
+                           event.created_at)
 
 
-async def on_ticket_assigned(runtime: Runtime, uow: UnitOfWork,
+async def on_ticket_assigned(runtime: Runtime, uow: UnitOfWork, run: ClockRun,
                              d: Delivered[TicketAssigned]) -> None:
     event = d.event
     await uow.session.execute(update(tickets).where(tickets.c.ticket_id == event.ticket_id)
@@ -215,7 +201,7 @@ async def on_ticket_assigned(runtime: Runtime, uow: UnitOfWork,
                         "assigned_at": event.assigned_at.isoformat()})
 
 
-async def on_status_changed(runtime: Runtime, uow: UnitOfWork,
+async def on_status_changed(runtime: Runtime, uow: UnitOfWork, run: ClockRun,
                             d: Delivered[TicketStatusChanged]) -> None:
     """The first move out of new is the first response (later updates do not reset it) and
     starts the update clock; entering a pause status pauses the resolution and update clocks
@@ -224,7 +210,7 @@ async def on_status_changed(runtime: Runtime, uow: UnitOfWork,
     event = d.event
     session, tid, at = uow.session, event.ticket_id, event.changed_at
     row = (await session.execute(select(tickets).where(tickets.c.ticket_id == tid))).first()
-    profile = await clock_profile(session, tid)
+    profile = run.profile(tid)
     pauses = set(sla_policy(runtime).pauses_for(profile))
     detail: dict[str, Any] = {"from": event.from_status, "to": event.to_status}
     by_requester = row is not None and event.actor == row.requester_id
@@ -233,10 +219,10 @@ async def on_status_changed(runtime: Runtime, uow: UnitOfWork,
         values["reopens"] = tickets.c.reopens + 1
     await session.execute(update(tickets).where(tickets.c.ticket_id == tid).values(**values))
     if event.from_status == "new":
-        state = await apply(runtime, session, tid, "first_response", "stop", at)
+        state = run.apply(tid, "first_response", "stop", at)
         detail["first_response"] = state.status if state else None
         if event.to_status not in ("resolved", "closed"):
-            await _start_clock(runtime, uow, tid, "update", at, event.priority, profile)
+            await _start_clock(runtime, uow, run, tid, "update", at, event.priority, profile)
     entering = event.to_status in pauses and event.from_status not in pauses
     leaving = event.from_status in pauses and event.to_status not in pauses
     steps: list[tuple[str, Kind]] = []
@@ -252,7 +238,7 @@ async def on_status_changed(runtime: Runtime, uow: UnitOfWork,
           and event.to_status != "closed"):
         steps.append(("update", "restart"))  # an agent's status change is a public update
     for clock, kind in steps:
-        state = await apply(runtime, session, tid, clock, kind, at)
+        state = run.apply(tid, clock, kind, at)
         if state is not None:
             detail[clock] = state.status
     await _record(uow, d, {k: v for k, v in detail.items() if v is not None})
@@ -260,7 +246,8 @@ async def on_status_changed(runtime: Runtime, uow: UnitOfWork,
         await _predict(runtime, session, tid, at)
 
 
-async def on_commented(runtime: Runtime, uow: UnitOfWork, d: Delivered[TicketCommented]) -> None:
+async def on_commented(runtime: Runtime, uow: UnitOfWork, run: ClockRun,
+                       d: Delivered[TicketCommented]) -> None:
     """A customer's message is scored for sentiment; an agent's public comment is an update
     (restarts the update clock); every message counts as an interaction."""
     event = d.event
@@ -275,7 +262,7 @@ async def on_commented(runtime: Runtime, uow: UnitOfWork, d: Delivered[TicketCom
             values["negative_messages"] = tickets.c.negative_messages + 1
         values["worst_sentiment"] = func.least(tickets.c.worst_sentiment, score)
     elif event.public:
-        state = await apply(runtime, session, tid, "update", "restart", event.commented_at)
+        state = run.apply(tid, "update", "restart", event.commented_at)
         if state is not None:
             detail["update"] = "restarted"
     await session.execute(update(tickets).where(tickets.c.ticket_id == tid).values(**values))
@@ -283,7 +270,7 @@ async def on_commented(runtime: Runtime, uow: UnitOfWork, d: Delivered[TicketCom
     await _predict(runtime, session, tid, event.commented_at)
 
 
-async def on_reassignment_requested(runtime: Runtime, uow: UnitOfWork,
+async def on_reassignment_requested(runtime: Runtime, uow: UnitOfWork, run: ClockRun,
                                     d: Delivered[ReassignmentRequested]) -> None:
     event = d.event
     await uow.session.execute(update(tickets).where(tickets.c.ticket_id == event.ticket_id)
@@ -299,7 +286,7 @@ async def on_reassignment_requested(runtime: Runtime, uow: UnitOfWork,
     await _predict(runtime, uow.session, event.ticket_id, event.requested_at)
 
 
-async def on_priority_changed(runtime: Runtime, uow: UnitOfWork,
+async def on_priority_changed(runtime: Runtime, uow: UnitOfWork, run: ClockRun,
                               d: Delivered[TicketPriorityChanged]) -> None:
     """Re-target every clock to the new priority, keeping the time already accrued."""
     event = d.event
@@ -307,8 +294,8 @@ async def on_priority_changed(runtime: Runtime, uow: UnitOfWork,
                               .values(priority=event.to_priority))
     detail: dict[str, Any] = {"from": event.from_priority, "to": event.to_priority}
     for clock in ("first_response", "resolution", "update"):
-        state = await apply(runtime, uow.session, event.ticket_id, clock, "priority",
-                            event.changed_at, event.to_priority)
+        state = run.apply(event.ticket_id, clock, "priority", event.changed_at,
+                          event.to_priority)
         if state is not None:
             detail[clock] = state.due_at.isoformat() if state.due_at else state.status
     await _record(uow, d, detail)
@@ -363,16 +350,15 @@ async def _view(session: AsyncSession, ticket_id: UUID) -> Any:
     return (await session.execute(select(tickets).where(tickets.c.ticket_id == ticket_id))).first()
 
 
-async def _predict(runtime: Runtime, session: AsyncSession, ticket_id: UUID, at: datetime,
-                   repeat_contacts: int = 1) -> None:
+async def _predict(runtime: Runtime, session: AsyncSession, ticket_id: UUID,
+                   at: datetime) -> None:
     """Escalate on the ticket's signals, before any breach; each signal once per ticket."""
     row = await _view(session, ticket_id)
     if row is None or row.status in ("resolved", "closed"):
         return
     signals = Signals(negative_messages=row.negative_messages,
                       worst_sentiment=row.worst_sentiment, reassignments=row.reassignments,
-                      interactions=row.interactions, reopens=row.reopens,
-                      repeat_contacts=repeat_contacts)
+                      interactions=row.interactions, reopens=row.reopens)
     fired = (await session.scalars(select(escalations.c.trigger).where(
         escalations.c.ticket_id == ticket_id))).all()
     view = TicketView(priority=row.priority, category=row.category, tier=row.tier)
