@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -49,6 +50,45 @@ def test_the_window_the_outage_and_the_type_bound_a_burst() -> None:
     by_ci = [facts(-n, service="Other name", configuration_item="DB-01") for n in range(4)]
     found = detect(facts(configuration_item="db-01"), by_ci, POLICY)
     assert found is not None and found.key == "ci:db-01"
+
+
+def _logged_in_order(burst: list[TicketFacts], order: tuple[int, ...]) -> set[int] | None:
+    """What sla's handler makes of ``burst`` logged in ``order``: each ticket joins the open
+    major incident, or is checked against the tickets logged before it (any creation time).
+    The indices the major incident holds in the end, None if none was declared."""
+    seen: list[TicketFacts] = []
+    linked: set[int] | None = None
+    for index in order:
+        ticket = burst[index]
+        if linked is not None:
+            linked.add(index)
+        elif (found := detect(ticket, seen, POLICY)) is not None:
+            linked = {n for n, t in enumerate(burst) if t.ticket_id in found.ticket_ids}
+        seen.append(ticket)
+    return linked
+
+
+def test_a_burst_logged_in_any_order_is_found_with_all_its_tickets() -> None:
+    """The consumer hands sla a batch partition by partition, so a burst's tickets come out
+    of creation order: (0, 1, 2, 5, 4, 3) used to declare nothing (each of 5, 4, 3 saw only
+    the tickets created before it) and (0, 1, 2, 5, 3, 4) one without ticket 5."""
+    burst = [facts(n * 0.01, service="Payroll") for n in range(6)]
+    for order in itertools.permutations(range(6)):
+        assert _logged_in_order(burst, order) == set(range(6)), order
+
+
+def test_a_burst_needs_its_tickets_within_one_window() -> None:
+    # five within 15 minutes of the middle one, but no 15-minute window holds more than 3
+    spread = [facts(m, service="Payroll") for m in (-14, -13, 13, 14)]
+    assert detect(facts(0, service="Payroll"), spread, POLICY) is None
+    # the window may end after the ticket: the later tickets count, and are named
+    later = [facts(m, service="Payroll") for m in (-20, 1, 2, 14, 16)]
+    found = detect(facts(0, service="Payroll"), later, POLICY)
+    assert found is None  # 0, 1, 2 and 14 in [0, 15]: four
+    later.append(facts(15, service="Payroll"))
+    found = detect(facts(0, service="Payroll"), later, POLICY)
+    assert found is not None and "5 incidents on service 'Payroll'" in found.reason
+    assert len(found.ticket_ids) == 5  # not -20 nor 16: beyond 15 minutes of this one
 
 
 @pytest.mark.parametrize(("extra", "rule"), [

@@ -86,10 +86,10 @@ async def on_ticket_logged(runtime: Runtime, session: AsyncSession, event: Ticke
         if event.service:
             same.append(func.lower(tickets.c.service) == event.service.strip().lower())
         recent = []
-        if same:
-            recent = await _recent(session, event.created_at
-                                   - timedelta(minutes=mi.burst_window_minutes),
-                                   event.created_at, or_(*same))
+        if same:  # either side: tickets of a burst are not always logged in creation order
+            window = timedelta(minutes=mi.burst_window_minutes)
+            recent = await _recent(session, event.created_at - window,
+                                   event.created_at + window, or_(*same))
         detection = major.detect(ticket, recent, mi)
         if detection is not None:
             await declare(runtime, session, key=key or detection.key, title=event.title,

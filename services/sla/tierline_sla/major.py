@@ -3,7 +3,9 @@
 Detection, on each newly logged incident (service requests never), in this order:
 1. burst: N incidents on one configuration item (or, without one, one service) within a
    window, this one included; the key names the outage so the caller declares one major
-   incident however many tickets arrive;
+   incident however many tickets arrive. The window may lie before or after this incident:
+   tickets reach sla out of creation order (a consumed batch holds each partition's events
+   in turn), so the incident that completes a burst is not always its latest one;
 2. wide_impact: business-unit or organization-wide scope at P1 or P2;
 3. critical_service_down: a business-critical service at the listed priorities;
 4. no_workaround: the requester has no workaround, at the listed priorities;
@@ -81,29 +83,53 @@ def _same_outage(a: TicketFacts, b: TicketFacts) -> bool:
     return outage_key(b.service, None) == outage_key(a.service, None)
 
 
+def _densest(at: datetime, times: Sequence[datetime], window: timedelta) -> int:
+    """The most of ``times`` (sorted) that one window of length ``window`` holding ``at``
+    holds. Such a window can be slid right until it starts at one of them, losing none."""
+    most, end = 0, 0
+    for start, begins in enumerate(times):
+        if begins > at:
+            break
+        if begins < at - window:
+            continue
+        end = max(end, start)
+        while end < len(times) and times[end] <= begins + window:
+            end += 1
+        most = max(most, end - start)
+    return most
+
+
 def detect(ticket: TicketFacts, recent: Sequence[TicketFacts],
            policy: MajorIncidentPolicy) -> Detection | None:
     """The first rule that makes ``ticket`` (just logged) a major incident, if any;
-    ``recent`` are other tickets, filtered here by type, outage and window."""
+    ``recent`` are the other tickets known so far, filtered here by type, outage and window.
+
+    Tickets are not always logged in the order they were created, so a burst counts those
+    created after ``ticket`` as well as before: it is found once any window holding
+    ``ticket`` holds ``burst_tickets``, whichever of them came last, and it names every
+    incident on the outage within the window either side of ``ticket`` (those created
+    later would have been linked to the open major incident had they come later)."""
     if ticket.ticket_type != "incident":
         return None
     own = f"ticket:{ticket.ticket_id}"
     key = outage_key(ticket.service, ticket.configuration_item)
     if key is not None:
-        since = ticket.created_at - timedelta(minutes=policy.burst_window_minutes)
+        window = timedelta(minutes=policy.burst_window_minutes)
         group = {ticket.ticket_id: ticket}
         for other in recent:
-            if (other.ticket_type == "incident" and since <= other.created_at
-                    <= ticket.created_at and _same_outage(ticket, other)):
+            if (other.ticket_type == "incident"
+                    and abs(other.created_at - ticket.created_at) <= window
+                    and _same_outage(ticket, other)):
                 group[other.ticket_id] = other
-        if len(group) >= policy.burst_tickets:
+        ordered_group = sorted(group.values(), key=lambda t: t.created_at)
+        most = _densest(ticket.created_at, [t.created_at for t in ordered_group], window)
+        if most >= policy.burst_tickets:
             what = "configuration item" if key.startswith("ci:") else "service"
             name = ticket.configuration_item if key.startswith("ci:") else ticket.service
-            ordered = tuple(t.ticket_id for t in sorted(group.values(),
-                                                         key=lambda t: t.created_at))
-            return Detection("burst", f"{len(group)} incidents on {what} {name!r} within "
+            return Detection("burst", f"{most} incidents on {what} {name!r} within "
                              f"{policy.burst_window_minutes} minutes (threshold "
-                             f"{policy.burst_tickets})", key, ordered)
+                             f"{policy.burst_tickets})", key,
+                             tuple(t.ticket_id for t in ordered_group))
     single = (ticket.ticket_id,)
     if ticket.affected_scope in policy.wide_scopes and ticket.priority in policy.wide_priorities:
         return Detection("wide_impact", f"{ticket.affected_scope.replace('_', ' ')}-wide impact "
