@@ -22,9 +22,10 @@ from tierline_shared.bus.events import (
     TicketStatusChanged,
 )
 from tierline_shared.clock import FrozenClock
-from tierline_sla.app import SPEC, _load_policies
-from tierline_sla.clock import fold
-from tierline_sla.service import fire_due, load_events
+from tierline_sla.app import SPEC, _start
+from tierline_sla.clocks.domain import fold
+from tierline_sla.clocks.service import load_events
+from tierline_sla.clocks.timers import fire_due
 
 pytestmark = [pytest.mark.db]
 
@@ -40,7 +41,7 @@ def sla_db(databases: Any) -> str:
 @pytest.fixture
 async def sla(sla_db: str) -> AsyncIterator[Any]:
     runtime = offline_runtime(SPEC, sla_db, FrozenClock(T0))
-    await _load_policies(runtime)
+    await _start(runtime)
     yield runtime
     await runtime.engine.dispose()
 
@@ -109,7 +110,7 @@ async def test_a_met_clock_stops_its_timers_and_first_response_does_not_stop_res
     # an update (a status change by the agent) does not reset the first response
     await deliver(sla, status(ticket, "acknowledged", "in_progress", T0 + timedelta(hours=5)))
     async with sla.sessions() as session:
-        first = fold(sla.state["sla_policy"], "first_response",
+        first = fold(sla.context.sla_policy, "first_response",
                      await load_events(session, ticket.ticket_id, "first_response"))
     assert first.status == "met" and first.stopped_at == T0 + timedelta(minutes=10)
 
@@ -117,12 +118,12 @@ async def test_a_met_clock_stops_its_timers_and_first_response_does_not_stop_res
 async def test_restart_between_warning_and_breach_fires_the_breach_once(sla_db: str) -> None:
     ticket = created("P1")  # first response 15 min
     first = offline_runtime(SPEC, sla_db, FrozenClock(T0))
-    await _load_policies(first)
+    await _start(first)
     await deliver(first, ticket)
     await at_time(first, T0 + timedelta(minutes=8))
     await first.engine.dispose()  # the process goes away between warning and breach
     again = offline_runtime(SPEC, sla_db, FrozenClock(T0 + timedelta(minutes=20)))
-    await _load_policies(again)
+    await _start(again)
     await fire_due(again)
     await fire_due(again)
     events = [f for f in await fired(again, ticket) if f[1] == "first_response"]
@@ -135,7 +136,7 @@ async def test_two_replicas_fire_each_timer_once(sla_db: str) -> None:
     replicas = []
     for _ in range(2):
         runtime = offline_runtime(SPEC, sla_db, FrozenClock(T0))
-        await _load_policies(runtime)
+        await _start(runtime)
         replicas.append(runtime)
     tickets = [created("P2") for _ in range(30)]
     for i, ticket in enumerate(tickets):
@@ -172,7 +173,7 @@ async def test_pause_then_priority_change_keeps_the_paused_time_out(sla: Any) ->
     await deliver(sla, status(ticket, "pending_customer", "in_progress",
                               T0 + timedelta(hours=4), actor=ticket.requester_id))
     async with sla.sessions() as session:
-        state = fold(sla.state["sla_policy"], "resolution",
+        state = fold(sla.context.sla_policy, "resolution",
                      await load_events(session, ticket.ticket_id, "resolution"),
                      now=T0 + timedelta(hours=4, minutes=30))
     assert state.status == "running" and state.priority == "P1"
@@ -222,8 +223,8 @@ async def test_breach_escalates_by_the_matrix_up_to_the_maximum_level(sla: Any) 
     assert [(b["rule"], b["level"]) for b in await escalated()][-1] == (
         "resolution-long-breach", 3)
     async with sla.sessions() as session:  # a fourth hierarchical level is not published
-        from tierline_sla.escalation import Escalation
-        from tierline_sla.service import escalate
+        from tierline_sla.escalations.domain import Escalation
+        from tierline_sla.escalations.service import escalate
         async with session.begin():
             sent = await escalate(sla, session, ticket.ticket_id,
                                   Escalation("hierarchical", "manual", "again",
@@ -257,7 +258,7 @@ async def test_a_burst_of_20_on_one_service_raises_one_major_incident(sla_db: st
     replicas = []
     for _ in range(2):
         runtime = offline_runtime(SPEC, sla_db, FrozenClock(T0 + timedelta(days=1)))
-        await _load_policies(runtime)
+        await _start(runtime)
         replicas.append(runtime)
     service = f"Payroll {uuid.uuid4().hex[:6]}"
     burst = [created("P3", at=T0 + timedelta(days=1, seconds=20 * i), service=service)

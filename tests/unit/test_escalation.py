@@ -10,8 +10,8 @@ import pytest
 from tierline_shared.policy import PolicyError
 from tierline_shared.settings import POLICY_DIR
 from tierline_shared.sla_policy import load_sla_policy
-from tierline_sla.clock import ClockEvent, fold, threshold_due
-from tierline_sla.escalation import (
+from tierline_sla.clocks.domain import ClockEvent, fold, threshold_due
+from tierline_sla.escalations.domain import (
     Signals,
     TicketView,
     act,

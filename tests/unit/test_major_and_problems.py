@@ -9,9 +9,14 @@ from typing import Any
 
 import pytest
 
-from tierline_sla import major
-from tierline_sla.major import MajorIncidentError, MajorIncidentPolicy, TicketFacts, detect
-from tierline_sla.problems import ProblemPolicy, find_recurrence
+from tierline_sla.incidents import major
+from tierline_sla.incidents.major import (
+    MajorIncidentError,
+    MajorIncidentPolicy,
+    TicketFacts,
+    detect,
+)
+from tierline_sla.incidents.problems import ProblemPolicy, find_recurrence
 
 T0 = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
 POLICY = MajorIncidentPolicy()

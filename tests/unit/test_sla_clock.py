@@ -8,7 +8,7 @@ import pytest
 
 from tierline_shared.settings import POLICY_DIR
 from tierline_shared.sla_policy import load_sla_policy
-from tierline_sla.clock import ClockEvent, fold
+from tierline_sla.clocks.domain import ClockEvent, fold
 
 POLICY = load_sla_policy(POLICY_DIR)  # P1 and P2 on 24x7, P3-P5 on office hours
 T0 = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)  # a Tuesday

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from tierline_shared.bus.events import (
-    TicketRequesterErased,
-)
+from tierline_shared.bus.events import TicketRequesterErased
 from tierline_shared.bus.handlers import Handlers
 from tierline_shared.clock import Clock
 from tierline_shared.runtime import Runtime, ServiceSpec
@@ -14,16 +12,19 @@ from tierline_shared.settings import Settings
 from tierline_shared.sla_policy import load_sla_policy
 from tierline_shared.web import create_service_app
 from tierline_sla import models
-from tierline_sla.api import router
+from tierline_sla.clocks.api import router
+from tierline_sla.clocks.timers import fire_due
+from tierline_sla.context import SlaContext
 from tierline_sla.erasure import on_requester_erased
-from tierline_sla.escalation import load_escalation_policy
-from tierline_sla.incidents_api import router as incidents_router
-from tierline_sla.service import TICKET_EVENTS, fire_due, ticket_events
+from tierline_sla.escalations.domain import load_escalation_policy
+from tierline_sla.incidents.api import router as incidents_router
+from tierline_sla.tickets import TICKET_EVENTS, ticket_events
 
 
-async def _load_policies(runtime: Runtime) -> None:
-    runtime.state["sla_policy"] = load_sla_policy(runtime.settings.policy_dir)
-    runtime.state["escalation_policy"] = load_escalation_policy(runtime.settings.policy_dir)
+async def _start(runtime: Runtime) -> None:
+    runtime.context = SlaContext(
+        sla_policy=load_sla_policy(runtime.settings.policy_dir),
+        escalation_policy=load_escalation_policy(runtime.settings.policy_dir))
 
 
 def handlers(runtime: Runtime) -> Handlers:
@@ -38,7 +39,7 @@ async def _fire(runtime: Runtime) -> None:
 
 SPEC = ServiceSpec(name="sla", metadata=models.metadata, outbox=models.outbox,
                    inbox=models.inbox, consumes=lambda t: [*t.tickets, t.routing],
-                   handlers=handlers, on_start=_load_policies,
+                   handlers=handlers, on_start=_start,
                    periodic=lambda runtime: [
                        ("timers", runtime.settings.sla_timer_interval_s, _fire)])
 

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.metrics.pairwise import cosine_similarity
 
-from tierline_sla.major import TicketFacts
+from tierline_sla.incidents.major import TicketFacts
 
 Basis = Literal["configuration_item", "service", "category", "text"]
 

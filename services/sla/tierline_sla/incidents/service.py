@@ -24,8 +24,9 @@ from tierline_shared.bus.events import (
     TicketCreated,
 )
 from tierline_shared.runtime import Runtime
-from tierline_sla import major, problems
-from tierline_sla.major import ActionItem, MajorIncident, TicketFacts
+from tierline_sla.context import sla_context
+from tierline_sla.incidents import major, problems
+from tierline_sla.incidents.major import ActionItem, MajorIncident, TicketFacts
 from tierline_sla.models import major_incidents, tickets
 from tierline_sla.models import problems as problems_table
 
@@ -34,7 +35,7 @@ OPEN_KEY = text("status = 'declared' AND key IS NOT NULL")
 
 
 def _policy(runtime: Runtime) -> Any:
-    return runtime.state["escalation_policy"]
+    return sla_context(runtime).escalation_policy
 
 
 def facts_of(row: Any) -> TicketFacts:

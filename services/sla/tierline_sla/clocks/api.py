@@ -12,9 +12,10 @@ from sqlalchemy import select
 
 from tierline_shared.auth.deps import require
 from tierline_shared.web import RuntimeDep, SessionDep, error_body
-from tierline_sla.clock import fold
+from tierline_sla.clocks.domain import fold
+from tierline_sla.clocks.service import load_events, read_clocks
+from tierline_sla.context import sla_context
 from tierline_sla.models import escalations, tickets
-from tierline_sla.service import load_events, read_clocks
 
 router = APIRouter(prefix="/v1", tags=["sla"])
 
@@ -70,7 +71,7 @@ async def ticket_sla(ticket_id: UUID, session: SessionDep, runtime: RuntimeDep) 
     if not rows:
         raise HTTPException(404, error_body("not_found", f"no SLA clocks for ticket {ticket_id}"))
     now = runtime.clock.now()
-    policy = runtime.state["sla_policy"]
+    policy = sla_context(runtime).sla_policy
     out = []
     for row in rows:
         state = fold(policy, row.clock, await load_events(session, ticket_id, row.clock), now,

@@ -14,7 +14,8 @@ from sqlalchemy import select
 from tierline_shared.auth.deps import require
 from tierline_shared.pagination import Limit, Offset, fetch_page, page
 from tierline_shared.web import RuntimeDep, SessionDep, error_body
-from tierline_sla import incidents, major
+from tierline_sla.incidents import major
+from tierline_sla.incidents import service as incidents
 from tierline_sla.models import major_incidents, problems, tickets
 
 router = APIRouter(prefix="/v1", tags=["major incidents and problems"])

@@ -27,8 +27,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from tierline_shared.policy import load_policy
-from tierline_sla.major import MajorIncidentPolicy
-from tierline_sla.problems import ProblemPolicy
+from tierline_sla.incidents.major import MajorIncidentPolicy
+from tierline_sla.incidents.problems import ProblemPolicy
 
 ClockName = Literal["first_response", "resolution", "update"]
 PRIORITIES = ("P1", "P2", "P3", "P4", "P5")

@@ -26,8 +26,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tierline_shared.sla_policy import DEFAULT_PROFILE, SlaPolicy
-from tierline_sla.clock import ClockEvent, ClockState, Kind, fold, threshold_due
-from tierline_sla.escalation import EscalationPolicy
+from tierline_sla.clocks.domain import ClockEvent, ClockState, Kind, fold, threshold_due
+from tierline_sla.escalations.domain import EscalationPolicy
 from tierline_sla.models import clock_events, clocks, timers
 
 Key = tuple[UUID, str]  # (ticket, clock)

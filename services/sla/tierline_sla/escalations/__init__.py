@@ -1,0 +1,2 @@
+"""Escalations: the functional and hierarchical matrix by time, and predictive signals
+(sentiment, complexity, repeat contacts)."""
