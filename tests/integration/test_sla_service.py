@@ -288,6 +288,66 @@ async def test_a_burst_of_20_on_one_service_raises_one_major_incident(sla_db: st
         await runtime.engine.dispose()
 
 
+async def test_recurring_incidents_become_one_problem_that_later_ones_join(
+        databases: Any) -> None:
+    """Three incidents on one configuration item (spelt two ways) are a problem linking
+    them; a fourth joins it without a second problem; six in one category with nothing else
+    in common are a problem of the category. sla reads only the group it settles on."""
+    from sqlalchemy import select
+
+    from tierline_sla.models import problems, tickets
+
+    runtime = offline_runtime(SPEC, str(databases.create()), FrozenClock(T0))
+    await _start(runtime)
+    titles = ["VPN drops at noon", "Cannot reach the intranet", "Remote desktop times out",
+              "Shared drive unreachable", "Printer jams", "Badge reader dead",
+              "Monitor flickers", "Keyboard missing keys", "Dock not charging",
+              "Projector shows no signal"]
+    on_gateway = [created("P3", at=T0 + timedelta(hours=i), title=titles[i],
+                          configuration_item="VPN-GW-01" if i % 2 else " vpn-gw-01",
+                          category=["network", "access", "software", "email"][i])
+                  for i in range(4)]
+    hardware = [created("P4", at=T0 + timedelta(hours=5 + i), title=titles[4 + i],
+                        category="hardware") for i in range(6)]
+
+    async def stored() -> list[Any]:
+        async with runtime.sessions() as session:
+            return list((await session.execute(select(problems).order_by(
+                problems.c.identified_at))).all())
+
+    async def linked(ticket: TicketCreated) -> Any:
+        async with runtime.sessions() as session:
+            return await session.scalar(select(tickets.c.problem_id).where(
+                tickets.c.ticket_id == ticket.ticket_id))
+
+    try:
+        for ticket in on_gateway[:2]:
+            await deliver(runtime, ticket)
+        assert await stored() == []
+        await deliver(runtime, on_gateway[2])
+        [problem] = await stored()
+        assert (problem.basis, problem.key) == ("configuration_item",
+                                                "configuration_item:vpn-gw-01")
+        assert problem.ticket_ids == [str(t.ticket_id) for t in on_gateway[:3]]
+        await deliver(runtime, on_gateway[3])
+        [problem] = await stored()
+        assert problem.ticket_ids == [str(t.ticket_id) for t in on_gateway]
+        assert [await linked(t) for t in on_gateway] == [problem.id] * 4
+        for ticket in hardware[:5]:
+            await deliver(runtime, ticket)
+        assert len(await stored()) == 1  # five of a category are not yet a problem
+        await deliver(runtime, hardware[5])
+        gateway, category = await stored()
+        assert (category.basis, category.key) == ("category", "category:hardware")
+        assert category.ticket_ids == [str(t.ticket_id) for t in hardware]
+        assert [await linked(t) for t in hardware] == [category.id] * 6
+        identified = [b for k, b in await outbox_events(runtime)
+                      if k == "tierline.problem.identified.v1"]
+        assert [b["problem_id"] for b in identified] == [str(gateway.id), str(category.id)]
+    finally:
+        await runtime.engine.dispose()
+
+
 @pytest.mark.parametrize("order", [(0, 1, 2, 5, 4, 3), (0, 1, 2, 5, 3, 4), (5, 4, 3, 2, 1, 0)])
 async def test_a_burst_consumed_out_of_creation_order_is_one_major_incident_of_all(
         sla: Any, order: tuple[int, ...]) -> None:

@@ -177,3 +177,50 @@ def test_category_alone_needs_twice_as_many() -> None:
     assert find_recurrence(facts(), five, policy) is None  # 5 < 6
     found = find_recurrence(facts(), [*five, facts(-6)], policy)
     assert found is not None and found.basis == "category"
+
+
+def test_reading_only_the_deciding_group_finds_the_same_recurrence() -> None:
+    """sla reads only the incidents of the group find_recurrence settles on, told by counts
+    of the stored values (``deciding_basis``): over random desks, values spelt with other
+    cases and spaces and bases in any order, the recurrence found from that group alone is
+    the one found from every recent incident."""
+    import random
+
+    from tierline_sla.incidents.problems import deciding_basis, same_values
+
+    rng = random.Random(7)
+    spellings = {"ci": ["VPN-GW-01", " vpn-gw-01", "VPN-GW-01 ", "db-7", None, "  "],
+                 "svc": ["Payroll", "payroll ", "Mail", None],
+                 "cat": ["network", "software", "hardware"]}
+    decided = {"configuration_item": 0, "service": 0, "category": 0, "text": 0, None: 0}
+    for _ in range(400):
+        by = rng.sample(["configuration_item", "service", "category", "text"], rng.randint(1, 4))
+        policy = ProblemPolicy(min_incidents=rng.randint(2, 4), by=by)
+        recent = [facts(-rng.uniform(0, 60 * 24 * 40), configuration_item=rng.choice(
+            spellings["ci"]), service=rng.choice(spellings["svc"]),
+            category=rng.choice(spellings["cat"]), title=rng.choice(
+                ["VPN drops", "Mail bounces", "Laptop will not boot"]))
+            for _ in range(rng.randint(0, 14))]
+        ticket = facts(configuration_item=rng.choice(spellings["ci"]),
+                       service=rng.choice(spellings["svc"]),
+                       category=rng.choice(spellings["cat"]))
+        window = [t for t in [ticket, *recent]
+                  if t.created_at >= ticket.created_at - timedelta(days=policy.window_days)]
+        counts: dict[str, dict[str | None, int]] = {}
+        for basis in ("configuration_item", "service", "category"):
+            by_value = counts[basis] = {}
+            for t in window:
+                if t.ticket_id != ticket.ticket_id:
+                    value = getattr(t, basis)
+                    by_value[value] = by_value.get(value, 0) + 1
+        basis = deciding_basis(ticket, counts, policy)  # type: ignore[arg-type]
+        decided[basis] += 1
+        expected = find_recurrence(ticket, window, policy)
+        if basis is None:
+            assert expected is None
+        elif basis != "text":
+            wanted = set(same_values(ticket, basis, counts.get(basis, {})))
+            group = [t for t in window if getattr(t, basis) in wanted]
+            assert find_recurrence(ticket, group, policy) == expected
+            assert expected is not None and expected.basis == basis
+    assert all(decided.values()), decided  # every outcome was exercised

@@ -9,7 +9,7 @@ recurrence; its key names it so one open problem collects the group.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Literal
@@ -45,6 +45,35 @@ def _norm(value: str | None) -> str | None:
     return value.strip().lower() if value and value.strip() else None
 
 
+def needed(basis: Basis, policy: ProblemPolicy) -> int:
+    """How many incidents make a group on ``basis`` (a category is a weak signal: twice)."""
+    return policy.min_incidents * (2 if basis == "category" else 1)
+
+
+def same_values(ticket: TicketFacts, basis: Basis, values: Iterable[str | None]) -> list[str]:
+    """Those of ``values`` (as stored) that name the ticket's own ``basis`` value."""
+    mine = _norm(getattr(ticket, basis))
+    return [v for v in values if v is not None and mine is not None and _norm(v) == mine]
+
+
+def deciding_basis(ticket: TicketFacts, counts: Mapping[Basis, Mapping[str | None, int]],
+                   policy: ProblemPolicy) -> Basis | None:
+    """What :func:`find_recurrence` needs to read, from how many other recent incidents
+    carry each stored value of each attribute basis (``counts``): the attribute basis whose
+    group it settles on (only that group's incidents are needed), ``"text"`` when it gets
+    to the titles first (every recent incident is needed), or None when nothing recurs."""
+    if ticket.ticket_type != "incident":
+        return None
+    for basis in policy.by:
+        if basis == "text":
+            return "text"
+        by_value = counts.get(basis, {})
+        if 1 + sum(by_value[v] for v in same_values(ticket, basis, by_value)) >= needed(
+                basis, policy):
+            return basis
+    return None
+
+
 def find_recurrence(ticket: TicketFacts, recent: Sequence[TicketFacts],
                     policy: ProblemPolicy) -> Recurrence | None:
     if ticket.ticket_type != "incident":
@@ -63,7 +92,7 @@ def find_recurrence(ticket: TicketFacts, recent: Sequence[TicketFacts],
         if mine is None:
             continue
         group = [ticket, *(t for t in others if _norm(getattr(t, basis)) == mine)]
-        need = policy.min_incidents * (2 if basis == "category" else 1)
+        need = needed(basis, policy)
         if len(group) >= need:
             label = basis.replace("_", " ")
             return Recurrence(basis, mine, f"{len(group)} incidents on {label} "

@@ -10,7 +10,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
-from sqlalchemy import func, or_, select, text, update
+from sqlalchemy import func, literal, or_, select, text, union_all, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -51,13 +51,16 @@ async def _emit(runtime: Runtime, session: AsyncSession, event: Any) -> None:
     await runtime.emit(session, runtime.topics.sla, runtime.envelope(event))
 
 
+def _window(since: datetime, until: datetime, limit: int = 2000) -> Any:
+    """The latest ``limit`` incidents logged from ``since`` to ``until``."""
+    return (select(tickets).where(tickets.c.ticket_type == "incident",
+                                  tickets.c.created_at >= since, tickets.c.created_at <= until)
+            .order_by(tickets.c.created_at.desc()).limit(limit))
+
+
 async def _recent(session: AsyncSession, since: datetime, until: datetime,
                   *conditions: Any, limit: int = 2000) -> list[TicketFacts]:
-    rows = (await session.execute(
-        select(tickets).where(tickets.c.ticket_type == "incident",
-                              tickets.c.created_at >= since, tickets.c.created_at <= until,
-                              *conditions)
-        .order_by(tickets.c.created_at.desc()).limit(limit))).all()
+    rows = (await session.execute(_window(since, until, limit).where(*conditions))).all()
     return [facts_of(row) for row in rows]
 
 
@@ -247,8 +250,25 @@ async def save(runtime: Runtime, session: AsyncSession, row: Any, mi: MajorIncid
 
 async def _problem(runtime: Runtime, session: AsyncSession, ticket: TicketFacts) -> None:
     policy = _policy(runtime).problems
-    recent = await _recent(session, ticket.created_at - timedelta(days=policy.window_days),
-                           ticket.created_at)
+    window = _window(ticket.created_at - timedelta(days=policy.window_days),
+                     ticket.created_at).cte("recent")
+    attributes = [b for b in policy.by if b != "text"]
+    counts: dict[str, dict[str | None, int]] = {b: {} for b in attributes}
+    if attributes:  # how many other recent incidents carry each value: one statement
+        for basis, value, count in (await session.execute(union_all(*(
+                select(literal(b), window.c[b], func.count())
+                .where(window.c.ticket_id != ticket.ticket_id).group_by(window.c[b])
+                for b in attributes)))).all():
+            counts[basis][value] = count
+    basis = problems.deciding_basis(ticket, counts, policy)  # type: ignore[arg-type]
+    if basis is None:
+        return
+    query = select(window)
+    if basis != "text":  # only the group it settles on, not every recent incident
+        query = query.where(window.c[basis].in_(
+            problems.same_values(ticket, basis, counts[basis])))
+    recent = [facts_of(row) for row in (await session.execute(
+        query.order_by(window.c.created_at.desc()))).all()]
     found = problems.find_recurrence(ticket, recent, policy)
     if found is None:
         return
@@ -267,16 +287,20 @@ async def _problem(runtime: Runtime, session: AsyncSession, ticket: TicketFacts)
             problems_table.c.key == key, problems_table.c.status == "open")
             .with_for_update())).first()
         assert existing is not None
-        merged = list(dict.fromkeys([*existing.ticket_ids, *ids]))
+        held = set(existing.ticket_ids)
+        joining = [i for i in ids if i not in held]
+        if not joining:
+            return  # the group is in the problem already, its tickets linked when they joined
         await session.execute(update(problems_table).where(problems_table.c.id == existing.id)
-                              .values(ticket_ids=merged))
-        problem_id = existing.id
+                              .values(ticket_ids=[*existing.ticket_ids, *joining]))
+        problem_id, linking = existing.id, [UUID(i) for i in joining]
     else:
         await _emit(runtime, session, ProblemIdentified(
             problem_id=problem_id, reason=found.reason, service=ticket.service,
             category=ticket.category, ticket_ids=list(found.ticket_ids), identified_at=now))
+        linking = list(found.ticket_ids)
     await session.execute(update(tickets).where(
-        tickets.c.ticket_id.in_(found.ticket_ids), tickets.c.problem_id.is_(None))
+        tickets.c.ticket_id.in_(linking), tickets.c.problem_id.is_(None))
         .values(problem_id=problem_id))
 
 
