@@ -47,7 +47,9 @@ class Copier:
         folded: list[Delivered[Any]] = []
         seen, inbox, handles = self._seen, self._inbox, self._handlers.handles
         applied = 0
-        for record in records:
+        for n, record in enumerate(records):
+            if n % 250 == 249:  # let the copy under way send on while this batch decodes
+                await asyncio.sleep(0)
             try:
                 envelope = decode(list(record.headers or ()), record.value)
             except InvalidMessage:
