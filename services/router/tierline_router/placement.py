@@ -314,7 +314,9 @@ async def route(runtime: Runtime, session: AsyncSession, ticket_id: UUID, now: d
     ticket = inserted if inserted is not None else await locked_ticket(session, ticket_id)
     if ticket is None or ticket.deflected or ticket.status in ("resolved", "closed"):
         return None
-    held, queued_at = (await session.execute(_HELD_AND_QUEUED, {"ticket": ticket_id})).one()
+    held, queued_at = None, None  # a ticket inserted just now was never offered nor queued
+    if inserted is None:
+        held, queued_at = (await session.execute(_HELD_AND_QUEUED, {"ticket": ticket_id})).one()
     if held is not None:
         return held  # type: ignore[no-any-return]
     waited = (now - queued_at).total_seconds() if queued_at else 0.0
