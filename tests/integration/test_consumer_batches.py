@@ -368,12 +368,10 @@ def handled(loop: ConsumerLoop, events: list[Event]) -> list[Event]:
     return [e for e in events if loop._handlers.handles(e.event_type)]
 
 
-@pytest.mark.parametrize("service", LIFECYCLE_SERVICES)
-async def test_a_batch_ends_where_one_by_one_delivery_ends(
-        service: str, databases: Any, kafka: Any) -> None:
-    """The scripted day's tickets (created, assigned, status changes, escalations, surveys),
-    interleaved across tickets as they happened: once as one batch, once one at a time."""
-    records = await broker_records(kafka, script())
+async def batched_and_sequential(databases: Any, service: str, records: list[Any]) -> tuple[
+        dict[str, list[str]], dict[str, list[str]]]:
+    """The service's tables after ``records`` as one batch, and after them one at a time,
+    each on a database of its own."""
     batch_rt, batch_loop = await service_loop(databases, service)
     seq_rt, seq_loop = await service_loop(databases, service)
     try:
@@ -386,6 +384,16 @@ async def test_a_batch_ends_where_one_by_one_delivery_ends(
     finally:
         await batch_rt.engine.dispose()
         await seq_rt.engine.dispose()
+    return batched, sequential
+
+
+@pytest.mark.parametrize("service", LIFECYCLE_SERVICES)
+async def test_a_batch_ends_where_one_by_one_delivery_ends(
+        service: str, databases: Any, kafka: Any) -> None:
+    """The scripted day's tickets (created, assigned, status changes, escalations, surveys),
+    interleaved across tickets as they happened: once as one batch, once one at a time."""
+    records = await broker_records(kafka, script())
+    batched, sequential = await batched_and_sequential(databases, service, records)
     changed = {name: len(rows) for name, rows in sequential.items() if rows}
     print(f"{service}: rows per table after {len(records)} events: {changed}")
     assert sum(changed.values()) > 0
@@ -436,18 +444,7 @@ async def test_sla_clocks_of_a_batch_end_as_one_event_at_a_time(databases: Any,
     their events, their timers, history, escalations and outbox end exactly as when each
     event is its own transaction, for the clock moves the scripted day lacks."""
     records = await broker_records(kafka, sla_day())
-    batch_rt, batch_loop = await service_loop(databases, "sla")
-    seq_rt, seq_loop = await service_loop(databases, "sla")
-    try:
-        await batch_loop.process(records)
-        for record in records:
-            await seq_loop.process([record])
-        known = {str(i) for i in IDS.values()} | {header(r, "ce_id") or "" for r in records}
-        batched = await table_rows(batch_rt, known)
-        sequential = await table_rows(seq_rt, known)
-    finally:
-        await batch_rt.engine.dispose()
-        await seq_rt.engine.dispose()
+    batched, sequential = await batched_and_sequential(databases, "sla", records)
     for table in ("clocks", "clock_events", "timers", "history", "escalations"):
         assert sequential[table], table  # the day moved each of them
     for kind in ("pause", "resume", "priority", "restart", "stop", "reopen"):

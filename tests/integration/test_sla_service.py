@@ -288,6 +288,35 @@ async def test_a_burst_of_20_on_one_service_raises_one_major_incident(sla_db: st
         await runtime.engine.dispose()
 
 
+async def test_a_run_of_events_holds_its_tickets_timers_before_any_ticket_row(
+        sla: Any) -> None:
+    """The timer job locks due timers (skipping locked ones) and then their tickets; a run
+    of ticket events that locked tickets first and the timers it replaces only at its end
+    deadlocked with it. The run takes its tickets' unfired timers when it loads their
+    clocks, so the job skips them instead."""
+    from sqlalchemy import select
+
+    from tierline_sla.clocks.service import clock_run
+    from tierline_sla.models import timers
+
+    ticket = created("P2")
+    await deliver(sla, ticket)  # its clocks run, their timers armed
+
+    async def free_timers() -> list[Any]:  # what the timer job could lock now
+        async with sla.sessions() as other, other.begin():
+            return list((await other.execute(
+                select(timers.c.id).where(timers.c.ticket_id == ticket.ticket_id,
+                                          timers.c.fired_at.is_(None))
+                .with_for_update(skip_locked=True))).all())
+
+    armed = await free_timers()
+    assert armed
+    async with sla.transaction() as uow:
+        await clock_run(sla, uow.session).load([ticket.ticket_id])
+        assert await free_timers() == []
+    assert await free_timers() == armed
+
+
 async def test_recurring_incidents_become_one_problem_that_later_ones_join(
         databases: Any) -> None:
     """Three incidents on one configuration item (spelt two ways) are a problem linking

@@ -89,6 +89,12 @@ class ClockRun:
             held = self._clocks.setdefault((ticket_id, clock), _Clock())
             if at is not None:
                 held.events.append(ClockEvent(at, kind, priority))
+        # The unfired timers the run may replace, locked now, before the run touches any
+        # ticket row: the timer job locks timers (skipping locked ones) and then their
+        # tickets, so a run that took tickets first and timers at its end deadlocked with it.
+        await self._session.execute(
+            select(timers.c.id).where(timers.c.ticket_id.in_(wanted), timers.c.fired_at.is_(None))
+            .order_by(timers.c.id).with_for_update())
 
     def profile(self, ticket_id: UUID) -> str:
         """The SLA profile the ticket's clocks run on (the default if none started)."""
