@@ -58,12 +58,14 @@ class KbIndexCache:
         self._lock = asyncio.Lock()
 
     async def refresh(self, runtime: Runtime, *, force: bool = False) -> None:
-        """Refit when the published articles changed (their count or latest update), or
-        always with ``force`` (an erasure rewrites text without touching ``updated_at``)."""
+        """Refit when the published articles changed (their count, latest update or the sum
+        of their update times, which moves even when a change is stamped earlier than the
+        latest one, e.g. by another replica's clock), or always with ``force``."""
         async with self._lock:
             async with runtime.sessions() as session:
                 version = tuple((await session.execute(select(
-                    func.count(), func.max(kb_articles.c.updated_at)).where(
+                    func.count(), func.max(kb_articles.c.updated_at),
+                    func.sum(func.extract("epoch", kb_articles.c.updated_at))).where(
                     kb_articles.c.status == PUBLISHED))).one())
                 if version == self._version and not force:
                     return

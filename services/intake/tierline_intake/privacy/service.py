@@ -114,7 +114,7 @@ async def _tickets(session: AsyncSession, runtime: Runtime, eraser: Eraser,
                                                 "after": eraser.identity.pseudonym},
                                "erasure_id": {"before": None, "after": str(erasure_id)}})
         await _deliveries(session, eraser, counts, ticket.id)
-        await _kb(session, eraser, counts, ticket.id)
+        await _kb(session, eraser, counts, ticket.id, now)
         replacements = eraser.take_touched()
         # The other services find the id itself in their rows, even if nothing else changed.
         replacements.update({k: v for k, v in eraser.changes.items()
@@ -188,7 +188,9 @@ async def _deliveries(session: AsyncSession, eraser: Eraser, counts: dict[str, i
 
 
 async def _kb(session: AsyncSession, eraser: Eraser, counts: dict[str, int],
-              ticket_id: UUID) -> None:
+              ticket_id: UUID, now: datetime) -> None:
+    """Articles proposed from the person's tickets, anonymized; their ``updated_at`` moves,
+    so every replica's KB index sees the change and refits (not only this process's)."""
     rows = (await session.execute(select(kb_articles.c.id, kb_articles.c.title,
                                          kb_articles.c.body).where(
         kb_articles.c.source_ticket_id == ticket_id))).all()
@@ -196,7 +198,7 @@ async def _kb(session: AsyncSession, eraser: Eraser, counts: dict[str, int],
         title, body = eraser.text(row.title), eraser.text(row.body)
         if (title, body) != (row.title, row.body):
             await session.execute(update(kb_articles).where(kb_articles.c.id == row.id)
-                                  .values(title=title, body=body))
+                                  .values(title=title, body=body, updated_at=now))
             counts["kb_articles"] += 1
 
 
