@@ -249,6 +249,26 @@ async def test_unanswered_offer_goes_to_the_next_agent(router: Any) -> None:
     assert outcomes == ["timed_out"]
 
 
+async def test_an_agent_who_misses_an_offer_loses_their_other_offers_to_the_offer_job(
+        router: Any) -> None:
+    """Set away for a missed offer, an agent's other open offers go elsewhere too, through
+    the offer job a few per transaction (re-routed inside the chunk that expired the first,
+    up to the agent's whole capacity, they held the agents those decisions locked)."""
+    await put_agent(router, "ana", channels={"portal": 2})
+    first = await create(router)
+    tick(router, 60)
+    second = await create(router)
+    assert await holder(router, first) == await holder(router, second) == ("ana", "offered")
+    await put_agent(router, "ben", channels={"portal": 2})
+    tick(router, 60)  # the first offer times out; the second has a minute left
+    await expire_offers(router)
+    assert await holder(router, first) == ("ben", "offered")
+    assert await holder(router, second) == ("ana", "offered")  # left to the job's next run
+    await expire_offers(router)
+    assert await holder(router, second) == ("ben", "offered")
+    assert (await loads(router))["ana"] == ({"portal": 0}, 0)
+
+
 async def test_a_declined_offer_never_comes_back_to_the_same_agent(router: Any) -> None:
     await put_agent(router, "ana")
     await put_agent(router, "ben")

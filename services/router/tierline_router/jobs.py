@@ -74,7 +74,10 @@ async def _expire_chunk(runtime: Runtime, session: AsyncSession, now: datetime,
                       f"no answer within {seconds:g}s")
         missed = policy(runtime).missed_offer_presence
         if missed != "available":
-            await set_presence(runtime, session, agent_id, missed, now)
+            # Their other open offers (up to their capacity) come up in this job's next
+            # chunks: re-routed here, all at once, they held every agent those decisions
+            # locked until this chunk's commit, and the consumer's decisions waited.
+            await set_presence(runtime, session, agent_id, missed, now, reroute_offers=False)
         await route(runtime, session, ticket_id, now,
                     trigger=f"offer to {agent_id} timed out")
     return len(due)

@@ -87,13 +87,15 @@ async def _audit_answer(runtime: Runtime, session: AsyncSession, agent_id: str,
 
 
 async def set_presence(runtime: Runtime, session: AsyncSession, agent_id: str,
-                       presence: str, now: datetime, *,
-                       audited: bool = True) -> Row[Any] | None:
+                       presence: str, now: datetime, *, audited: bool = True,
+                       reroute_offers: bool = True) -> Row[Any] | None:
     """Set an agent's presence. Work they have not accepted goes elsewhere at once when they
     go away or offline; accepted work stays unless the policy's ``reroute_accepted_when``
     names that presence. Coming available offers them waiting work. ``audited=False`` when
-    the caller records the change in the audit log itself (with the rest of its change)."""
-    moving = ["offered"] if presence in ("away", "offline") else []
+    the caller records the change in the audit log itself (with the rest of its change).
+    ``reroute_offers=False`` leaves their open offers to the offer job, which re-routes an
+    away or offline agent's offers a few per transaction (used by that job itself)."""
+    moving = ["offered"] if presence in ("away", "offline") and reroute_offers else []
     if presence in policy(runtime).reroute_accepted_when:
         moving.append("accepted")
     offered = (await session.execute(
