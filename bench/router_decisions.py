@@ -29,9 +29,9 @@ from sqlalchemy import insert, select, text  # noqa: E402
 from bench.report import write_results  # noqa: E402
 from tests.helpers import offline_runtime  # noqa: E402
 from tierline_router.app import SPEC, _start  # noqa: E402
-from tierline_router.matcher import choose  # noqa: E402
 from tierline_router.models import agents, queue, tickets  # noqa: E402
-from tierline_router.placement import (  # noqa: E402
+from tierline_router.routing.matcher import choose  # noqa: E402
+from tierline_router.routing.placement import (  # noqa: E402
     _candidates_query,
     agent_view,
     change_load,
@@ -39,7 +39,7 @@ from tierline_router.placement import (  # noqa: E402
     offer_waiting_to,
     route,
 )
-from tierline_router.rules import need_for  # noqa: E402
+from tierline_router.routing.rules import need_for  # noqa: E402
 from tierline_shared.clock import SystemClock  # noqa: E402
 from tierline_shared.devstack import create_database  # noqa: E402
 from tierline_shared.embedded import EmbeddedPostgres, free_port  # noqa: E402

@@ -14,12 +14,12 @@ import pytest
 from sqlalchemy import select
 
 from tests.helpers import deliver, deliver_envelope, offline_runtime, outbox_events
-from tierline_router.api import AgentIn, upsert_agent
+from tierline_router.agents.api import AgentIn, upsert_agent
 from tierline_router.app import SPEC, _start
-from tierline_router.jobs import expire_offers, review_queue
 from tierline_router.models import agents, assignments, queue
-from tierline_router.rules import RoutingPolicy
-from tierline_router.work import answer_offer, set_presence
+from tierline_router.routing.jobs import expire_offers, review_queue
+from tierline_router.routing.rules import RoutingPolicy
+from tierline_router.work.service import answer_offer, set_presence
 from tierline_shared.bus.events import (
     TicketAssigned,
     TicketCreated,

@@ -13,8 +13,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tierline_router.models import agents, assignments, queue
-from tierline_router.placement import locked_ticket, policy, release, route
-from tierline_router.work import reroute_unavailable, set_presence
+from tierline_router.routing.placement import locked_ticket, policy, release, route
+from tierline_router.work.service import reroute_unavailable, set_presence
 from tierline_shared.runtime import Runtime
 
 log = logging.getLogger(__name__)

@@ -15,10 +15,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tierline_router.api import AgentId, AgentIdStr
-from tierline_router.force import ForceRefused, force_assign
+from tierline_router.agents.api import AgentId, AgentIdStr
+from tierline_router.console.offer_feed import by_ticket, changes, sse
 from tierline_router.models import agents, assignments, tickets
-from tierline_router.offer_feed import by_ticket, changes, sse
+from tierline_router.work.force import ForceRefused, force_assign
 from tierline_shared.auth.deps import PrincipalDep, check_agent, require
 from tierline_shared.web import ActorDep, RuntimeDep, SessionDep, error_body
 

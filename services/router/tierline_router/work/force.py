@@ -13,10 +13,10 @@ from uuid import UUID
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tierline_router.audit import audit_agent
-from tierline_router.matcher import AgentView, Decision
+from tierline_router.agents.audit import audit_agent
 from tierline_router.models import agents, assignments
-from tierline_router.placement import (
+from tierline_router.routing.matcher import AgentView, Decision
+from tierline_router.routing.placement import (
     agent_view,
     facts,
     locked_ticket,
@@ -26,8 +26,8 @@ from tierline_router.placement import (
     record,
     release,
 )
-from tierline_router.rules import need_for
-from tierline_router.work import holding
+from tierline_router.routing.rules import need_for
+from tierline_router.work.service import holding
 from tierline_shared.audit import Actor
 from tierline_shared.bus.events import TicketOfferAnswered
 from tierline_shared.runtime import Runtime

@@ -15,10 +15,10 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tierline_router.audit import audit_agent
-from tierline_router.matcher import skill_fit
+from tierline_router.agents.audit import audit_agent
 from tierline_router.models import agents, assignments, queue, tickets
-from tierline_router.placement import (
+from tierline_router.routing.matcher import skill_fit
+from tierline_router.routing.placement import (
     HOLDING,
     accepted_event,
     agent_view,
@@ -31,7 +31,7 @@ from tierline_router.placement import (
     release,
     route,
 )
-from tierline_router.rules import need_for
+from tierline_router.routing.rules import need_for
 from tierline_shared.bus.events import AgentPresenceChanged
 from tierline_shared.runtime import Runtime
 

@@ -33,9 +33,16 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Select
 
-from tierline_router.matcher import GENERALIST_SKILL, AgentView, Decision, Need, choose, why_not
 from tierline_router.models import SCHEMA, agents, assignments, history, queue, tickets
-from tierline_router.rules import (
+from tierline_router.routing.matcher import (
+    GENERALIST_SKILL,
+    AgentView,
+    Decision,
+    Need,
+    choose,
+    why_not,
+)
+from tierline_router.routing.rules import (
     RoutingPolicy,
     TicketFacts,
     acceptance_of,

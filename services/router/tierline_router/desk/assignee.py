@@ -20,7 +20,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tierline_router.models import agents, assignments, queue, tickets
-from tierline_router.placement import (
+from tierline_router.routing.placement import (
     HOLDING,
     accepted_event,
     change_load,

@@ -19,9 +19,9 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tierline_router.audit import ENTITY, audit_agent, settings_of
+from tierline_router.agents.audit import ENTITY, audit_agent, settings_of
 from tierline_router.models import agents, audit_log
-from tierline_router.work import set_presence
+from tierline_router.work.service import set_presence
 from tierline_shared import audit
 from tierline_shared.auth.deps import PrincipalDep, check_agent, require
 from tierline_shared.bus.events import AgentPresenceChanged, Channel

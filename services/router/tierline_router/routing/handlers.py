@@ -7,7 +7,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from tierline_router.models import assignments, history, queue, tickets
-from tierline_router.placement import (
+from tierline_router.routing.placement import (
     locked_ticket,
     offer_waiting_to,
     policy,
@@ -15,8 +15,8 @@ from tierline_router.placement import (
     release,
     route,
 )
-from tierline_router.rules import effective_rank
-from tierline_router.work import move, reopen, set_presence
+from tierline_router.routing.rules import effective_rank
+from tierline_router.work.service import move, reopen, set_presence
 from tierline_shared.bus.events import (
     AgentPresenceChanged,
     MajorIncidentDeclared,

@@ -10,9 +10,9 @@ from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 
-from tierline_router.api import AgentIdStr
+from tierline_router.agents.api import AgentIdStr
 from tierline_router.models import assignments, history, queue
-from tierline_router.work import OfferConflict, answer_offer
+from tierline_router.work.service import OfferConflict, answer_offer
 from tierline_shared.audit import Actor
 from tierline_shared.auth.deps import Principal, PrincipalDep, check_agent, require
 from tierline_shared.runtime import Runtime
