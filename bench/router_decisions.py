@@ -29,6 +29,7 @@ from sqlalchemy import insert, select, text  # noqa: E402
 from bench.report import write_results  # noqa: E402
 from tests.helpers import offline_runtime  # noqa: E402
 from tierline_router.app import SPEC, _start  # noqa: E402
+from tierline_router.context import router_context  # noqa: E402
 from tierline_router.models import agents, queue, tickets  # noqa: E402
 from tierline_router.routing.matcher import choose  # noqa: E402
 from tierline_router.routing.placement import (  # noqa: E402
@@ -151,7 +152,7 @@ async def bench(url: str) -> list[dict]:
     # (4) ceiling: the pure choice among the same 64 candidates
     async with rt.sessions() as session:
         row = (await session.execute(select(tickets).limit(1))).one()
-        need = need_for(rt.state["routing_policy"], facts(row))
+        need = need_for(router_context(rt).routing_policy, facts(row))
         views = [agent_view(r) for r in (await session.execute(_candidates_query(need))).all()]
     durations = []
     for _ in range(RUNS * 10):

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from tierline_router import models
 from tierline_router.agents.api import router as agents_router
 from tierline_router.console.api import router as console_router
+from tierline_router.context import RouterContext
 from tierline_router.desk.assignee import on_desk_assignee
 from tierline_router.desk.ids_api import router as desk_ids_router
 from tierline_router.routing.erasure import on_requester_erased
@@ -52,8 +53,9 @@ from tierline_shared.web import create_service_app
 
 
 async def _start(runtime: Runtime) -> None:
-    runtime.state["routing_policy"] = load_routing_policy(runtime.settings.policy_dir)
-    runtime.state["gauges"] = queue_gauges(runtime.registry)
+    runtime.context = RouterContext(
+        routing_policy=load_routing_policy(runtime.settings.policy_dir),
+        gauges=queue_gauges(runtime.registry))
 
 
 def handlers(runtime: Runtime) -> Handlers:

@@ -5,18 +5,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tierline_router.agents.api import AgentId, AgentIdStr
+from tierline_router.agents.schemas import AgentId
 from tierline_router.console.offer_feed import by_ticket, changes, sse
+from tierline_router.console.schemas import AgentWork, AssignIn, AssignOut, WorkItem
 from tierline_router.models import agents, assignments, tickets
 from tierline_router.work.force import ForceRefused, force_assign
 from tierline_shared.auth.deps import PrincipalDep, check_agent, require
@@ -25,45 +24,6 @@ from tierline_shared.web import ActorDep, RuntimeDep, SessionDep, error_body
 router = APIRouter(prefix="/v1", tags=["console"])
 POLL_S = 0.25  # how often a live feed looks at the agent's offers
 HEARTBEAT_S = 15.0
-
-
-class WorkItem(BaseModel):
-    ticket_id: UUID
-    status: str = Field(description="offered or accepted")
-    channel: str
-    priority: str
-    category: str
-    attempt: int
-    assigned_at: datetime
-    offer_expires_at: datetime | None
-    accepted_at: datetime | None
-    sla_due_at: datetime | None
-    reasons: dict[str, Any]
-
-
-class AgentWork(BaseModel):
-    agent_id: str
-    presence: str
-    offers: list[WorkItem] = Field(description="open offers, oldest first")
-    holding: list[WorkItem] = Field(description="accepted work, oldest first")
-
-
-class AssignIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
-        {"agent_id": "ana", "reason": "customer asked for Ana", "override_capacity": False}]})
-    agent_id: AgentIdStr
-    reason: str = Field(min_length=1, max_length=1000)
-    override_capacity: bool = Field(default=False, description="assign even past the "
-                                    "agent's capacity; the audit and history record it")
-
-
-class AssignOut(BaseModel):
-    ticket_id: UUID
-    agent_id: str
-    status: str
-    previous_agent_id: str | None
-    reason: str
-    capacity_overridden: str | None = Field(description="the capacity rule overridden, if any")
 
 
 async def agent_work(session: AsyncSession, agent_id: str) -> dict[str, Any] | None:

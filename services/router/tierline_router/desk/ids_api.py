@@ -11,8 +11,8 @@ from fastapi import APIRouter, HTTPException, Request
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import func, select, update
 
-from tierline_router.agents.api import ConnectionName, DeskIds
 from tierline_router.agents.audit import audit_agent
+from tierline_router.agents.schemas import ConnectionName, DeskIds
 from tierline_router.models import agents
 from tierline_shared.auth.deps import require
 from tierline_shared.pagination import Limit, Offset, fetch_page, page

@@ -12,6 +12,7 @@ from prometheus_client import CollectorRegistry, Gauge
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tierline_router.context import router_context
 from tierline_router.models import agents, assignments, queue
 from tierline_router.routing.placement import locked_ticket, policy, release, route
 from tierline_router.work.service import reroute_unavailable, set_presence
@@ -132,7 +133,8 @@ def queue_gauges(registry: CollectorRegistry) -> dict[str, Gauge]:
 
 
 async def refresh_gauges(runtime: Runtime) -> None:
-    gauges: dict[str, Gauge] = runtime.state["gauges"]
+    context = router_context(runtime)
+    gauges = context.gauges
     now = runtime.clock.now()
     async with runtime.sessions() as session:
         rows = (await session.execute(select(queue.c.queue, func.count(),
@@ -142,7 +144,7 @@ async def refresh_gauges(runtime: Runtime) -> None:
                                       .where(assignments.c.status == "offered"))
         presence = (await session.execute(select(agents.c.presence, func.count())
                                           .group_by(agents.c.presence))).all()
-    seen: set[str] = runtime.state.setdefault("queues_seen", set())
+    seen = context.queues_seen
     current = {name for name, _, _ in rows}
     for name in seen - current:
         gauges["depth"].labels(name).set(0)

@@ -33,6 +33,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Select
 
+from tierline_router.context import router_context
 from tierline_router.models import SCHEMA, agents, assignments, history, queue, tickets
 from tierline_router.routing.matcher import (
     GENERALIST_SKILL,
@@ -112,7 +113,7 @@ _OFFER = {False: _offer_statement(False), True: _offer_statement(True)}
 
 
 def policy(runtime: Runtime) -> RoutingPolicy:
-    return runtime.state["routing_policy"]  # type: ignore[no-any-return]
+    return router_context(runtime).routing_policy
 
 
 def offer_timeout(runtime: Runtime) -> timedelta:

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, Query
-from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 
-from tierline_router.agents.api import AgentIdStr
 from tierline_router.models import assignments, history, queue
+from tierline_router.work.schemas import AssignmentOut, OfferAnswer
 from tierline_router.work.service import OfferConflict, answer_offer
 from tierline_shared.audit import Actor
 from tierline_shared.auth.deps import Principal, PrincipalDep, check_agent, require
@@ -19,27 +17,6 @@ from tierline_shared.runtime import Runtime
 from tierline_shared.web import ActorDep, RuntimeDep, SessionDep, error_body
 
 router = APIRouter(prefix="/v1", tags=["routing"])
-
-
-class AssignmentOut(BaseModel):
-    ticket_id: UUID
-    agent_id: str
-    status: str = Field(description="offered, accepted or released")
-    channel: str
-    priority: str
-    category: str
-    agent_tier: int
-    attempt: int
-    assigned_at: datetime
-    offer_expires_at: datetime | None
-    accepted_at: datetime | None
-    reasons: dict[str, Any]
-
-
-class OfferAnswer(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    agent_id: AgentIdStr
-    reason: str | None = Field(default=None, max_length=1000)
 
 
 @router.get("/assignments/{ticket_id}", response_model=AssignmentOut,
