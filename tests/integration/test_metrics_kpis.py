@@ -29,9 +29,9 @@ from tests.e2e.conftest import counter
 from tests.helpers import attach, eventually, offline_runtime, produce
 from tests.kpi_stream import EXPECTED, EXPECTED_AGENTS, PERIOD, TICKETS, script, subset
 from tierline_metrics.app import SPEC, create_app
-from tierline_metrics.exposition import register
+from tierline_metrics.events.rebuild import Replayed, _apply_batch, rebuild
+from tierline_metrics.exposition.collectors import register
 from tierline_metrics.models import inbox, ticket_log
-from tierline_metrics.rebuild import Replayed, _apply_batch, rebuild
 from tierline_shared.bus.envelope import Envelope
 from tierline_shared.bus.events import (
     AgentPresenceChanged,

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tests.helpers import offline_runtime
 from tierline_metrics import models
 from tierline_metrics.app import SPEC, summary
-from tierline_metrics.exposition import register
+from tierline_metrics.exposition.collectors import register
 from tierline_metrics.models import (
     escalations,
     major_incidents,

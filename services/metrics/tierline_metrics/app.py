@@ -8,18 +8,18 @@ from collections import Counter
 from fastapi import APIRouter, FastAPI
 
 from tierline_metrics import models
-from tierline_metrics.erasure import on_requester_erased
-from tierline_metrics.exposition import Counters, register
-from tierline_metrics.fold import FOLDED
-from tierline_metrics.qa_api import router as qa_router
-from tierline_metrics.reports import policy_of
-from tierline_metrics.reports import router as kpi_router
-from tierline_metrics.sla_feed_api import router as sla_feed_router
+from tierline_metrics.events.erasure import on_requester_erased
+from tierline_metrics.events.fold import FOLDED
+from tierline_metrics.events.writer import apply_batch
+from tierline_metrics.exposition.collectors import Counters, register
+from tierline_metrics.qa.api import router as qa_router
+from tierline_metrics.reports.api import policy_of
+from tierline_metrics.reports.api import router as kpi_router
+from tierline_metrics.reports.sla_feed_api import router as sla_feed_router
+from tierline_metrics.reports.voc_job import check as check_voc
+from tierline_metrics.reports.voc_job import router as voc_router
 from tierline_metrics.staffing.adherence_api import router as adherence_router
 from tierline_metrics.staffing.api import router as staffing_router
-from tierline_metrics.voc_job import check as check_voc
-from tierline_metrics.voc_job import router as voc_router
-from tierline_metrics.writer import apply_batch
 from tierline_shared.auth.deps import require
 from tierline_shared.bus.events import (
     TicketRequesterErased,

@@ -18,9 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tierline_metrics import models
 from tierline_metrics.config import MetricsPolicy, business_seconds, load_metrics_policy
+from tierline_metrics.events.ticket_log import load
 from tierline_metrics.kpi.formulas import GroupBy, Period, report
 from tierline_metrics.kpi.targets import judge
-from tierline_metrics.ticket_log import load
 from tierline_shared.auth.deps import require
 from tierline_shared.csvsafe import safe_cell
 from tierline_shared.runtime import Runtime

@@ -19,7 +19,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tierline_metrics.counters import BUCKETS_S
+from tierline_metrics.events.counters import BUCKETS_S
 from tierline_metrics.models import OPEN_TICKET, SCHEMA
 from tierline_shared.clock import Clock
 

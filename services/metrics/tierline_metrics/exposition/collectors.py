@@ -13,7 +13,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tierline_metrics.kpi_exposition import KpiCollector
+from tierline_metrics.exposition.kpis import KpiCollector
 from tierline_metrics.models import counter_totals
 from tierline_shared.clock import Clock, SystemClock
 
@@ -109,7 +109,7 @@ async def read_totals(session: AsyncSession) -> Totals:
 @dataclass
 class Counters:
     """Every collector, loaded together from the counter totals the batches keep
-    (:mod:`tierline_metrics.counters`): one small read per refresh, whatever the volume."""
+    (:mod:`tierline_metrics.events.counters`): one small read per refresh, whatever the volume."""
 
     tickets: TicketCounters = field(default_factory=TicketCounters)
     sla: SlaCounters = field(default_factory=SlaCounters)

@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.schema import CreateIndex
 
 from tierline_metrics import models
-from tierline_metrics.bulk import Copier
+from tierline_metrics.events.bulk import Copier
 from tierline_shared.audit import Actor
 from tierline_shared.bus.consumer import is_transient, record_new
 from tierline_shared.bus.envelope import InvalidMessage, decode

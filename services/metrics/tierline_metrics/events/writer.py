@@ -6,7 +6,7 @@ the first value it was given and a ``max`` column the greatest. Only ``add`` (a 
 reopen count) relies on the inbox to see each event once, as it always did.
 
 The counter totals Prometheus reads move by what the batch changed
-(:mod:`tierline_metrics.counters`): the counted columns of the rows the batch touches are
+(:mod:`tierline_metrics.events.counters`): the counted columns of the rows the batch touches are
 read first, locked, and the difference of what they count for after and before is added
 with one statement; new SLA events and escalations count as the insert returns them.
 """
@@ -24,8 +24,8 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tierline_metrics import counters
-from tierline_metrics.fold import Fold, Row, fold
+from tierline_metrics.events import counters
+from tierline_metrics.events.fold import Fold, Row, fold
 from tierline_metrics.models import (
     SCHEMA,
     counter_totals,

@@ -3,7 +3,7 @@
 accumulate (the ticket log, the inbox) are copied batch by batch while the next batch is
 read and folded, so PostgreSQL works on one while Python decodes the other; the rows a
 later event may still change (ticket facts, major incidents, problems) at the end, with the
-counter totals they sum to (:mod:`tierline_metrics.counters`)."""
+counter totals they sum to (:mod:`tierline_metrics.events.counters`)."""
 
 from __future__ import annotations
 
@@ -16,8 +16,9 @@ from uuid import UUID
 from aiokafka import ConsumerRecord
 from sqlalchemy import Table
 
-from tierline_metrics import counters, models
-from tierline_metrics.fold import FOLDED, Fold, Row, fold
+from tierline_metrics import models
+from tierline_metrics.events import counters
+from tierline_metrics.events.fold import FOLDED, Fold, Row, fold
 from tierline_shared.bus.envelope import InvalidMessage, decode
 from tierline_shared.bus.handlers import Delivered, Handlers
 from tierline_shared.unit_of_work import UnitOfWork

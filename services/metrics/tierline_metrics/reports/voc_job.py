@@ -14,10 +14,10 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tierline_metrics.events.writer import add_totals
 from tierline_metrics.kpi.voc import Contact, Signal, detect
 from tierline_metrics.models import ticket_log, voc_signals
-from tierline_metrics.reports import check_window, csv_response, policy_of, to_csv
-from tierline_metrics.writer import add_totals
+from tierline_metrics.reports.api import check_window, csv_response, policy_of, to_csv
 from tierline_shared.auth.deps import require
 from tierline_shared.bus.events import TicketCreated, TicketEscalated, VoiceOfCustomerSignal
 from tierline_shared.runtime import Runtime

@@ -6,7 +6,7 @@ of four ways, which compose over a batch without reading the row:
 ``max`` (the greatest) and ``add`` (a count). Rows that only accumulate (the ticket log,
 SLA warnings and breaches, escalations, presence changes) are collected as they come. The
 live consumer writes a fold with one statement per table and shape of change
-(:mod:`tierline_metrics.writer`); the rebuild folds the whole history and copies it in.
+(:mod:`tierline_metrics.events.writer`); the rebuild folds the whole history and copies it in.
 """
 
 from __future__ import annotations
