@@ -29,6 +29,7 @@ VOC = "tierline.metrics.voc_signal.v1"
 @pytest.fixture
 async def runtime(databases: Databases) -> AsyncIterator[Any]:
     runtime = offline_runtime(SPEC, databases.create(), FrozenClock(NOW))
+    await SPEC.on_start(runtime)  # the policy the job and the report read
     try:
         yield runtime
     finally:

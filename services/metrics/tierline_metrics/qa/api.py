@@ -8,44 +8,15 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy import Table, select
 
 from tierline_metrics.models import esat_answers, qa_evaluations
+from tierline_metrics.qa.schemas import EsatIn, EvaluationIn
 from tierline_shared.auth.deps import require
 from tierline_shared.pagination import Limit, Offset, fetch_page, page
 from tierline_shared.web import RuntimeDep, SessionDep
 
 router = APIRouter(prefix="/v1", tags=["quality"])
-
-AgentId = Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,64}$")]
-Score = Annotated[int, Field(ge=1, le=5)]
-
-
-class EvaluationIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
-        "agent_id": "ana", "ticket_id": None, "evaluator": "qa-lead", "knowledge": 4,
-        "attitude": 5, "process": 3, "comment": "skipped the identity check",
-        "evaluated_at": "2026-11-25T10:00:00Z"}]})
-    agent_id: AgentId
-    ticket_id: uuid.UUID | None = None
-    evaluator: Annotated[str, Field(min_length=1, max_length=64)]
-    knowledge: Score
-    attitude: Score
-    process: Score = Field(description="adherence to the process")
-    comment: Annotated[str, Field(max_length=4000)] | None = None
-    evaluated_at: AwareDatetime
-
-
-class EsatIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
-        "agent_id": "ana", "question": "workload", "score": 4,
-        "answered_at": "2026-11-25T17:00:00Z"}]})
-    agent_id: AgentId
-    question: Annotated[str, Field(pattern=r"^[a-z0-9_]{1,64}$")]
-    score: Score
-    comment: Annotated[str, Field(max_length=4000)] | None = None
-    answered_at: AwareDatetime
 
 
 async def _store(runtime: Any, table: Table, values: dict[str, Any]) -> dict[str, Any]:

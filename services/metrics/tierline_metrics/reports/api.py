@@ -17,7 +17,7 @@ from sqlalchemy import Table, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tierline_metrics import models
-from tierline_metrics.config import MetricsPolicy, business_seconds, load_metrics_policy
+from tierline_metrics.context import metrics_context
 from tierline_metrics.events.ticket_log import load
 from tierline_metrics.kpi.formulas import GroupBy, Period, report
 from tierline_metrics.kpi.targets import judge
@@ -49,19 +49,12 @@ def check_window(start: datetime, end: datetime) -> Period:
     return Period(start, end)
 
 
-def policy_of(runtime: Runtime) -> MetricsPolicy:
-    if "metrics_policy" not in runtime.state:
-        runtime.state["metrics_policy"] = load_metrics_policy(runtime.settings.policy_dir)
-        runtime.state["business_seconds"] = business_seconds(runtime.settings.policy_dir)
-    policy: MetricsPolicy = runtime.state["metrics_policy"]
-    return policy
-
-
 async def kpi_report(session: AsyncSession, runtime: Runtime, period: Period,
                      group_by: GroupBy | None = None) -> dict[str, Any]:
-    policy = policy_of(runtime)
+    context = metrics_context(runtime)
+    policy = context.policy
     tickets, staffed = await load(session, period.start, period.end, policy.kpi.fcr_window)
-    out = report(tickets, period, policy.kpi, runtime.state["business_seconds"], staffed,
+    out = report(tickets, period, policy.kpi, context.business_seconds, staffed,
                  group_by)
     if group_by == "agent":
         scores = await agent_scores(session, period)
@@ -156,7 +149,7 @@ async def get_targets(
     one row per period and target with its bounds and figure (``met`` null: no data)."""
     check_window(start, end)
     step = timedelta(days=1 if period == "day" else 7)
-    policy = policy_of(runtime)
+    policy = metrics_context(runtime).policy
     rows = []
     lo = start
     while lo < end:

@@ -3,37 +3,18 @@ the console's wallboard (metrics already folds them into its ``sla_events`` read
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
-from uuid import UUID
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime, BaseModel, ConfigDict
+from pydantic import AwareDatetime
 from sqlalchemy import select
 
 from tierline_metrics.models import sla_events
+from tierline_metrics.reports.schemas import SlaEventList
 from tierline_shared.auth.deps import require
 from tierline_shared.web import SessionDep
 
 router = APIRouter(prefix="/v1", tags=["reports"])
-
-_EXAMPLE = {"ticket_id": "0b7e4f0e-6c1d-4a43-9a51-2b1f8f3d2c10", "kind": "breach",
-            "clock": "first_response", "priority": "P2", "threshold_percent": None,
-            "at": "2026-11-30T09:30:00Z"}
-
-
-class SlaEventOut(BaseModel):
-    ticket_id: UUID
-    kind: str
-    clock: str
-    priority: str
-    threshold_percent: int | None
-    at: datetime
-
-
-class SlaEventList(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [_EXAMPLE]}]})
-    items: list[SlaEventOut]
 
 
 @router.get("/reports/sla-events", response_model=SlaEventList,

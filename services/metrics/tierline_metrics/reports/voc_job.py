@@ -14,10 +14,11 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tierline_metrics.context import metrics_context
 from tierline_metrics.events.writer import add_totals
 from tierline_metrics.kpi.voc import Contact, Signal, detect
 from tierline_metrics.models import ticket_log, voc_signals
-from tierline_metrics.reports.api import check_window, csv_response, policy_of, to_csv
+from tierline_metrics.reports.api import check_window, csv_response, to_csv
 from tierline_shared.auth.deps import require
 from tierline_shared.bus.events import TicketCreated, TicketEscalated, VoiceOfCustomerSignal
 from tierline_shared.runtime import Runtime
@@ -63,7 +64,7 @@ def _contact(body: dict[str, Any], day: date, escalated: bool = False) -> Contac
 
 async def check(runtime: Runtime) -> list[Signal]:
     """Detect and publish the signals of yesterday and today; returns the new ones."""
-    settings = policy_of(runtime).voice_of_customer
+    settings = metrics_context(runtime).policy.voice_of_customer
     today = runtime.clock.now().astimezone(UTC).date()
     new: list[Signal] = []
     async with runtime.transaction() as uow:
