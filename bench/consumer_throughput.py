@@ -63,7 +63,8 @@ async def load_roster(spec: Any, settings: Any) -> None:
     from sqlalchemy import delete
 
     from tests.helpers import offline_runtime
-    from tierline_router.api import AgentIn, upsert_agent
+    from tierline_router.agents.schemas import AgentIn
+    from tierline_router.agents.service import upsert_agent
     from tierline_shared.clock import SystemClock
 
     rt = offline_runtime(spec, settings.database_url, SystemClock())

@@ -177,7 +177,7 @@ async def settled(bootstrap: str, topics: list[str], expected: int,
 
 
 def rebuild_once(settings: Any) -> dict[str, Any]:
-    from tierline_metrics.rebuild import rebuild
+    from tierline_metrics.events.rebuild import rebuild
 
     t0 = time.perf_counter()
     outcome = asyncio.run(rebuild(settings))

@@ -29,9 +29,10 @@ from sqlalchemy import insert, select, text  # noqa: E402
 from bench.report import write_results  # noqa: E402
 from tests.helpers import offline_runtime  # noqa: E402
 from tierline_router.app import SPEC, _start  # noqa: E402
-from tierline_router.matcher import choose  # noqa: E402
+from tierline_router.context import router_context  # noqa: E402
 from tierline_router.models import agents, queue, tickets  # noqa: E402
-from tierline_router.placement import (  # noqa: E402
+from tierline_router.routing.matcher import choose  # noqa: E402
+from tierline_router.routing.placement import (  # noqa: E402
     _candidates_query,
     agent_view,
     change_load,
@@ -39,7 +40,7 @@ from tierline_router.placement import (  # noqa: E402
     offer_waiting_to,
     route,
 )
-from tierline_router.rules import need_for  # noqa: E402
+from tierline_router.routing.rules import need_for  # noqa: E402
 from tierline_shared.clock import SystemClock  # noqa: E402
 from tierline_shared.devstack import create_database  # noqa: E402
 from tierline_shared.embedded import EmbeddedPostgres, free_port  # noqa: E402
@@ -151,7 +152,7 @@ async def bench(url: str) -> list[dict]:
     # (4) ceiling: the pure choice among the same 64 candidates
     async with rt.sessions() as session:
         row = (await session.execute(select(tickets).limit(1))).one()
-        need = need_for(rt.state["routing_policy"], facts(row))
+        need = need_for(router_context(rt).routing_policy, facts(row))
         views = [agent_view(r) for r in (await session.execute(_candidates_query(need))).all()]
     durations = []
     for _ in range(RUNS * 10):

@@ -219,7 +219,7 @@ def exposed_names() -> set[str]:
     from sqlalchemy import MetaData
 
     from tierline_intake.webhooks.service import delivery_counter
-    from tierline_metrics.exposition import register
+    from tierline_metrics.exposition.collectors import register
     from tierline_shared.bus.consumer import ConsumerLoop
     from tierline_shared.bus.handlers import Handlers
     from tierline_shared.bus.outbox_metrics import OutboxDepth

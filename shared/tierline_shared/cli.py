@@ -12,7 +12,7 @@ from tierline_shared.migrate import SCHEMAS, SERVICES
 # Commands a service implements, found by module name when the command line is built or
 # run: shared imports no service (the import contract in .importlinter), as `serve` does.
 STAFFING_CLI = "tierline_metrics.staffing.cli"
-METRICS_REBUILD = "tierline_metrics.rebuild"
+METRICS_REBUILD = "tierline_metrics.events.rebuild"
 
 
 def _service_module(name: str) -> ModuleType:

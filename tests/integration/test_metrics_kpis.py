@@ -29,9 +29,10 @@ from tests.e2e.conftest import counter
 from tests.helpers import attach, eventually, offline_runtime, produce
 from tests.kpi_stream import EXPECTED, EXPECTED_AGENTS, PERIOD, TICKETS, script, subset
 from tierline_metrics.app import SPEC, create_app
-from tierline_metrics.exposition import register
+from tierline_metrics.context import metrics_context
+from tierline_metrics.events.rebuild import Replayed, _apply_batch, rebuild
+from tierline_metrics.exposition.collectors import register
 from tierline_metrics.models import inbox, ticket_log
-from tierline_metrics.rebuild import Replayed, _apply_batch, rebuild
 from tierline_shared.bus.envelope import Envelope
 from tierline_shared.bus.events import (
     AgentPresenceChanged,
@@ -244,7 +245,7 @@ async def test_exported_cells_a_spreadsheet_would_run_are_neutralised(live: Live
 
 async def exposition(live: Live) -> str:
     async with live.runtime.sessions() as session:
-        await live.runtime.state["counters"].refresh(session)
+        await metrics_context(live.runtime).counters.refresh(session)
     async with live.client() as client:
         return (await client.get("/metrics")).text
 
@@ -319,6 +320,7 @@ async def test_a_rebuild_replays_the_topics_into_identical_figures(live: Live) -
 
     async def figures(database_url: str) -> list[dict[str, Any]]:
         runtime = offline_runtime(SPEC, database_url, FrozenClock(PERIOD[1]))
+        await SPEC.on_start(runtime)  # the policy the reports read
         app = create_app(runtime.settings)
         key = attach(app, runtime)
         try:

@@ -19,7 +19,7 @@ from tests.helpers import eventually
 from tests.metrics_stream import envelopes, stream
 from tierline_metrics import models
 from tierline_metrics.app import SPEC
-from tierline_metrics.rebuild import rebuild
+from tierline_metrics.events.rebuild import rebuild
 from tierline_shared.audit import Actor
 from tierline_shared.bus.envelope import Envelope
 from tierline_shared.bus.events import (

@@ -16,8 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.helpers import offline_runtime
 from tierline_metrics import models
-from tierline_metrics.app import SPEC, summary
-from tierline_metrics.exposition import register
+from tierline_metrics.app import SPEC
+from tierline_metrics.exposition.collectors import register
 from tierline_metrics.models import (
     escalations,
     major_incidents,
@@ -25,6 +25,7 @@ from tierline_metrics.models import (
     sla_events,
     ticket_facts,
 )
+from tierline_metrics.reports.summary_api import summary
 from tierline_shared.audit import Actor
 from tierline_shared.bus.envelope import Envelope
 from tierline_shared.bus.events import (
@@ -260,7 +261,7 @@ async def test_problems_and_their_workarounds(sessions: Sessions, counters: Samp
 async def test_summary_reports_escalations_breaches_and_major_incidents(
         database_url: str, sessions: Sessions) -> None:
     runtime = offline_runtime(SPEC, database_url, FrozenClock(NOW))
-    runtime.state["counters"] = register(runtime.registry)
+    await SPEC.on_start(runtime)  # the counters the summary reads
     try:
         before = await summary(runtime)
         tid = uuid.uuid4()

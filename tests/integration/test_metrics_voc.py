@@ -16,7 +16,7 @@ import pytest
 from tests.conftest import Databases
 from tests.helpers import attach, deliver, offline_runtime, outbox_events
 from tierline_metrics.app import SPEC, create_app
-from tierline_metrics.voc_job import check
+from tierline_metrics.reports.voc_job import check
 from tierline_shared.bus.events import TicketCreated, TicketEscalated
 from tierline_shared.clock import FrozenClock
 
@@ -29,6 +29,7 @@ VOC = "tierline.metrics.voc_signal.v1"
 @pytest.fixture
 async def runtime(databases: Databases) -> AsyncIterator[Any]:
     runtime = offline_runtime(SPEC, databases.create(), FrozenClock(NOW))
+    await SPEC.on_start(runtime)  # the policy the job and the report read
     try:
         yield runtime
     finally:

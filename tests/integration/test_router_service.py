@@ -14,12 +14,14 @@ import pytest
 from sqlalchemy import select
 
 from tests.helpers import deliver, deliver_envelope, offline_runtime, outbox_events
-from tierline_router.api import AgentIn, upsert_agent
+from tierline_router.agents.schemas import AgentIn
+from tierline_router.agents.service import upsert_agent
 from tierline_router.app import SPEC, _start
-from tierline_router.jobs import expire_offers, review_queue
+from tierline_router.context import router_context
 from tierline_router.models import agents, assignments, queue
-from tierline_router.rules import RoutingPolicy
-from tierline_router.work import answer_offer, set_presence
+from tierline_router.routing.jobs import expire_offers, review_queue
+from tierline_router.routing.rules import RoutingPolicy
+from tierline_router.work.service import answer_offer, set_presence
 from tierline_shared.bus.events import (
     TicketAssigned,
     TicketCreated,
@@ -202,7 +204,7 @@ async def test_tier3_only_when_no_tier1_is_free_and_the_rule_allows(router: Any)
     first, second = await create(router), await create(router)
     assert await holder(router, first) == ("t1", "offered")  # not the better-skilled t3
     assert await holder(router, second) == ("t3", "offered")  # shipped rules allow tiers 1-3
-    router.state["routing_policy"] = RoutingPolicy.model_validate({
+    router_context(router).routing_policy = RoutingPolicy.model_validate({
         "version": 1, "aging_s": 0,
         "rules": [{"name": "tier1-network", "when": {"categories": ["network"]},
                    "need": {"skills": {"network": 4}, "max_tier": 1}}],
@@ -366,7 +368,8 @@ async def test_a_rule_can_move_accepted_work_when_its_agent_goes_offline(router:
     await presence(router, "ana", "away")
     assert await holder(router, ticket) == ("ana", "accepted")  # default: accepted stays
     await presence(router, "ana", "available")
-    router.state["routing_policy"] = router.state["routing_policy"].model_copy(
+    context = router_context(router)
+    context.routing_policy = context.routing_policy.model_copy(
         update={"reroute_accepted_when": ["offline"]})
     await presence(router, "ana", "offline")
     assert await holder(router, ticket) == ("ben", "offered")

@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from tierline_router.force import capacity_refusal
-from tierline_router.matcher import AgentView
-from tierline_router.offer_feed import by_ticket, changes, sse
+from tierline_router.console.offer_feed import by_ticket, changes, sse
+from tierline_router.routing.matcher import AgentView
+from tierline_router.work.force import capacity_refusal
 from tierline_shared.auth.deps import Principal, check_agent, not_this_agent
 from tierline_shared.auth.keys import acts_for, validate_agent
 

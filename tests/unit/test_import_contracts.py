@@ -49,7 +49,7 @@ def test_a_service_importing_another_breaks_the_contract(tmp_path: Path) -> None
 def test_shared_importing_a_service_breaks_the_contract(tmp_path: Path) -> None:
     root = copy_tree(tmp_path)
     with (root / "shared/tierline_shared/clock.py").open("a") as module:
-        module.write("\n\ndef _probe() -> None:\n    from tierline_metrics import rebuild  "
+        module.write("\n\ndef _probe() -> None:\n    from tierline_metrics.events import rebuild  "
                      "# noqa: F401\n")
     result = lint(root)
     assert result.returncode == 1, result.stdout

@@ -1,7 +1,7 @@
 import json
 from datetime import UTC, datetime, timedelta
 
-from tierline_router.matcher import AgentView, Need, choose
+from tierline_router.routing.matcher import AgentView, Need, choose
 
 T0 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 

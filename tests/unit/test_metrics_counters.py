@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
-from tierline_metrics import counters
-from tierline_metrics.fold import Row
+from tierline_metrics.events import counters
+from tierline_metrics.events.fold import Row
 
 T0 = datetime(2026, 11, 2, 9, tzinfo=UTC)
 

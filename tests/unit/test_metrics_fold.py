@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from tierline_metrics.fold import Row, fold
+from tierline_metrics.events.fold import Row, fold
 from tierline_shared.bus.envelope import Envelope
 from tierline_shared.bus.events import (
     Event,

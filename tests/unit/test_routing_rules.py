@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from tierline_router.rules import (
+from tierline_router.routing.rules import (
     RoutingPolicy,
     TicketFacts,
     effective_rank,
@@ -86,7 +86,7 @@ def test_policy_errors_name_file_line_and_field(tmp_path: Path) -> None:
 def test_acceptance_is_chosen_per_rule_with_the_policy_as_default() -> None:
     from pydantic import ValidationError
 
-    from tierline_router.rules import acceptance_of
+    from tierline_router.routing.rules import acceptance_of
 
     policy = RoutingPolicy.model_validate({
         "version": 1, "acceptance": "accept_in_desk",

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tierline_router.rules import load_routing_policy
+from tierline_router.routing.rules import load_routing_policy
 from tierline_shared.erlang import erlang_c_figures
 from tierline_shared.settings import Settings
 from tierline_shared.sim.reference import compare, one_run, queue_ranges, table

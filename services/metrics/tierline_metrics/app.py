@@ -3,24 +3,25 @@
 from __future__ import annotations
 
 import logging
-from collections import Counter
 
-from fastapi import APIRouter, FastAPI
+from fastapi import FastAPI
 
 from tierline_metrics import models
-from tierline_metrics.erasure import on_requester_erased
-from tierline_metrics.exposition import Counters, register
-from tierline_metrics.fold import FOLDED
-from tierline_metrics.qa_api import router as qa_router
-from tierline_metrics.reports import policy_of
-from tierline_metrics.reports import router as kpi_router
-from tierline_metrics.sla_feed_api import router as sla_feed_router
+from tierline_metrics.config import business_seconds, load_metrics_policy
+from tierline_metrics.context import MetricsContext, metrics_context
+from tierline_metrics.events.erasure import on_requester_erased
+from tierline_metrics.events.fold import FOLDED
+from tierline_metrics.events.writer import apply_batch
+from tierline_metrics.exposition.collectors import register
+from tierline_metrics.qa.api import router as qa_router
+from tierline_metrics.reports.api import router as kpi_router
+from tierline_metrics.reports.sla_feed_api import router as sla_feed_router
+from tierline_metrics.reports.summary_api import refresh_counters
+from tierline_metrics.reports.summary_api import router as summary_router
+from tierline_metrics.reports.voc_job import check as check_voc
+from tierline_metrics.reports.voc_job import router as voc_router
 from tierline_metrics.staffing.adherence_api import router as adherence_router
 from tierline_metrics.staffing.api import router as staffing_router
-from tierline_metrics.voc_job import check as check_voc
-from tierline_metrics.voc_job import router as voc_router
-from tierline_metrics.writer import apply_batch
-from tierline_shared.auth.deps import require
 from tierline_shared.bus.events import (
     TicketRequesterErased,
 )
@@ -28,7 +29,7 @@ from tierline_shared.bus.handlers import Handlers
 from tierline_shared.clock import Clock
 from tierline_shared.runtime import Runtime, ServiceSpec
 from tierline_shared.settings import Settings
-from tierline_shared.web import RuntimeDep, create_service_app
+from tierline_shared.web import create_service_app
 
 log = logging.getLogger(__name__)
 
@@ -42,15 +43,11 @@ def handlers(runtime: Runtime | None) -> Handlers:
 
 
 async def _start(runtime: Runtime) -> None:
-    per_agent = policy_of(runtime).per_agent_series
-    # Filled by the periodic refresh.
-    runtime.state["counters"] = register(runtime.registry, runtime.clock, per_agent)
-
-
-async def _refresh(runtime: Runtime) -> None:
-    counters: Counters = runtime.state["counters"]
-    async with runtime.sessions() as session:
-        await counters.refresh(session)
+    policy = load_metrics_policy(runtime.settings.policy_dir)
+    runtime.context = MetricsContext(
+        policy=policy, business_seconds=business_seconds(runtime.settings.policy_dir),
+        # Filled by the periodic refresh.
+        counters=register(runtime.registry, runtime.clock, policy.per_agent_series))
 
 
 async def _voc(runtime: Runtime) -> None:
@@ -62,42 +59,15 @@ SPEC = ServiceSpec(name="metrics", metadata=models.metadata, outbox=models.outbo
                    handlers=handlers, on_start=_start,
                    periodic=lambda runtime: [
                        ("refresh-counters", runtime.settings.metrics_refresh_interval_s,
-                        _refresh),
+                        refresh_counters),
                        ("voice-of-customer",
-                        policy_of(runtime).voice_of_customer.check_interval_s, _voc)])
-
-reports = APIRouter(prefix="/v1", tags=["reports"])
-
-
-@reports.get("/reports/summary",
-             dependencies=[require("reports:read")])
-async def summary(runtime: RuntimeDep) -> dict[str, object]:
-    """Ticket counts by priority and category, as created and as assigned; escalations by
-    kind and trigger; SLA breaches by priority (all clocks); major incidents open (not yet
-    closed) and in all."""
-    await _refresh(runtime)
-    counters: Counters = runtime.state["counters"]
-    tickets, sla = counters.tickets, counters.sla
-    breaches: Counter[str] = Counter()
-    for (_, priority), n in sla.breaches.items():
-        breaches[priority] += n
-    return {
-        "created": [{"priority": p, "category": c, "count": n}
-                    for (p, c), n in sorted(tickets.created.items())],
-        "assigned": [{"priority": p, "category": c, "count": n}
-                     for (p, c), n in sorted(tickets.assigned.items())],
-        "escalations": [{"kind": k, "trigger": t, "count": n}
-                        for (k, t), n in sorted(sla.escalations.items())],
-        "breaches": [{"priority": p, "count": n} for p, n in sorted(breaches.items())],
-        "major_incidents": {"open": sum(sla.major_incidents_open.values()),
-                            "total": sla.major_incidents},
-    }
+                        metrics_context(runtime).policy.voice_of_customer.check_interval_s, _voc)])
 
 
 def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     return create_service_app(
         SPEC, settings, clock=clock,
-        routers=[reports, kpi_router, voc_router, qa_router, staffing_router,
+        routers=[summary_router, kpi_router, voc_router, qa_router, staffing_router,
                  adherence_router, sla_feed_router],
         title="Tierline metrics",
         description="Read models of the event stream, served to Prometheus and as reports.",

@@ -216,7 +216,7 @@ voc_signals = Table(
 )
 
 # Every counter Prometheus reads, as a total per name and label values ("" where a counter
-# has fewer labels), moved by each batch by what it changed (tierline_metrics.counters).
+# has fewer labels), moved by each batch by what it changed (tierline_metrics.events.counters).
 counter_totals = Table(
     "counter_totals",
     metadata,

@@ -7,12 +7,13 @@ from functools import partial
 from fastapi import FastAPI
 
 from tierline_router import models
-from tierline_router.api import router as agents_router
-from tierline_router.desk import on_desk_assignee
-from tierline_router.desk_api import router as desk_router
-from tierline_router.desk_ids_api import router as desk_ids_router
-from tierline_router.erasure import on_requester_erased
-from tierline_router.handlers import (
+from tierline_router.agents.api import router as agents_router
+from tierline_router.console.api import router as console_router
+from tierline_router.context import RouterContext
+from tierline_router.desk.assignee import on_desk_assignee
+from tierline_router.desk.ids_api import router as desk_ids_router
+from tierline_router.routing.erasure import on_requester_erased
+from tierline_router.routing.handlers import (
     on_clock_started,
     on_escalated,
     on_major_incident,
@@ -22,9 +23,15 @@ from tierline_router.handlers import (
     on_status_changed,
     on_ticket_created,
 )
-from tierline_router.jobs import expire_offers, queue_gauges, refresh_gauges, review_queue, sweep
-from tierline_router.rules import load_routing_policy
-from tierline_router.work_api import router as work_router
+from tierline_router.routing.jobs import (
+    expire_offers,
+    queue_gauges,
+    refresh_gauges,
+    review_queue,
+    sweep,
+)
+from tierline_router.routing.rules import load_routing_policy
+from tierline_router.work.api import router as work_router
 from tierline_shared.bus.events import (
     AgentPresenceChanged,
     MajorIncidentDeclared,
@@ -46,8 +53,9 @@ from tierline_shared.web import create_service_app
 
 
 async def _start(runtime: Runtime) -> None:
-    runtime.state["routing_policy"] = load_routing_policy(runtime.settings.policy_dir)
-    runtime.state["gauges"] = queue_gauges(runtime.registry)
+    runtime.context = RouterContext(
+        routing_policy=load_routing_policy(runtime.settings.policy_dir),
+        gauges=queue_gauges(runtime.registry))
 
 
 def handlers(runtime: Runtime) -> Handlers:
@@ -81,7 +89,7 @@ SPEC = ServiceSpec(
 
 def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     return create_service_app(
-        SPEC, settings, routers=[agents_router, work_router, desk_router, desk_ids_router],
+        SPEC, settings, routers=[agents_router, work_router, console_router, desk_ids_router],
         clock=clock,
         title="Tierline router",
         description="Owns agents and assignments; offers each ticket to the best-fit agent "

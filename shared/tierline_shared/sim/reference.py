@@ -24,12 +24,12 @@ from tierline_shared.sim.report import Story
 from tierline_shared.sim.scenario import Scenario
 
 if TYPE_CHECKING:
-    from tierline_router.matcher import AgentView
-    from tierline_router.rules import RoutingPolicy, TicketFacts
+    from tierline_router.routing.matcher import AgentView
+    from tierline_router.routing.rules import RoutingPolicy, TicketFacts
 
 # The router's pure rules and matcher, found by module name when the reference runs:
 # shared imports no service (the import contract), as ``tierline serve`` finds services.
-MATCHER, RULES = "tierline_router.matcher", "tierline_router.rules"
+MATCHER, RULES = "tierline_router.routing.matcher", "tierline_router.routing.rules"
 
 
 def _router() -> tuple[Any, Any]:
