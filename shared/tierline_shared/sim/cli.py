@@ -130,9 +130,12 @@ def _theory(variants: list[Scenario], runs: dict[str, tuple[dict[str, Any], list
             variant, stories, _speed(args, variant))
     confidence = int(round((variants[0].theory.confidence if variants[0].theory else 0.95)
                            * 100))
-    text = (f"Measured against Erlang C ({confidence}% batch-means intervals in brackets; "
-            f"\"runs\": where {confidence}% of runs of the same number of tickets of the "
-            "M/M/n queue itself land, empty start included; `tierline simulate "
+    abandon = any(r.get("patience_s") for r in results.values())
+    runs_note = "" if abandon else (
+        f"; \"runs\": where {confidence}% of runs of the same number of tickets of the M/M/n "
+        "queue itself land, empty start included")
+    text = (f"Measured against {'Erlang A' if abandon else 'Erlang C'} ({confidence}% "
+            f"batch-means intervals in brackets{runs_note}; `tierline simulate "
             + Path(args.scenario).name + "`):\n\n"
             + theory.table(results) + "\n" + _overheads(results, _speed(args, variants[0])))
     ideal = theory.ideal_table(results)
