@@ -217,6 +217,7 @@ def test_the_ideal_queue_on_the_same_tickets_finds_a_router_that_idles_agents() 
                    speed=30)["ideal_queue"]
     assert lazy["difference"]["high"] < 0, lazy["difference"]
     assert lazy["later_than_ideal_by_1s"] > 0.1 * lazy["tickets"]
+    assert lazy["mean_wait_gap_s"] > 1 and ideal["mean_wait_gap_s"] == pytest.approx(0, abs=1e-6)
     text = ideal_table({"h": exact, "lazy": {"ideal_queue": lazy}})
     assert "| h |" in text and "| lazy |" in text
     assert ideal_table({"h": {}}) == ""

@@ -241,6 +241,7 @@ def compare(scenario: Scenario, stories: list[Story], speed: float) -> dict[str,
             "router_alone": ci([1.0 if m <= threshold else 0.0 for m, _ in paired]),
             "service_level": ci([1.0 if i <= threshold else 0.0 for _, i in paired]),
             "difference": ci([(m <= threshold) - (i <= threshold) for m, i in paired]),
+            "mean_wait_gap_s": float(np.mean([m - i for m, i in paired])),
             "mean_abs_wait_gap_s": float(gaps.mean()),
             "p99_abs_wait_gap_s": float(np.percentile(gaps, 99)),
             "later_than_ideal_by_1s": int(sum(m - i > 1.0 for m, i in paired))}
