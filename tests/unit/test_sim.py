@@ -22,9 +22,9 @@ BASE = {"version": 1, "name": "t", "duration_minutes": 600, "seed": 3,
 
 def test_every_shipped_scenario_loads() -> None:
     names = sorted(p.name for p in SCENARIOS.glob("*.yaml"))
-    assert names == ["erlang-a-chat.yaml", "erlang-c.yaml", "make-run-smoke.yaml",
-                     "service-desk.yaml", "skills.yaml", "staffing-compare.yaml",
-                     "staffing-round-trip.yaml"]
+    assert names == ["erlang-a-chat.yaml", "erlang-c-71-long.yaml", "erlang-c.yaml",
+                     "make-run-smoke.yaml", "service-desk.yaml", "skills.yaml",
+                     "staffing-compare.yaml", "staffing-round-trip.yaml"]
     for name in names:
         assert load_scenario(Path(name)).version == 1
     compare = load_scenario(Path("staffing-compare.yaml"))

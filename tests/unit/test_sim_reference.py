@@ -12,7 +12,7 @@ import pytest
 from tierline_router.routing.rules import load_routing_policy
 from tierline_shared.erlang import erlang_c_figures
 from tierline_shared.settings import Settings
-from tierline_shared.sim.reference import compare, one_run, queue_ranges, table
+from tierline_shared.sim.reference import at_hold, compare, one_run, queue_ranges, table
 from tierline_shared.sim.report import Story
 from tierline_shared.sim.scenario import Scenario, load_scenario
 
@@ -69,3 +69,29 @@ def test_reference_needs_one_channel_priority_and_type() -> None:
     with pytest.raises(ValueError, match="one priority and one ticket type"):
         Scenario.model_validate(POOL | {"mix": POOL["mix"] | {"priorities": {"P3": 1,
                                                                              "P4": 1}}})
+
+
+def test_router_alone_is_held_against_the_rules_at_the_measured_hold() -> None:
+    """Capacity held half again as long as the handle time: the reference is run again with
+    the handle times stretched by that factor, and router alone is judged against it."""
+    scenario = Scenario.model_validate(POOL | {"duration_minutes": 300,
+                                               "reference": {"warmup_minutes": 60,
+                                                             "replications": 12}})
+    assert at_hold(scenario, 1.5).handle_time[1].mean_s == pytest.approx(450)
+    lognormal = Scenario.model_validate(POOL | {"handle_time": {1: {"median_minutes": 4}},
+                                                "reference": {"replications": 10}})
+    assert at_hold(lognormal, 2).handle_time[1].mean_s == pytest.approx(
+        2 * lognormal.handle_time[1].mean_s)
+    stories = []
+    for n in range(400):
+        arrived = scenario.start + timedelta(minutes=60 + n * 0.5)
+        offered = arrived + timedelta(seconds=5)
+        stories.append(Story(ticket_id=str(n), arrived=arrived, channel="portal",
+                             priority="P4", category="software", offers=[(offered, "a", 1)],
+                             routed_at=arrived + timedelta(seconds=1),
+                             released_at=offered + timedelta(seconds=450)))
+    row = compare(scenario, stories, POLICY)["software"]
+    assert row["hold_factor"] == pytest.approx(1.5)
+    assert row["reference_at_hold"]["mean"] < row["reference"]["mean"]
+    assert isinstance(row["router_alone_within_runs_at_hold"], bool)
+    assert "hold x1.500" in table({"software": row}, 20)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tierline_shared.erlang import erlang_c_figures
@@ -68,3 +69,46 @@ def test_measure_gives_a_verdict_per_interval() -> None:
     text = table(rows, 0.8)
     assert "meets the target" in text.splitlines()[2]
     assert "below" in text.splitlines()[3] or "misses too" in text.splitlines()[3]
+
+
+def test_router_alone_is_held_against_the_day_at_the_measured_hold() -> None:
+    """Hops that hold each agent 20 s beyond a 60 s handle time (5 agents, 60% offered, 80%
+    carried): router alone lands in the day's range at the measured hold, which lies below
+    the range at the handle time; each interval says how long capacity was held beyond the
+    handle time."""
+    base = load_scenario(Path("staffing-round-trip.yaml"))
+    scenario = base.model_copy(update={
+        "staffing": base.staffing.model_copy(update={"volumes": [90, 90],
+                                                     "replications": 40}),
+        "duration_minutes": 60,
+        "handle_time": {2: base.handle_time[2].model_copy(update={"mean_minutes": 1})}})
+    rng = np.random.default_rng(3)
+    start, hop, agents = scenario.start, 20.0, 5
+    free, stories, t = [0.0] * agents, [], 0.0
+    while True:
+        t += rng.exponential(20)  # 90 a half hour
+        if t >= 3600:
+            break
+        offered = max(t, min(free))
+        handle = float(rng.exponential(60))
+        free[free.index(min(free))] = offered + handle + hop
+
+        def when(x: float) -> object:
+            return start + timedelta(seconds=x)
+
+        stories.append(Story(ticket_id=str(len(stories)), arrived=when(t), channel="portal",
+                             priority="P4", offers=[(when(offered), "a", 2)], routed_at=when(t),
+                             handle_s=handle, released_at=when(offered + handle + hop)))
+    hold = float(np.mean([(s.released_at - s.offers[0][0]).total_seconds() for s in stories]))
+    plan = [{"index": k, "volume": 90, "agents": agents, "service_level": 0.9}
+            for k in range(2)]
+    rows = measure(scenario, stories, plan, hold_s=hold)
+    for r in rows:
+        assert r["hold_beyond_handle_s"] == pytest.approx(hop)
+        assert r["runs"] is not None and r["runs_at_hold"] is not None
+        assert r["runs_at_hold"][1] < r["runs"][1] or r["runs_at_hold"][0] < r["runs"][0]
+        assert r["router_alone_within_runs_at_hold"], r
+    text = table(rows, 0.8)
+    assert "runs at the measured hold" in text.splitlines()[0]
+    assert "| 20.0 |" in text.splitlines()[2]
+    assert any("the hops" in line or "chance" in line for line in text.splitlines()[2:])

@@ -15,7 +15,16 @@ from tierline_shared.policy import PolicyError
 from tierline_shared.sim.plan import Draws
 from tierline_shared.sim.report import Story
 from tierline_shared.sim.scenario import Scenario, load_scenario
-from tierline_shared.sim.theory import compare, overhead_table, splice, table
+from tierline_shared.sim.theory import (
+    compare,
+    ideal_table,
+    ideal_waits,
+    mean_hold,
+    overhead_table,
+    overheads,
+    splice,
+    table,
+)
 
 HOMOGENEOUS = {
     "version": 1, "name": "h", "duration_minutes": 3000, "seed": 2, "speed": 30,
@@ -29,9 +38,11 @@ HOMOGENEOUS = {
 
 
 def stories_of_a_queue(scenario: Scenario, to_router_s: float, to_accept_s: float,
-                       to_release_s: float) -> list[Story]:
+                       to_release_s: float, late_s: float = 0.0) -> list[Story]:
     """FCFS M/M/n as router would record it: each ticket reaches router ``to_router_s``
-    after arriving; an offer holds the agent for accept, handle and release hops."""
+    after arriving; an offer holds the agent for accept, handle and release hops. With
+    ``late_s``, a waiting ticket is offered that long after an agent freed up (a router
+    that idles agents while work waits)."""
     rng = np.random.default_rng(4)
     agents = scenario.agents[0].count
     rate = scenario.arrivals["portal"].per_hour / 3600
@@ -41,7 +52,7 @@ def stories_of_a_queue(scenario: Scenario, to_router_s: float, to_accept_s: floa
     while t < scenario.duration_minutes * 60:
         t += rng.exponential(1 / rate)
         seen = t + to_router_s
-        offered = max(seen, free[0])
+        offered = seen if free[0] <= seen else free[0] + late_s
         handle = rng.exponential(aht)
         released = offered + to_accept_s + handle + to_release_s
         heapq.heapreplace(free, released)
@@ -79,8 +90,14 @@ def test_overheads_are_measured_and_taken_out() -> None:
     overheads come out as measured, and the router alone matches Erlang C at the hold
     time it actually had."""
     scenario = Scenario.model_validate(HOMOGENEOUS)
-    result = compare(scenario, stories_of_a_queue(scenario, 3.0, 2.0, 25.0), speed=30)
+    stories = stories_of_a_queue(scenario, 3.0, 2.0, 25.0)
+    result = compare(scenario, stories, speed=30)
     hops = result["overheads"]
+    # the same measures for any run (the round trip and the skills runs use them too)
+    alone = overheads(stories, speed=30)
+    assert alone["hold_beyond_handle"]["mean_s"] == pytest.approx(27.0)
+    assert alone["arrival_to_router"]["count"] == len(stories)
+    assert mean_hold(stories) == pytest.approx(27.0 + np.mean([s.handle_s for s in stories]))
     assert hops["arrival_to_router"]["p50_s"] == pytest.approx(3.0)
     assert hops["offer_to_accept"]["mean_s"] == pytest.approx(2.0)
     assert hops["resolution_to_release"]["p99_s"] == pytest.approx(25.0)
@@ -183,3 +200,25 @@ def test_abandoning_customers_are_held_against_erlang_a() -> None:
     sl = result["customer"]["service_level"]
     assert sl["low"] <= expected.service_level <= sl["high"], sl
     assert "P(abandon)" in table({"h": result}) and "Erlang A" in table({"h": result})
+
+
+def test_the_ideal_queue_on_the_same_tickets_finds_a_router_that_idles_agents() -> None:
+    """Replayed through ideal servers with the same arrivals at router and the same holds,
+    a first-come-first-served router that never idles waits exactly as the ideal queue
+    does, hops or not; one that offers waiting work 30 s after an agent frees up falls
+    short by far more than its interval."""
+    scenario = Scenario.model_validate(HOMOGENEOUS)
+    exact = compare(scenario, stories_of_a_queue(scenario, 3.0, 2.0, 25.0), speed=30)
+    ideal = exact["ideal_queue"]
+    assert ideal["mean_abs_wait_gap_s"] == pytest.approx(0, abs=1e-6)
+    assert ideal["difference"]["mean"] == 0 and ideal["later_than_ideal_by_1s"] == 0
+    assert ideal["router_alone"]["mean"] == exact["policy"]["service_level"]["mean"]
+    lazy = compare(scenario, stories_of_a_queue(scenario, 3.0, 2.0, 25.0, late_s=30.0),
+                   speed=30)["ideal_queue"]
+    assert lazy["difference"]["high"] < 0, lazy["difference"]
+    assert lazy["later_than_ideal_by_1s"] > 0.1 * lazy["tickets"]
+    assert lazy["mean_wait_gap_s"] > 1 and ideal["mean_wait_gap_s"] == pytest.approx(0, abs=1e-6)
+    text = ideal_table({"h": exact, "lazy": {"ideal_queue": lazy}})
+    assert "| h |" in text and "| lazy |" in text
+    assert ideal_table({"h": {}}) == ""
+    assert ideal_waits([], 3) == {}

@@ -126,16 +126,26 @@ def _theory(variants: list[Scenario], runs: dict[str, tuple[dict[str, Any], list
     results = {}
     for variant in variants:
         summary, stories = runs[variant.name]
-        speed = 1.0 if args.intake else (args.speed or variant.speed)
-        summary["theory"] = results[variant.name] = theory.compare(variant, stories, speed)
+        summary["theory"] = results[variant.name] = theory.compare(
+            variant, stories, _speed(args, variant))
     confidence = int(round((variants[0].theory.confidence if variants[0].theory else 0.95)
                            * 100))
-    text = (f"Measured against Erlang C ({confidence}% batch-means intervals in brackets; "
-            f"\"runs\": where {confidence}% of runs of the same number of tickets of the "
-            "M/M/n queue itself land, empty start included; `tierline simulate "
+    abandon = any(r.get("patience_s") for r in results.values())
+    runs_note = "" if abandon else (
+        f"; \"runs\": where {confidence}% of runs of the same number of tickets of the M/M/n "
+        "queue itself land, empty start included")
+    text = (f"Measured against {'Erlang A' if abandon else 'Erlang C'} ({confidence}% "
+            f"batch-means intervals in brackets{runs_note}; `tierline simulate "
             + Path(args.scenario).name + "`):\n\n"
-            + theory.table(results) + "\n\nThe router's own overheads (simulated seconds; "
-            "the last column in real time):\n\n" + theory.overhead_table(results) + "\n")
+            + theory.table(results) + "\n" + _overheads(results, _speed(args, variants[0])))
+    ideal = theory.ideal_table(results)
+    if ideal:
+        text += ("\nThe routing policy alone, ticket by ticket: each ticket's wait from router's "
+                 "first step against its wait in an ideal queue fed with the same tickets (the "
+                 "times they reached router, the times their agents' capacity was held, offer "
+                 "to release) through first-come-first-served servers that never idle while "
+                 "work waits. The arrivals' chance and the hops are the same on both sides, so "
+                 "a difference is the router's queueing alone:\n\n" + ideal + "\n")
     theory.chart(results, args.out / "theory.png")
     text += _chart_for_readme(args, args.out / "theory.png", variants[0].name)
     if args.readme is not None and not theory.splice(args.readme, variants[0].name, text):
@@ -153,7 +163,9 @@ def _round_trip(played: Scenario, run: tuple[dict[str, Any], list[Story]],
     summary, stories = run
     staffing = played.staffing
     assert staffing is not None
-    rows = roundtrip.measure(played, stories, summary["staffing_plan"])
+    summary["overheads"] = theory.overheads(stories, _speed(args, played))
+    summary["mean_hold_s"] = hold = theory.mean_hold(stories)
+    rows = roundtrip.measure(played, stories, summary["staffing_plan"], hold_s=hold)
     summary["staffing"] = rows
     met = sum(r["meets_target"] for r in rows if r["tickets"])
     within = sum(r["within_runs"] for r in rows if r["tickets"])
@@ -164,8 +176,11 @@ def _round_trip(played: Scenario, run: tuple[dict[str, Any], list[Story]],
             f"services with the planned agents per interval (`tierline simulate "
             f"{Path(args.scenario).name}`): {met} of {counted} intervals met the target, "
             f"{within} of {counted} fell within the range of 95% of in-memory runs of the "
-            "same day and staffing.\n\n" + roundtrip.table(rows, staffing.service_level)
-            + "\n")
+            "same day and staffing. Router alone (from router's first step on each ticket) "
+            "is held against in-memory runs of the day at the hold the agents' capacity "
+            f"actually had, offer to release ({_hold(hold, played)}).\n\n"
+            + roundtrip.table(rows, staffing.service_level) + "\n"
+            + _overheads({played.name: summary}, _speed(args, played)))
     roundtrip.chart(rows, staffing.service_level, staffing.interval_minutes,
                     args.out / "staffing.png")
     text += _chart_for_readme(args, args.out / "staffing.png", played.name)
@@ -189,6 +204,7 @@ def _skills(variants: list[Scenario], runs: dict[str, tuple[dict[str, Any], list
         summary, stories = runs[variant.name]
         results = reference.compare(variant, stories, policy)
         summary["reference"] = results
+        summary["overheads"] = theory.overheads(stories, _speed(args, variant))
         reference.chart(results, args.out / f"skills-{variant.name}.png")
         parts.append(f"`{variant.name}`:\n\n"
                      + reference.table(results, variant.service_level_seconds))
@@ -197,14 +213,39 @@ def _skills(variants: list[Scenario], runs: dict[str, tuple[dict[str, Any], list
     text = (f"Each queue's share answered within the target, through the services "
             f"({ref.confidence:.0%} batch-means intervals), against the same routing rules "
             f"and matcher run in memory ({ref.replications} runs; the range {ref.confidence:.0%}"
-            f" of them fall in), `tierline simulate {Path(args.scenario).name}`:\n\n"
-            + "\n\n".join(parts) + "\n")
+            f" of them fall in), `tierline simulate {Path(args.scenario).name}`. Router alone "
+            "(from router's first step on each ticket) is held against the same rules run at "
+            "the hold the agents' capacity actually had, offer to release (the handle times "
+            "stretched by the measured factor):\n\n"
+            + "\n\n".join(parts) + "\n"
+            + _overheads({v.name: runs[v.name][0] for v in variants},
+                         _speed(args, variants[0])))
     text += _chart_for_readme(args, args.out / f"skills-{variants[0].name}.png",
                               variants[0].name)
     if args.readme is not None and not theory.splice(args.readme, variants[0].name, text):
         print(f"{args.readme} has no <!-- sim:{variants[0].name}:start/end --> markers: "
               "left as it was")
     return "\n## Skills against the reference\n\n" + text
+
+
+def _speed(args: argparse.Namespace, scenario: Scenario) -> float:
+    """Simulated seconds per real second the run had."""
+    return 1.0 if args.intake else (args.speed or scenario.speed)
+
+
+def _hold(hold: float | None, scenario: Scenario) -> str:
+    aht = scenario.handle_time[scenario.agents[0].tier].mean_s
+    return "no releases measured" if hold is None else \
+        f"mean {hold:.1f} s against a {aht:g} s mean handle time"
+
+
+def _overheads(results: dict[str, dict[str, Any]], speed: float) -> str:
+    """The router's hops, as distributions of their own, for any kind of run."""
+    from tierline_shared.sim import theory
+
+    return (f"\nThe router's own overheads (simulated seconds at speed {speed:g}, i.e. "
+            f"{speed:g} simulated seconds per real second; the last column in real "
+            "time):\n\n" + theory.overhead_table(results) + "\n")
 
 
 def _chart_for_readme(args: argparse.Namespace, chart: Path, name: str) -> str:

@@ -68,10 +68,15 @@ def day_ranges(volumes: list[float], agents: list[int], interval_s: float, aht_s
 
 
 def measure(scenario: Scenario, stories: list[Story], plan: list[dict[str, Any]],
-            confidence: float = 0.95) -> list[dict[str, Any]]:
+            confidence: float = 0.95, hold_s: float | None = None) -> list[dict[str, Any]]:
     """Each interval: volume, planned agents, the plan's service level, tickets, the share
     answered within the target as the customer saw it and as router alone did, the
-    in-memory range, and whether the measured share meets the target within that range."""
+    in-memory range, and whether the measured share meets the target within that range.
+    With ``hold_s`` (the mean time an agent's capacity was held, offer to release, as
+    measured: the handle time plus the hops), also the range of in-memory runs of the day
+    at that hold, which router alone is held against (the load router actually carried, as
+    the homogeneous runs hold it against Erlang C at the measured hold), and per interval
+    the mean time the capacity was held beyond the handle time."""
     staffing = scenario.staffing
     assert staffing is not None
     interval_s = staffing.interval_minutes * 60
@@ -80,6 +85,9 @@ def measure(scenario: Scenario, stories: list[Story], plan: list[dict[str, Any]]
     agents = [row["agents"] for row in plan]
     ranges = day_ranges(staffing.volumes, agents, interval_s, aht, threshold,
                         staffing.replications, confidence, scenario.seed)
+    at_hold = (day_ranges(staffing.volumes, agents, interval_s, hold_s, threshold,
+                          staffing.replications, confidence, scenario.seed)
+               if hold_s is not None else [None] * len(plan))
     rows = []
     for k, row in enumerate(plan):
         begin = scenario.start + timedelta(seconds=k * interval_s)
@@ -88,41 +96,56 @@ def measure(scenario: Scenario, stories: list[Story], plan: list[dict[str, Any]]
         customer = [(s.offers[0][0] - s.arrived).total_seconds() for s in mine]
         alone = [(s.offers[0][0] - s.routed_at).total_seconds() for s in mine
                  if s.routed_at is not None]
+        beyond = [(s.released_at - s.offers[0][0]).total_seconds() - s.handle_s for s in mine
+                  if s.released_at is not None and s.handle_s is not None]
         measured = (sum(w <= threshold for w in customer) / len(customer)) if customer else None
         policy = (sum(w <= threshold for w in alone) / len(alone)) if alone else None
-        bounds = ranges[k]
+        bounds, hold_bounds = ranges[k], at_hold[k]
         rows.append({
             "interval": k, "volume": row["volume"], "agents": row["agents"],
             "plan_service_level": row["service_level"], "tickets": len(mine),
             "service_level": measured, "router_alone": policy,
-            "runs": bounds,
+            "runs": bounds, "runs_at_hold": hold_bounds,
+            "hold_beyond_handle_s": sum(beyond) / len(beyond) if beyond else None,
             "meets_target": measured is not None and measured >= staffing.service_level,
             "within_runs": measured is not None and bounds is not None
-            and bounds[0] <= measured <= bounds[1]})
+            and bounds[0] <= measured <= bounds[1],
+            "router_alone_within_runs_at_hold": policy is not None and hold_bounds is not None
+            and hold_bounds[0] <= policy <= hold_bounds[1]})
     return rows
 
 
+def _verdict(r: dict[str, Any], target: float) -> str:
+    if r["service_level"] is None:
+        return "no tickets"
+    if r["meets_target"]:
+        return "meets the target"
+    if r["runs"] is None or r["runs"][1] < target:
+        return "the same day in memory misses too: the plan (steady state per interval)"
+    if r["within_runs"]:
+        return "below the target, within the range of runs: chance"
+    if r["runs_at_hold"] is not None and r["router_alone_within_runs_at_hold"]:
+        return ("below the range of runs; router alone within the runs at the measured "
+                "hold: the hops")
+    return "below the range of runs: the services (routing or hops)"
+
+
 def table(rows: list[dict[str, Any]], target: float) -> str:
-    lines = ["| interval | volume | agents | plan (Erlang C) | tickets | measured | router alone "
-             "| in-memory runs | verdict |",
-             "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
+    def fmt(v: float | None, digits: int = 3) -> str:
+        return "" if v is None else f"{v:.{digits}f}"
+
+    def span(bounds: tuple[float, float] | None) -> str:
+        return "" if bounds is None else f"{bounds[0]:.3f} to {bounds[1]:.3f}"
+
+    lines = ["| interval | volume | agents | plan (Erlang C) | tickets | measured | in-memory runs "
+             "| router alone | runs at the measured hold | held beyond handle (s) | verdict |",
+             "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
     for r in rows:
-        runs = "" if r["runs"] is None else f"{r['runs'][0]:.3f} to {r['runs'][1]:.3f}"
-        if r["service_level"] is None:
-            verdict = "no tickets"
-        elif r["meets_target"]:
-            verdict = "meets the target"
-        elif r["runs"] is not None and r["runs"][1] >= target:
-            verdict = ("below the target, within the range of runs: chance"
-                       if r["within_runs"]
-                       else "below the range of runs: the services (routing or hops)")
-        else:
-            verdict = "the same day in memory misses too: the plan (steady state per interval)"
-        fmt = (lambda v: "" if v is None else f"{v:.3f}")  # noqa: E731
         lines.append(f"| {r['interval']} | {r['volume']:g} | {r['agents']} | "
                      f"{r['plan_service_level']:.3f} | {r['tickets']} | "
-                     f"{fmt(r['service_level'])} | {fmt(r['router_alone'])} | {runs} | "
-                     f"{verdict} |")
+                     f"{fmt(r['service_level'])} | {span(r['runs'])} | "
+                     f"{fmt(r['router_alone'])} | {span(r.get('runs_at_hold'))} | "
+                     f"{fmt(r.get('hold_beyond_handle_s'), 1)} | {_verdict(r, target)} |")
     return "\n".join(lines)
 
 
@@ -141,6 +164,13 @@ def chart(rows: list[dict[str, Any]], target: float, interval_minutes: int,
     high = [np.nan if r["runs"] is None else r["runs"][1] for r in rows]
     ax.fill_between(hours, low, high, step=None, alpha=0.2, label="range of in-memory runs")
     ax.plot(hours, measured, "s-", label="measured through the services")
+    held = [r.get("runs_at_hold") for r in rows]
+    if any(b is not None for b in held):
+        ax.fill_between(hours, [np.nan if b is None else b[0] for b in held],
+                        [np.nan if b is None else b[1] for b in held], alpha=0.12,
+                        color="C2", label="in-memory runs at the measured hold")
+    ax.plot(hours, [np.nan if r["router_alone"] is None else r["router_alone"] for r in rows],
+            "^:", color="C2", label="router alone")
     ax.axhline(target, color="grey", linewidth=0.8, label="target")
     ax.set_ylim(0, 1.02)
     ax.set_xlabel("hours from the start of the day")

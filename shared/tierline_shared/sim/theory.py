@@ -59,6 +59,65 @@ def distribution(values: list[float], speed: float) -> dict[str, float | int | N
             "mean_real_ms": round(float(arr.mean()) / speed * 1000, 1)}
 
 
+def overheads(stories: list[Story], speed: float) -> dict[str, dict[str, float | int | None]]:
+    """The router's own overheads over the tickets an agent was offered (and the customer
+    did not abandon), each as a distribution of its own (simulated seconds, and the mean in
+    real milliseconds): arrival to router's first step; arrival to offer when router found
+    an agent free; offer to accept (the offer reaching the agent over Kafka and the accept
+    coming back); resolution sent to capacity freed; and the time an agent's capacity was
+    held (offer to release) beyond the handle time. Every homogeneous, round-trip and
+    skills run reports these, from this one function."""
+    served = [s for s in stories if s.offers and not s.abandoned]
+    return {
+        "arrival_to_router": distribution(
+            [x for s in served if (x := _seconds(s.arrived, s.routed_at)) is not None], speed),
+        "arrival_to_offer_when_free": distribution(
+            [(s.offers[0][0] - s.arrived).total_seconds() for s in served
+             if s.routed_at is not None and not s.queued], speed),
+        "offer_to_accept": distribution(
+            [x for s in served if (x := _seconds(s.offers[0][0], s.accepted_at)) is not None],
+            speed),
+        "resolution_to_release": distribution(
+            [x for s in served if (x := _seconds(s.resolving_at, s.released_at)) is not None],
+            speed),
+        "hold_beyond_handle": distribution(
+            [h - s.handle_s for s in served if s.handle_s is not None and
+             (h := _seconds(s.offers[0][0], s.released_at)) is not None], speed)}
+
+
+def mean_hold(stories: list[Story]) -> float | None:
+    """The mean time an agent's capacity was held, offer to release, over the tickets an
+    agent was offered and finished: the handle time plus the hops."""
+    holds = [h for s in stories if s.offers and not s.abandoned
+             and (h := _seconds(s.offers[0][0], s.released_at)) is not None]
+    return float(np.mean(holds)) if holds else None
+
+
+def ideal_waits(stories: list[Story], slots: int) -> dict[str, float]:
+    """Each ticket's wait in an ideal queue fed with the same tickets: the times they reached
+    router and the times their agents' capacity was held (offer to release, as measured),
+    replayed through ``slots`` first-come-first-served servers that never idle while work
+    waits, all free at the start. A work-conserving first-come-first-served router offers
+    each ticket exactly then (which server takes a ticket does not change when it starts),
+    so the difference from router's own waits is the routing policy's alone: the arrivals'
+    chance and the hops' length are the same on both sides. Tickets never offered or never
+    released are left out (they held no capacity, or held it past the end)."""
+    fed = sorted((s for s in stories if s.routed_at is not None and s.offers
+                  and not s.abandoned and s.released_at is not None),
+                 key=lambda s: s.routed_at)  # type: ignore[arg-type, return-value]
+    if not fed:
+        return {}
+    origin = min(s.routed_at for s in fed)  # type: ignore[type-var]
+    free = [0.0] * slots
+    out = {}
+    for s in fed:
+        at = (s.routed_at - origin).total_seconds()  # type: ignore[operator]
+        start = max(at, free[0])
+        out[s.ticket_id] = start - at
+        heapq.heapreplace(free, start + (s.released_at - s.offers[0][0]).total_seconds())  # type: ignore[operator]
+    return out
+
+
 def _occupancy(stories: list[Story], slots: int, start: datetime, end: datetime,
                batches: int, confidence: float) -> Interval:
     """Share of the slots held (offer to release) in each of ``batches`` equal windows of
@@ -152,9 +211,9 @@ def compare(scenario: Scenario, stories: list[Story], speed: float) -> dict[str,
         return batch_means(values, theory.batches, theory.confidence).as_dict()
 
     span_s = (stop - begin).total_seconds()
-    holds = [h for s in served if (h := _seconds(s.offers[0][0], s.released_at)) is not None]
     carried_rate = len(kept) / span_s
-    hold = float(np.mean(holds)) if holds else aht
+    measured_hold = mean_hold(served)
+    hold = aht if measured_hold is None else measured_hold
     effective = model(carried_rate * hold, hold) \
         if carried_rate * hold < slots or patience is not None else None
     occupancy = _occupancy(served, slots, begin, stop, theory.batches, theory.confidence)
@@ -171,22 +230,21 @@ def compare(scenario: Scenario, stories: list[Story], speed: float) -> dict[str,
                    "asa_s": ci(policy)},
         "probability_abandon": ci([0.0 if a else 1.0 for a in answered]),
         "occupancy": occupancy.as_dict(),
-        "overheads": {
-            "arrival_to_router": distribution(
-                [x for s in served if (x := _seconds(s.arrived, s.routed_at)) is not None],
-                speed),
-            "arrival_to_offer_when_free": distribution(
-                [w for s, w in zip(seen, customer, strict=True) if not s.queued], speed),
-            "offer_to_accept": distribution(
-                [x for s in served if (x := _seconds(s.offers[0][0], s.accepted_at))
-                 is not None], speed),
-            "resolution_to_release": distribution(
-                [x for s in served if (x := _seconds(s.resolving_at, s.released_at))
-                 is not None], speed),
-            "hold_beyond_handle": distribution(
-                [h - s.handle_s for s in served if s.handle_s is not None and
-                 (h := _seconds(s.offers[0][0], s.released_at)) is not None], speed)},
+        "overheads": overheads(served, speed),
     }
+    ideal = ideal_waits(stories, slots) if patience is None else {}
+    paired = [(wait(s, s.routed_at), ideal[s.ticket_id]) for s in seen if s.ticket_id in ideal]
+    if len(paired) >= 2 * theory.batches:
+        gaps = np.abs([m - i for m, i in paired])
+        out["ideal_queue"] = {
+            "tickets": len(paired),
+            "router_alone": ci([1.0 if m <= threshold else 0.0 for m, _ in paired]),
+            "service_level": ci([1.0 if i <= threshold else 0.0 for _, i in paired]),
+            "difference": ci([(m <= threshold) - (i <= threshold) for m, i in paired]),
+            "mean_wait_gap_s": float(np.mean([m - i for m, i in paired])),
+            "mean_abs_wait_gap_s": float(gaps.mean()),
+            "p99_abs_wait_gap_s": float(np.percentile(gaps, 99)),
+            "later_than_ideal_by_1s": int(sum(m - i > 1.0 for m, i in paired))}
     out["within"] = {
         "customer_service_level": _inside(out["customer"]["service_level"],
                                           nominal.service_level),
@@ -291,6 +349,23 @@ def overhead_table(results: dict[str, dict[str, Any]]) -> str:
                              f"{d['p50_s']} | {d['p90_s']} | {d['p99_s']} | "
                              f"{d['mean_real_ms']} |")
     return "\n".join(lines)
+
+
+def ideal_table(results: dict[str, dict[str, Any]]) -> str:
+    """Markdown: router alone against the ideal queue fed with the same tickets and holds."""
+    lines = ["| run | tickets | router alone within the target | ideal queue, same tickets | "
+             "difference (router - ideal) | mean gap in wait (s) | p99 gap (s) | "
+             "offered > 1 s later than ideal |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for name, r in results.items():
+        q = r.get("ideal_queue")
+        if not q:
+            continue
+        lines.append(f"| {name} | {q['tickets']} | {_ci(q['router_alone'])} | "
+                     f"{_ci(q['service_level'])} | {_ci(q['difference'])} | "
+                     f"{q['mean_abs_wait_gap_s']:.2f} | {q['p99_abs_wait_gap_s']:.2f} | "
+                     f"{q['later_than_ideal_by_1s']} |")
+    return "\n".join(lines) if len(lines) > 2 else ""
 
 
 def chart(results: dict[str, dict[str, Any]], path: Path) -> Path:
