@@ -35,11 +35,9 @@ from tierline_sla.escalations.domain import (
     Escalation,
     Signals,
     TicketView,
-    act,
-    predictive,
     sentiment,
 )
-from tierline_sla.escalations.service import escalate, predict
+from tierline_sla.escalations.service import escalate, escalate_on_signals, predict
 from tierline_sla.incidents import service as incidents
 from tierline_sla.models import tickets
 from tierline_sla.recorder import record
@@ -117,11 +115,8 @@ async def _repeat_contacts(runtime: Runtime, uow: UnitOfWork, event: TicketCreat
             tickets.c.created_at >= since, tickets.c.created_at <= event.created_at))
     signals = Signals(repeat_contacts=int(contacts or 1))  # every other signal at its start
     view = TicketView(priority=event.priority, category=event.category, tier=0)
-    for trigger, action, reason in predictive(policy.predictive, signals, []):
-        escalation = act(action, trigger, reason, view)
-        if escalation is not None:
-            await escalate(runtime, uow.session, event.ticket_id, escalation, trigger,
-                           event.created_at)
+    await escalate_on_signals(runtime, uow.session, event.ticket_id, signals, view, [],
+                              event.created_at)
 
 
 async def on_ticket_assigned(runtime: Runtime, uow: UnitOfWork, run: ClockRun,

@@ -5,6 +5,7 @@ checked whenever they move, each trigger once per ticket."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
@@ -75,6 +76,13 @@ async def predict(runtime: Runtime, session: AsyncSession, ticket_id: UUID,
     fired = (await session.scalars(select(escalations.c.trigger).where(
         escalations.c.ticket_id == ticket_id))).all()
     view = TicketView(priority=row.priority, category=row.category, tier=row.tier)
+    await escalate_on_signals(runtime, session, ticket_id, signals, view, fired, at)
+
+
+async def escalate_on_signals(runtime: Runtime, session: AsyncSession, ticket_id: UUID,
+                              signals: Signals, view: TicketView, fired: Sequence[str],
+                              at: datetime) -> None:
+    """Escalate for each predictive rule ``signals`` meet that has not ``fired`` yet."""
     policy = sla_context(runtime).escalation_policy
     for trigger, action, reason in predictive(policy.predictive, signals, fired):
         escalation = act(action, trigger, reason, view)
