@@ -60,8 +60,12 @@ def main(argv: list[str] | None = None) -> int:
     simulate_arguments(simulate)
     metrics = sub.add_parser("metrics", help="metrics' read models")
     metrics_sub = metrics.add_subparsers(dest="metrics_command", required=True)
-    metrics_sub.add_parser("rebuild", help="empty the read models built from events and "
-                           "replay every topic from the start (stop metrics first)")
+    rebuild = metrics_sub.add_parser("rebuild", help="empty the read models built from events "
+                                     "and replay every topic from the start (stop metrics "
+                                     "first)")
+    rebuild.add_argument("--workers", type=int, default=None, metavar="N",
+                         help="replay processes, each reading its share of the partitions "
+                         "(default: one per partition, up to two per core; 1: this process)")
     args = parser.parse_args(argv)
 
     if args.command == "simulate":
@@ -97,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         return create_key_command(settings, args.name, args.scopes.split(","),
                                   args.expires_days, args.agent)
     if args.command == "metrics":
-        return int(_service_module(METRICS_REBUILD).main(settings))
+        return int(_service_module(METRICS_REBUILD).main(settings, args.workers))
     if args.command == "migrate":
         from tierline_shared.migrate import upgrade
 

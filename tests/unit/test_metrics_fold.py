@@ -103,3 +103,52 @@ def test_escalations_and_problems() -> None:
     assert out.escalations[0]["kind"] == "functional"
     assert out.problems[problem].changes["ticket_count"] == ("set", 2)
     assert [row[2] for row in out.log] == ["tierline.ticket.escalated.v1"]
+
+
+def test_folds_of_a_stream_split_by_key_merge_into_the_fold_of_the_whole() -> None:
+    """The rebuild's workers each fold the partitions they read; merged, their folds are the
+    fold of the whole stream (a ticket's events share a key, so one worker sees them all;
+    major incidents link tickets from another worker's partitions)."""
+    from tests.metrics_stream import envelopes, stream
+    from tierline_metrics.events.fold import Fold, merge
+
+    sent = [Delivered(e, "t", e.body()) for e in envelopes(stream(200, seed=4))]
+    whole = fold(sent)
+    for workers in (2, 3):
+        parts = [fold([d for d in sent if d.envelope.key[-1] % workers == n])
+                 for n in range(workers)]
+        merged = Fold()
+        for part in parts:
+            merge(merged, part)
+        assert {k: r.changes for k, r in merged.facts.items()} == \
+            {k: r.changes for k, r in whole.facts.items()}
+        assert {k: r.changes for k, r in merged.major_incidents.items()} == \
+            {k: r.changes for k, r in whole.major_incidents.items()}
+        assert {k: r.changes for k, r in merged.problems.items()} == \
+            {k: r.changes for k, r in whole.problems.items()}
+        for name in ("log", "sla_events", "escalations", "presence"):
+            assert sorted(map(repr, getattr(merged, name))) == \
+                sorted(map(repr, getattr(whole, name))), name
+        assert (merged.escalated, merged.linked, merged.incidents_linked, merged.applied) == \
+            (whole.escalated, whole.linked, whole.incidents_linked, whole.applied)
+    assert whole.major_incidents and whole.linked and whole.escalated
+
+
+def test_merge_composes_each_operation_of_a_row_both_parts_changed() -> None:
+    from tierline_metrics.events.fold import Fold, merge
+
+    tid = uuid.uuid4()
+    a, b = Fold(), Fold()
+    a.ticket(tid).set(status="new")
+    a.ticket(tid).first("first_response_at", 1)
+    a.ticket(tid).max("updates_due", 3)
+    a.ticket(tid).add("reopen_count", 2)
+    b.ticket(tid).set(status="closed", major_incident_id="m")
+    b.ticket(tid).first("first_response_at", 2)
+    b.ticket(tid).max("updates_due", 5)
+    b.ticket(tid).add("reopen_count", 1)
+    merge(a, b)
+    assert a.facts[tid].changes == {
+        "status": ("set", "closed"), "major_incident_id": ("set", "m"),
+        "first_response_at": ("first", 1), "updates_due": ("max", 5),
+        "reopen_count": ("add", 3)}

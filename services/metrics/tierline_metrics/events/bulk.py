@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
@@ -46,27 +48,12 @@ class Copier:
     async def add(self, records: list[ConsumerRecord[bytes, bytes]], outcome: Any) -> None:
         """Fold ``records``; copy their log and inbox rows while the caller reads on."""
         folded: list[Delivered[Any]] = []
-        seen, inbox, handles = self._seen, self._inbox, self._handlers.handles
         applied = 0
-        for n, record in enumerate(records):
-            if n % 250 == 249:  # let the copy under way send on while this batch decodes
+        for start in range(0, len(records), 250):
+            if start:  # let the copy under way send on while this batch decodes
                 await asyncio.sleep(0)
-            try:
-                envelope = decode(list(record.headers or ()), record.value)
-            except InvalidMessage:
-                continue
-            kind, event_id = envelope.type, envelope.id
-            key = event_id.int  # hashed in C, unlike the UUID
-            if key in seen or not handles(kind):
-                continue
-            seen.add(key)
-            inbox.append((event_id, kind, record.topic))
-            delivered: Delivered[Any] = Delivered(envelope, record.topic, record.value)
-            if kind in _FOLDED:
-                folded.append(delivered)
-            else:
-                self._rewrites.append(delivered)
-            applied += 1
+            applied += sort_out(records[start:start + 250], self._seen, self._handlers.handles,
+                                folded, self._rewrites, self._inbox)
         outcome.applied += applied
         outcome.skipped += len(records) - applied
         fold(folded, into=self._fold)
@@ -104,48 +91,95 @@ class Copier:
     async def write(self) -> None:
         """Copy the rest once every batch was added, then apply the erasures."""
         await self._settle()
-        out = self._fold
-        raw = await self._connection()
-        escalated = Counter(row["ticket_id"] for row in out.escalations)
-        functional = Counter(row["ticket_id"] for row in out.escalations
-                             if row["kind"] == "functional")
-        for ticket_id, row in out.facts.items():
-            if ticket_id in escalated:
-                row.set(escalations=escalated[ticket_id],
-                        functional_escalations=functional[ticket_id])
-        children = Counter(row.value("major_incident_id") for row in out.facts.values()
-                           if "major_incident_id" in row.changes)
-        for incident_id, row in out.major_incidents.items():
-            if incident_id in out.incidents_linked:
-                row.set(ticket_count=children[incident_id])
-        totals: counters.Totals = Counter()
-        for table, rows, count in ((models.ticket_facts, out.facts, counters.ticket),
-                                   (models.major_incidents, out.major_incidents,
-                                    counters.incident),
-                                   (models.problems, out.problems, counters.problem)):
-            names = [c.name for c in table.columns]
-            full = [_full(table, key, row) for key, row in rows.items()]
-            for values in full:
-                count(values, totals)
-            await _copy(raw, table, names, [tuple(values.values()) for values in full])
-        await _copy(raw, models.presence_log, ["agent_id", "at", "presence"],
-                    list({(a, at): (a, at, p) for a, at, p in reversed(out.presence)}.values()))
-        for table, dicts, key_of in ((models.sla_events, out.sla_events, counters.sla_event),
-                                     (models.escalations, out.escalations, counters.escalation)):
-            names = [c.name for c in table.columns]
-            totals.update(key_of(d) for d in dicts)
-            await _copy(raw, table, names, [tuple(d.get(n) for n in names) for d in dicts])
-        await _copy(raw, models.counter_totals, ["name", "a", "b", "value"],
-                    [(*key, n) for key, n in sorted(totals.items())])
-        await self._handlers.apply(self._uow, self._rewrites)
+        await write_folded(await self._connection(), self._fold, self._rewrites,
+                           self._handlers, self._uow)
+
+
+def sort_out(records: list[ConsumerRecord[bytes, bytes]], seen: set[int],
+             handles: Callable[[str], bool], folded: list[Delivered[Any]],
+             rewrites: list[Delivered[Any]], inbox: list[tuple[UUID, str, str]]) -> int:
+    """Decode ``records``; append each new event metrics handles to ``folded`` (or, for the
+    erasures, to ``rewrites``) and its inbox row to ``inbox``; return how many were new.
+    Invalid messages, duplicates (by id, in ``seen``) and events metrics does not handle are
+    left out, as the live consumer leaves them out."""
+    applied = 0
+    for record in records:
+        try:
+            envelope = decode(list(record.headers or ()), record.value)
+        except InvalidMessage:
+            continue
+        kind, event_id = envelope.type, envelope.id
+        key = event_id.int  # hashed in C, unlike the UUID
+        if key in seen or not handles(kind):
+            continue
+        seen.add(key)
+        inbox.append((event_id, kind, record.topic))
+        delivered: Delivered[Any] = Delivered(envelope, record.topic, record.value)
+        if kind in _FOLDED:
+            folded.append(delivered)
+        else:
+            rewrites.append(delivered)
+        applied += 1
+    return applied
+
+
+async def write_folded(raw: Any, out: Fold, rewrites: list[Delivered[Any]], handlers: Handlers,
+                       uow: UnitOfWork) -> None:
+    """Copy the rows of a whole replay's fold a later event may still have changed (facts,
+    major incidents, problems), the accumulated ones left (presence, SLA events,
+    escalations) and the counter totals they sum to; then apply the erasures."""
+    escalated = Counter(row["ticket_id"] for row in out.escalations)
+    functional = Counter(row["ticket_id"] for row in out.escalations
+                         if row["kind"] == "functional")
+    for ticket_id, row in out.facts.items():
+        if ticket_id in escalated:
+            row.set(escalations=escalated[ticket_id],
+                    functional_escalations=functional[ticket_id])
+    children = Counter(row.value("major_incident_id") for row in out.facts.values()
+                       if "major_incident_id" in row.changes)
+    for incident_id, row in out.major_incidents.items():
+        if incident_id in out.incidents_linked:
+            row.set(ticket_count=children[incident_id])
+    totals: counters.Totals = Counter()
+    for table, rows, count in ((models.ticket_facts, out.facts, counters.ticket),
+                               (models.major_incidents, out.major_incidents,
+                                counters.incident),
+                               (models.problems, out.problems, counters.problem)):
+        names = [c.name for c in table.columns]
+        full = [_full(table, key, row) for key, row in rows.items()]
+        for values in full:
+            count(values, totals)
+        await _copy(raw, table, names, [tuple(values.values()) for values in full])
+    await _copy(raw, models.presence_log, ["agent_id", "at", "presence"],
+                list({(a, at): (a, at, p) for a, at, p in reversed(out.presence)}.values()))
+    for table, dicts, key_of in ((models.sla_events, out.sla_events, counters.sla_event),
+                                 (models.escalations, out.escalations, counters.escalation)):
+        names = [c.name for c in table.columns]
+        totals.update(key_of(d) for d in dicts)
+        await _copy(raw, table, names, [tuple(d.get(n) for n in names) for d in dicts])
+    await _copy(raw, models.counter_totals, ["name", "a", "b", "value"],
+                [(*key, n) for key, n in sorted(totals.items())])
+    await handlers.apply(uow, rewrites)
 
 
 def _full(table: Table, key: UUID, row: Row) -> dict[str, Any]:
     """Every column of the row, in the table's order: the fold's values, else the server
     default."""
-    key_name = next(iter(table.primary_key.columns)).name
-    values = {key_name: key, **{n: v for n, (_, v) in row.changes.items()}}
-    return {c.name: values.get(c.name, _DEFAULTS.get(c.name)) for c in table.columns}
+    key_name, template = _template(table)
+    values = template.copy()
+    values[key_name] = key
+    for name, (_, value) in row.changes.items():
+        values[name] = value
+    if len(values) != len(template):  # a change to no column of the table: left out
+        return {name: values[name] for name in template}
+    return values
+
+
+@functools.cache
+def _template(table: Table) -> tuple[str, dict[str, Any]]:
+    """The table's key column, and every column with its server default, in order."""
+    return (next(iter(table.primary_key.columns)).name,
+            {c.name: _DEFAULTS.get(c.name) for c in table.columns})
 
 
 async def _copy(raw: Any, table: Table, columns: list[str], rows: list[Any]) -> None:

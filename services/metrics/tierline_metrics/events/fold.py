@@ -143,6 +143,38 @@ def fold(events: Iterable[Delivered[Any]], into: Fold | None = None) -> Fold:
     return out
 
 
+def merge(into: Fold, other: Fold) -> Fold:
+    """Add ``other``, the fold of events ``into`` has not seen, to ``into``. Meant for folds of
+    disjoint partitions (a replay split by partition): a row's changes from both compose as
+    their operations do; where both set a column (events on different partitions, which no
+    consumer orders against each other either), ``other``'s value is kept."""
+    for mine, theirs in ((into.facts, other.facts), (into.major_incidents, other.major_incidents),
+                         (into.problems, other.problems)):
+        for key, row in theirs.items():
+            have = mine.get(key)
+            if have is None:
+                mine[key] = row
+                continue
+            for name, (op, value) in row.changes.items():
+                old = have.changes.get(name)
+                if old is None or op == "set":
+                    have.changes[name] = (op, value)
+                elif op == "max":
+                    have.changes[name] = (op, max(old[1], value))
+                elif op == "add":
+                    have.changes[name] = (op, old[1] + value)
+                # "first": the value already there stays
+    into.log.extend(other.log)
+    into.sla_events.extend(other.sla_events)
+    into.escalations.extend(other.escalations)
+    into.presence.extend(other.presence)
+    into.escalated |= other.escalated
+    into.linked.update(other.linked)
+    into.incidents_linked |= other.incidents_linked
+    into.applied += other.applied
+    return into
+
+
 def _created(out: Fold, e: TicketCreated, d: Delivered[Any]) -> None:
     out.ticket(e.ticket_id).set(ticket_type=e.ticket_type, channel=e.channel,
                                 created_priority=e.priority, created_category=e.category,

@@ -18,8 +18,10 @@ event.
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import logging
+import os
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -31,7 +33,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.schema import CreateIndex
 
 from tierline_metrics import models
-from tierline_metrics.events.bulk import Copier
+from tierline_metrics.events import split
+from tierline_metrics.events.bulk import Copier, write_folded
 from tierline_shared.audit import Actor
 from tierline_shared.bus.consumer import is_transient, record_new
 from tierline_shared.bus.envelope import InvalidMessage, decode
@@ -56,7 +59,10 @@ class Replayed:
     failed: list[str] = field(default_factory=list)
 
 
-async def rebuild(settings: Settings, timeout_s: float = 600) -> Replayed:
+async def rebuild(settings: Settings, timeout_s: float = 600,
+                  workers: int | None = None) -> Replayed:
+    """Rebuild the read models; ``workers`` replay processes (default: one per partition, up
+    to two per core; 1 replays in this process)."""
     from tierline_metrics.app import SPEC
 
     engine = make_engine(settings.database_url, pool_size=2)
@@ -72,7 +78,7 @@ async def rebuild(settings: Settings, timeout_s: float = 600) -> Replayed:
         try:
             copied = await _copy_in(settings, sessions, handlers,
                                     SPEC.consumes(Topics(settings.topic_prefix)), outcome,
-                                    timeout_s)
+                                    timeout_s, workers)
         finally:
             if collecting:
                 gc.enable()
@@ -93,23 +99,39 @@ async def rebuild(settings: Settings, timeout_s: float = 600) -> Replayed:
 
 async def _copy_in(settings: Settings, sessions: async_sessionmaker[AsyncSession],
                    handlers: Handlers, topics: list[str], outcome: Replayed,
-                   timeout_s: float) -> bool:
+                   timeout_s: float, workers: int | None) -> bool:
     """Empty the read models and copy the replay in, in one transaction; False if a table
     refused a row (nothing changed then)."""
+    counts = await _partition_counts(settings, topics)
+    if workers is None:
+        workers = split.default_workers(os.cpu_count(), max(counts.values(), default=1))
+    numbers = split.plan(counts, workers)
+    forked = None
     try:
+        if numbers is not None:  # before the transaction: a child inherits no connection in use
+            forked = split.Workers(numbers, functools.partial(_replay, settings, topics,
+                                                              timeout_s), handlers)
         async with transaction(sessions, outbox=models.outbox,
                                actor=Actor.system("metrics")) as uow:
             await _truncate(uow.session)
             indexes = [i for t in REBUILT for i in sorted(t.indexes, key=lambda i: i.name or "")]
             for index in indexes:  # built again at the end: one sort, not a random insert per row
                 await uow.session.execute(text(f"DROP INDEX {models.SCHEMA}.{index.name}"))
-            copier = Copier(handlers, uow)
-            try:
-                async for records in _replay(settings, topics, timeout_s):
-                    await copier.add(records, outcome)
-                await copier.write()
-            finally:
-                await copier.close()
+            if forked is not None:
+                connection = await uow.session.connection()
+                raw = (await connection.get_raw_connection()).driver_connection
+                whole = await split.copy_in(raw, forked)
+                outcome.applied += whole.applied
+                outcome.skipped += whole.skipped
+                await write_folded(raw, whole.fold, whole.rewrites, handlers, uow)
+            else:
+                copier = Copier(handlers, uow)
+                try:
+                    async for records in _replay(settings, topics, timeout_s):
+                        await copier.add(records, outcome)
+                    await copier.write()
+                finally:
+                    await copier.close()
             for index in indexes:
                 await uow.session.execute(CreateIndex(index))
     except Exception as exc:
@@ -118,7 +140,25 @@ async def _copy_in(settings: Settings, sessions: async_sessionmaker[AsyncSession
         log.warning("copying the replay failed; applying it batch by batch",
                     extra={"error": repr(exc)})
         return False
+    finally:
+        if forked is not None:
+            forked.stop()
     return True
+
+
+async def _partition_counts(settings: Settings, topics: list[str]) -> dict[str, int]:
+    """Each topic's partition count (the topics created first if missing)."""
+    kafka = KafkaClient.from_settings(
+        settings, Topics(settings.topic_prefix).configs(settings.min_insync_replicas))
+    await ensure_topics(kafka, topics, partitions=settings.topic_partitions,
+                        replication_factor=settings.topic_replication_factor)
+    consumer = make_consumer(kafka, group_id=None, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        await consumer.topics()
+        return {t: len(consumer.partitions_for_topic(t) or ()) for t in topics}
+    finally:
+        await consumer.stop()
 
 
 async def _truncate(conn: Any) -> None:
@@ -131,20 +171,24 @@ async def _truncate(conn: Any) -> None:
         "GROUP BY kind"))
 
 
-async def _replay(settings: Settings, topics: list[str], timeout_s: float
+async def _replay(settings: Settings, topics: list[str], timeout_s: float,
+                  numbers: set[int] | None = None
                   ) -> AsyncIterator[list[ConsumerRecord[bytes, bytes]]]:
-    """Every record of ``topics`` up to their end offsets now, a fetched batch at a time."""
+    """Every record of ``topics`` (of their partitions ``numbers``, default all) up to their
+    end offsets now, a fetched batch at a time."""
     kafka = KafkaClient.from_settings(
         settings, Topics(settings.topic_prefix).configs(settings.min_insync_replicas))
-    await ensure_topics(kafka, topics, partitions=settings.topic_partitions,
-                        replication_factor=settings.topic_replication_factor)
+    if numbers is None:
+        await ensure_topics(kafka, topics, partitions=settings.topic_partitions,
+                            replication_factor=settings.topic_replication_factor)
     consumer = make_consumer(kafka, group_id=None, enable_auto_commit=False,
                              auto_offset_reset="earliest")
     await consumer.start()
     try:
         await consumer.topics()  # fetch metadata for every topic
         partitions = [TopicPartition(t, p) for t in topics
-                      for p in sorted(consumer.partitions_for_topic(t) or ())]
+                      for p in sorted(consumer.partitions_for_topic(t) or ())
+                      if numbers is None or p in numbers]
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         ends = await consumer.end_offsets(partitions)
@@ -212,8 +256,8 @@ async def _apply_in(sessions: async_sessionmaker[AsyncSession], handlers: Handle
     outcome.skipped += len(records) - len(events)
 
 
-def main(settings: Settings) -> int:
-    outcome = asyncio.run(rebuild(settings))
+def main(settings: Settings, workers: int | None = None) -> int:
+    outcome = asyncio.run(rebuild(settings, workers=workers))
     print(f"replayed: {outcome.applied} applied, {outcome.skipped} skipped, "
           f"{len(outcome.failed)} failed")
     for failure in outcome.failed:
