@@ -49,3 +49,41 @@ def test_an_inbox_row_is_three_length_prefixed_fields() -> None:
     assert row == (struct.pack(">hi", 3, 16) + event_id.bytes
                    + struct.pack(">i", 26) + b"tierline.ticket.created.v1"
                    + struct.pack(">i", 4) + "t.é".encode())
+
+
+def test_workers_facts_rows_combined_are_the_rows_and_totals_of_the_whole_fold() -> None:
+    """Each worker makes its own tickets' facts rows; combined, with major incidents'
+    links set whichever worker read them, they are the one-process rows and totals, a
+    ticket known only from a link included."""
+    from collections import Counter
+
+    from tests.metrics_stream import envelopes, stream
+    from tierline_metrics.events.bulk import count_escalations, facts_rows
+    from tierline_metrics.events.fold import fold
+    from tierline_metrics.events.split import Part, combine, finish
+    from tierline_shared.bus.envelope import Envelope
+    from tierline_shared.bus.events import MajorIncidentTicketLinked
+    from tierline_shared.bus.handlers import Delivered
+
+    sent = envelopes(stream(200, seed=8))
+    incident = next(e.event.major_incident_id for e in sent  # type: ignore[attr-defined]
+                    if type(e.event).__name__ == "MajorIncidentDeclared")
+    stranger = uuid.uuid4()  # a ticket the replay knows only by this link
+    sent.append(Envelope.wrap(MajorIncidentTicketLinked(
+        major_incident_id=incident, ticket_id=stranger, linked_at=sent[-1].time),
+        source="/t", time=sent[-1].time))
+    delivered = [Delivered(e, "t", e.body()) for e in sent]
+
+    whole = fold(delivered)
+    count_escalations(whole)
+    expected: Counter[object] = Counter()
+    rows = facts_rows(whole.facts, expected)
+    for workers in (2, 3):
+        parts = [finish(Part(fold=fold([d for d in delivered
+                                        if d.envelope.key[-1] % workers == n])))
+                 for n in range(workers)]
+        combined = combine(parts)
+        assert sorted(map(repr, combined.facts)) == sorted(map(repr, rows))
+        assert combined.totals == expected
+    assert any(row[0] == stranger for row in rows)
+    assert sum(1 for row in rows if incident in row) > 1

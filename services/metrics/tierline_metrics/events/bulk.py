@@ -123,11 +123,8 @@ def sort_out(records: list[ConsumerRecord[bytes, bytes]], seen: set[int],
     return applied
 
 
-async def write_folded(raw: Any, out: Fold, rewrites: list[Delivered[Any]], handlers: Handlers,
-                       uow: UnitOfWork) -> None:
-    """Copy the rows of a whole replay's fold a later event may still have changed (facts,
-    major incidents, problems), the accumulated ones left (presence, SLA events,
-    escalations) and the counter totals they sum to; then apply the erasures."""
+def count_escalations(out: Fold) -> None:
+    """Set each escalated ticket's escalation counts from the fold's escalations."""
     escalated = Counter(row["ticket_id"] for row in out.escalations)
     functional = Counter(row["ticket_id"] for row in out.escalations
                          if row["kind"] == "functional")
@@ -135,15 +132,44 @@ async def write_folded(raw: Any, out: Fold, rewrites: list[Delivered[Any]], hand
         if ticket_id in escalated:
             row.set(escalations=escalated[ticket_id],
                     functional_escalations=functional[ticket_id])
-    children = Counter(row.value("major_incident_id") for row in out.facts.values()
-                       if "major_incident_id" in row.changes)
+
+
+def facts_rows(facts: dict[UUID, Row], totals: counters.Totals) -> list[tuple[Any, ...]]:
+    """The ticket facts rows, every column in the table's order; what they count is added
+    to ``totals``."""
+    out = []
+    for key, row in facts.items():
+        values = _full(models.ticket_facts, key, row)
+        counters.ticket(values, totals)
+        out.append(tuple(values.values()))
+    return out
+
+
+# Where a facts row (``facts_rows``) holds its ticket and its major incident.
+FACTS_COLUMNS = [c.name for c in models.ticket_facts.columns]
+TICKET_AT = FACTS_COLUMNS.index("ticket_id")
+INCIDENT_AT = FACTS_COLUMNS.index("major_incident_id")
+
+
+async def write_folded(raw: Any, out: Fold, rewrites: list[Delivered[Any]], handlers: Handlers,
+                       uow: UnitOfWork, facts: list[tuple[Any, ...]] | None = None,
+                       totals: counters.Totals | None = None) -> None:
+    """Copy the rows of a whole replay's fold a later event may still have changed (facts,
+    major incidents, problems), the accumulated ones left (presence, SLA events,
+    escalations) and the counter totals they sum to; then apply the erasures. ``facts``:
+    the facts rows already made (by the replay's workers, their counts in ``totals``)
+    instead of ``out.facts``."""
+    if facts is None:
+        count_escalations(out)
+        totals = Counter()
+        facts = facts_rows(out.facts, totals)
+    assert totals is not None
+    children = Counter(row[INCIDENT_AT] for row in facts if row[INCIDENT_AT] is not None)
     for incident_id, row in out.major_incidents.items():
         if incident_id in out.incidents_linked:
             row.set(ticket_count=children[incident_id])
-    totals: counters.Totals = Counter()
-    for table, rows, count in ((models.ticket_facts, out.facts, counters.ticket),
-                               (models.major_incidents, out.major_incidents,
-                                counters.incident),
+    await _copy(raw, models.ticket_facts, FACTS_COLUMNS, facts)
+    for table, rows, count in ((models.major_incidents, out.major_incidents, counters.incident),
                                (models.problems, out.problems, counters.problem)):
         names = [c.name for c in table.columns]
         full = [_full(table, key, row) for key, row in rows.items()]

@@ -123,7 +123,8 @@ async def _copy_in(settings: Settings, sessions: async_sessionmaker[AsyncSession
                 whole = await split.copy_in(raw, forked)
                 outcome.applied += whole.applied
                 outcome.skipped += whole.skipped
-                await write_folded(raw, whole.fold, whole.rewrites, handlers, uow)
+                await write_folded(raw, whole.fold, whole.rewrites, handlers, uow,
+                                   whole.facts, whole.totals)
             else:
                 copier = Copier(handlers, uow)
                 try:

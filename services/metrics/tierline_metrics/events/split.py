@@ -20,6 +20,7 @@ import contextlib
 import gc
 import multiprocessing
 import pickle
+from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
@@ -29,7 +30,13 @@ from aiokafka import ConsumerRecord
 
 from tierline_metrics import models
 from tierline_metrics.events import pgcopy
-from tierline_metrics.events.bulk import sort_out
+from tierline_metrics.events.bulk import (
+    INCIDENT_AT,
+    TICKET_AT,
+    count_escalations,
+    facts_rows,
+    sort_out,
+)
 from tierline_metrics.events.fold import Fold, fold, merge
 from tierline_shared.bus.handlers import Delivered, Handlers
 
@@ -41,10 +48,14 @@ Replay = Callable[[set[int]], AsyncIterator[list[ConsumerRecord[bytes, bytes]]]]
 
 @dataclass
 class Part:
-    """What one worker folded, sent once it has read its partitions to their ends."""
+    """What one worker folded, sent once it has read its partitions to their ends: its
+    tickets' facts rows already made (``facts``, counted in ``totals``), every other row in
+    ``fold``."""
 
     fold: Fold = field(default_factory=Fold)
     rewrites: list[Delivered[Any]] = field(default_factory=list)
+    facts: list[tuple[Any, ...]] = field(default_factory=list)
+    totals: Counter[Any] = field(default_factory=Counter)
     applied: int = 0
     skipped: int = 0
 
@@ -133,13 +144,7 @@ class Workers:
         yield pgcopy.TRAILER
 
     def merged(self) -> Part:
-        whole = Part()
-        for part in self.parts:
-            merge(whole.fold, part.fold)
-            whole.rewrites.extend(part.rewrites)
-            whole.applied += part.applied
-            whole.skipped += part.skipped
-        return whole
+        return combine(self.parts)
 
     def stop(self) -> None:
         """End the workers (at once if they are still reading: the copy failed)."""
@@ -152,6 +157,49 @@ class Workers:
             process.join(timeout=10)
         for pipe in self._pipes:
             pipe.close()
+
+
+def combine(parts: list[Part]) -> Part:
+    """Every worker's part in one; each facts row gets its ticket's latest major incident,
+    whichever worker read the link (a link is keyed by its incident)."""
+    whole = Part()
+    for part in parts:
+        merge(whole.fold, part.fold)
+        whole.rewrites.extend(part.rewrites)
+        whole.facts.extend(part.facts)
+        whole.totals.update(part.totals)
+        whole.applied += part.applied
+        whole.skipped += part.skipped
+    links, facts = whole.fold.linked, whole.facts
+    if links:
+        rows = set()
+        for n, row in enumerate(facts):
+            rows.add(row[TICKET_AT])
+            incident = links.get(row[TICKET_AT])
+            if incident is not None:
+                facts[n] = (*row[:INCIDENT_AT], incident, *row[INCIDENT_AT + 1:])
+        only_linked = Fold()  # tickets a link is all the replay knows of
+        for ticket_id, incident in links.items():
+            if ticket_id not in rows:
+                only_linked.ticket(ticket_id).set(major_incident_id=incident)
+        facts.extend(facts_rows(only_linked.facts, whole.totals))
+    return whole
+
+
+def finish(part: Part) -> Part:
+    """Make a worker's facts rows. Every event of its tickets was read here (keyed by
+    ticket) but a major incident's links (keyed by the incident): those are left to
+    :func:`combine`, which has every worker's."""
+    whole = part.fold
+    count_escalations(whole)
+    for ticket_id in whole.linked:
+        row = whole.facts[ticket_id]
+        row.changes.pop("major_incident_id", None)
+        if not row.changes:  # a ticket only linked here: combine makes its row
+            del whole.facts[ticket_id]
+    part.facts = facts_rows(whole.facts, part.totals)
+    whole.facts = {}
+    return part
 
 
 async def copy_in(raw: Any, workers: Workers) -> Part:
@@ -199,7 +247,7 @@ def _work(numbers: set[int], replay: Replay, handlers: Handlers, out: Connection
     """A worker process: read, decode and fold partitions ``numbers``; stream the rows."""
     gc.disable()  # as in the parent: the fold only grows, there are no cycles to find
     try:
-        part = asyncio.run(_fold_partitions(numbers, replay, handlers, out))
+        part = finish(asyncio.run(_fold_partitions(numbers, replay, handlers, out)))
         out.send_bytes(_DONE + pickle.dumps(part, protocol=pickle.HIGHEST_PROTOCOL))
     except BaseException as exc:  # noqa: BLE001 - every failure goes to the parent
         with contextlib.suppress(Exception):
