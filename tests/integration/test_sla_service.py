@@ -419,3 +419,34 @@ async def test_an_agents_request_to_go_up_a_tier_is_a_functional_escalation(sla:
                  if kind == "tierline.ticket.escalated.v1" and body["trigger"] == "agent"]
     assert [(e["kind"], e["to_tier"], e["level"]) for e in escalated] == [("functional", 2, 1)]
     assert escalated[0]["reason"] == "ana: needs network engineering"
+
+
+async def test_recurring_incidents_logged_out_of_order_are_a_problem_when_the_last_comes(
+        databases: Any) -> None:
+    """Incidents are not always logged in the order they were created: three on one
+    configuration item, the earliest logged last, are a problem linking all three as soon as
+    it comes (sla reads the window either side of it)."""
+    from sqlalchemy import select
+
+    from tierline_sla.models import problems, tickets
+
+    runtime = offline_runtime(SPEC, str(databases.create()), FrozenClock(T0))
+    await _start(runtime)
+    titles = ["VPN drops at noon", "Cannot reach the intranet", "Remote desktop times out"]
+    gateway = [created("P3", at=T0 + timedelta(days=3 * i), title=titles[i],
+                       configuration_item="VPN-GW-01", category=["network", "access",
+                                                                  "software"][i])
+               for i in range(3)]
+    try:
+        for ticket in reversed(gateway):
+            await deliver(runtime, ticket)
+        async with runtime.sessions() as session:
+            [problem] = (await session.execute(select(problems))).all()
+            linked = set((await session.scalars(select(tickets.c.problem_id).where(
+                tickets.c.ticket_id.in_([t.ticket_id for t in gateway])))).all())
+        assert (problem.basis, problem.key) == ("configuration_item",
+                                                "configuration_item:vpn-gw-01")
+        assert problem.ticket_ids == [str(t.ticket_id) for t in gateway]
+        assert linked == {problem.id}
+    finally:
+        await runtime.engine.dispose()

@@ -179,24 +179,25 @@ def test_category_alone_needs_twice_as_many() -> None:
     assert found is not None and found.basis == "category"
 
 
-def test_reading_only_the_deciding_group_finds_the_same_recurrence() -> None:
-    """sla reads only the incidents of the group find_recurrence settles on, told by counts
-    of the stored values (``deciding_basis``): over random desks, values spelt with other
-    cases and spaces and bases in any order, the recurrence found from that group alone is
-    the one found from every recent incident."""
+def test_reading_only_the_candidate_groups_finds_the_same_recurrence() -> None:
+    """sla reads only the incidents of the groups large enough to settle on, told by counts
+    of the stored values (``candidates``), and every incident in the window only when it
+    gets to the titles: over random desks, values spelt with other cases and spaces, bases
+    in any order and incidents either side of the new one, that finds the recurrence found
+    from every incident in the window."""
     import random
 
-    from tierline_sla.incidents.problems import deciding_basis, same_values
+    from tierline_sla.incidents.problems import before_text, candidates, same_values
 
     rng = random.Random(7)
     spellings = {"ci": ["VPN-GW-01", " vpn-gw-01", "VPN-GW-01 ", "db-7", None, "  "],
                  "svc": ["Payroll", "payroll ", "Mail", None],
                  "cat": ["network", "software", "hardware"]}
-    decided = {"configuration_item": 0, "service": 0, "category": 0, "text": 0, None: 0}
+    outcomes = {"none": 0, "from the groups": 0, "from every incident": 0}
     for _ in range(400):
         by = rng.sample(["configuration_item", "service", "category", "text"], rng.randint(1, 4))
         policy = ProblemPolicy(min_incidents=rng.randint(2, 4), by=by)
-        recent = [facts(-rng.uniform(0, 60 * 24 * 40), configuration_item=rng.choice(
+        recent = [facts(rng.uniform(-60 * 24 * 40, 60 * 24 * 40), configuration_item=rng.choice(
             spellings["ci"]), service=rng.choice(spellings["svc"]),
             category=rng.choice(spellings["cat"]), title=rng.choice(
                 ["VPN drops", "Mail bounces", "Laptop will not boot"]))
@@ -204,8 +205,8 @@ def test_reading_only_the_deciding_group_finds_the_same_recurrence() -> None:
         ticket = facts(configuration_item=rng.choice(spellings["ci"]),
                        service=rng.choice(spellings["svc"]),
                        category=rng.choice(spellings["cat"]))
-        window = [t for t in [ticket, *recent]
-                  if t.created_at >= ticket.created_at - timedelta(days=policy.window_days)]
+        span = timedelta(days=policy.window_days)
+        window = [t for t in [ticket, *recent] if abs(t.created_at - ticket.created_at) <= span]
         counts: dict[str, dict[str | None, int]] = {}
         for basis in ("configuration_item", "service", "category"):
             by_value = counts[basis] = {}
@@ -213,14 +214,40 @@ def test_reading_only_the_deciding_group_finds_the_same_recurrence() -> None:
                 if t.ticket_id != ticket.ticket_id:
                     value = getattr(t, basis)
                     by_value[value] = by_value.get(value, 0) + 1
-        basis = deciding_basis(ticket, counts, policy)  # type: ignore[arg-type]
-        decided[basis] += 1
         expected = find_recurrence(ticket, window, policy)
-        if basis is None:
-            assert expected is None
-        elif basis != "text":
-            wanted = set(same_values(ticket, basis, counts.get(basis, {})))
-            group = [t for t in window if getattr(t, basis) in wanted]
-            assert find_recurrence(ticket, group, policy) == expected
-            assert expected is not None and expected.basis == basis
-    assert all(decided.values()), decided  # every outcome was exercised
+        bases = candidates(ticket, counts, policy)  # type: ignore[arg-type]
+        assert bases is not None
+        found = None
+        if bases:
+            wanted = {b: set(same_values(ticket, b, counts[b])) for b in bases}
+            groups = [t for t in window if any(getattr(t, b) in wanted[b] for b in bases)]
+            found = find_recurrence(ticket, groups, policy.model_copy(
+                update={"by": before_text(policy)}))
+            if found is not None:
+                outcomes["from the groups"] += 1
+        if found is None and "text" in policy.by:
+            found = find_recurrence(ticket, window, policy)
+            outcomes["from every incident"] += found is not None
+        outcomes["none"] += found is None
+        assert found == expected
+    assert all(outcomes.values()), outcomes  # every outcome was exercised
+
+
+def test_a_recurrence_is_found_whichever_incident_is_logged_last() -> None:
+    """Three incidents on one configuration item within the window make a problem in any
+    order they are logged, the one logged last naming all three; two within the window
+    and one beyond it do not."""
+    import itertools
+
+    policy = ProblemPolicy(by=["configuration_item"])
+    three = [facts(-60 * 24 * d, configuration_item="vpn-gw-01", title=f"t{d}")
+             for d in (0, 10, 20)]
+    for order in itertools.permutations(three):
+        assert find_recurrence(order[0], [], policy) is None
+        assert find_recurrence(order[1], [order[0]], policy) is None
+        found = find_recurrence(order[2], list(order[:2]), policy)
+        assert found is not None and set(found.ticket_ids) == {t.ticket_id for t in three}
+        assert found.reason.startswith("3 incidents on configuration item")
+    apart = [facts(-60 * 24 * d, configuration_item="vpn-gw-01") for d in (0, 20, 40)]
+    for order in itertools.permutations(apart):
+        assert find_recurrence(order[2], list(order[:2]), policy) is None

@@ -83,7 +83,7 @@ def _same_outage(a: TicketFacts, b: TicketFacts) -> bool:
     return outage_key(b.service, None) == outage_key(a.service, None)
 
 
-def _densest(at: datetime, times: Sequence[datetime], window: timedelta) -> int:
+def densest(at: datetime, times: Sequence[datetime], window: timedelta) -> int:
     """The most of ``times`` (sorted) that one window of length ``window`` holding ``at``
     holds. Such a window can be slid right until it starts at one of them, losing none."""
     most, end = 0, 0
@@ -122,7 +122,7 @@ def detect(ticket: TicketFacts, recent: Sequence[TicketFacts],
                     and _same_outage(ticket, other)):
                 group[other.ticket_id] = other
         ordered_group = sorted(group.values(), key=lambda t: t.created_at)
-        most = _densest(ticket.created_at, [t.created_at for t in ordered_group], window)
+        most = densest(ticket.created_at, [t.created_at for t in ordered_group], window)
         if most >= policy.burst_tickets:
             what = "configuration item" if key.startswith("ci:") else "service"
             name = ticket.configuration_item if key.startswith("ci:") else ticket.service

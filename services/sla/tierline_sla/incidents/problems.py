@@ -1,10 +1,12 @@
 """Problem candidates: incidents that recur become a problem linking them. Pure.
 
-On each new incident, recent incidents (within ``window_days``) are grouped with it by the
-bases in ``by``, in order: the same configuration item, the same service, the same category
-(a weak signal, so it needs twice ``min_incidents``), or a similar title (TF-IDF cosine
-similarity at or above ``text_similarity``). The first group that reaches its size is the
-recurrence; its key names it so one open problem collects the group.
+On each new incident, the incidents created within ``window_days`` either side of it are
+grouped with it by the bases in ``by``, in order: the same configuration item, the same
+service, the same category (a weak signal, so it needs twice ``min_incidents``), or a
+similar title (TF-IDF cosine similarity at or above ``text_similarity``). The first group of
+which one window of ``window_days`` holding the incident holds enough is the recurrence,
+whichever of them was logged last (incidents are not always logged in the order they were
+created); its key names it so one open problem collects the group.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.metrics.pairwise import cosine_similarity
 
-from tierline_sla.incidents.major import TicketFacts
+from tierline_sla.incidents.major import TicketFacts, densest
 
 Basis = Literal["configuration_item", "service", "category", "text"]
 
@@ -56,31 +58,36 @@ def same_values(ticket: TicketFacts, basis: Basis, values: Iterable[str | None])
     return [v for v in values if v is not None and mine is not None and _norm(v) == mine]
 
 
-def deciding_basis(ticket: TicketFacts, counts: Mapping[Basis, Mapping[str | None, int]],
-                   policy: ProblemPolicy) -> Basis | None:
-    """What :func:`find_recurrence` needs to read, from how many other recent incidents
-    carry each stored value of each attribute basis (``counts``): the attribute basis whose
-    group it settles on (only that group's incidents are needed), ``"text"`` when it gets
-    to the titles first (every recent incident is needed), or None when nothing recurs."""
+def candidates(ticket: TicketFacts, counts: Mapping[Basis, Mapping[str | None, int]],
+               policy: ProblemPolicy) -> list[Basis] | None:
+    """What :func:`find_recurrence` may settle on before it gets to the titles (``"text"``),
+    from how many other incidents within the window either side carry each stored value of
+    each attribute basis (``counts``): the attribute bases whose group is large enough
+    (only their incidents need reading for them), in order; None for a ticket no problem
+    starts from."""
     if ticket.ticket_type != "incident":
         return None
-    for basis in policy.by:
-        if basis == "text":
-            return "text"
+    out: list[Basis] = []
+    for basis in before_text(policy):
         by_value = counts.get(basis, {})
         if 1 + sum(by_value[v] for v in same_values(ticket, basis, by_value)) >= needed(
                 basis, policy):
-            return basis
-    return None
+            out.append(basis)
+    return out
+
+
+def before_text(policy: ProblemPolicy) -> list[Basis]:
+    """The attribute bases tried before the titles."""
+    return list(policy.by[:policy.by.index("text")] if "text" in policy.by else policy.by)
 
 
 def find_recurrence(ticket: TicketFacts, recent: Sequence[TicketFacts],
                     policy: ProblemPolicy) -> Recurrence | None:
     if ticket.ticket_type != "incident":
         return None
-    since = ticket.created_at - timedelta(days=policy.window_days)
+    span = timedelta(days=policy.window_days)
     others = [t for t in recent if t.ticket_type == "incident" and t.ticket_id != ticket.ticket_id
-              and since <= t.created_at <= ticket.created_at]
+              and abs(t.created_at - ticket.created_at) <= span]
     window = f"within {policy.window_days} days"
     for basis in policy.by:
         if basis == "text":
@@ -93,12 +100,18 @@ def find_recurrence(ticket: TicketFacts, recent: Sequence[TicketFacts],
             continue
         group = [ticket, *(t for t in others if _norm(getattr(t, basis)) == mine)]
         need = needed(basis, policy)
-        if len(group) >= need:
+        most = _most(ticket, group, span)
+        if most >= need:
             label = basis.replace("_", " ")
-            return Recurrence(basis, mine, f"{len(group)} incidents on {label} "
+            return Recurrence(basis, mine, f"{most} incidents on {label} "
                               f"{getattr(ticket, basis)!r} {window} (threshold {need})",
                               _ids(group))
     return None
+
+
+def _most(ticket: TicketFacts, group: Sequence[TicketFacts], span: timedelta) -> int:
+    """The most of ``group`` one window of ``span`` holding ``ticket`` holds."""
+    return densest(ticket.created_at, sorted(t.created_at for t in group), span)
 
 
 def _ids(group: Sequence[TicketFacts]) -> tuple[UUID, ...]:
@@ -117,9 +130,10 @@ def _similar(ticket: TicketFacts, others: Sequence[TicketFacts],
     scores = cosine_similarity(matrix[0], matrix[1:]).ravel()
     group = [ticket, *(t for t, s in zip(others, scores, strict=True)
                        if s >= policy.text_similarity)]
-    if len(group) < policy.min_incidents:
+    most = _most(ticket, group, timedelta(days=policy.window_days))
+    if most < policy.min_incidents:
         return None
     first = min(group, key=lambda t: t.created_at)
-    return Recurrence("text", f"{first.ticket_id}", f"{len(group)} incidents with titles like "
+    return Recurrence("text", f"{first.ticket_id}", f"{most} incidents with titles like "
                       f"{ticket.title!r} within {policy.window_days} days (cosine >= "
                       f"{policy.text_similarity:g})", _ids(group))

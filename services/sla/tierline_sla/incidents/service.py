@@ -250,26 +250,31 @@ async def save(runtime: Runtime, session: AsyncSession, row: Any, mi: MajorIncid
 
 async def _problem(runtime: Runtime, session: AsyncSession, ticket: TicketFacts) -> None:
     policy = _policy(runtime).problems
-    window = _window(ticket.created_at - timedelta(days=policy.window_days),
-                     ticket.created_at).cte("recent")
-    attributes = [b for b in policy.by if b != "text"]
+    span = timedelta(days=policy.window_days)  # either side: not always logged in order
+    window = _window(ticket.created_at - span, ticket.created_at + span).cte("recent")
+    attributes = problems.before_text(policy)
     counts: dict[str, dict[str | None, int]] = {b: {} for b in attributes}
-    if attributes:  # how many other recent incidents carry each value: one statement
+    if attributes:  # how many other incidents carry each value: one statement
         for basis, value, count in (await session.execute(union_all(*(
                 select(literal(b), window.c[b], func.count())
                 .where(window.c.ticket_id != ticket.ticket_id).group_by(window.c[b])
                 for b in attributes)))).all():
             counts[basis][value] = count
-    basis = problems.deciding_basis(ticket, counts, policy)  # type: ignore[arg-type]
-    if basis is None:
+    bases = problems.candidates(ticket, counts, policy)  # type: ignore[arg-type]
+    if bases is None:
         return
-    query = select(window)
-    if basis != "text":  # only the group it settles on, not every recent incident
-        query = query.where(window.c[basis].in_(
-            problems.same_values(ticket, basis, counts[basis])))
-    recent = [facts_of(row) for row in (await session.execute(
-        query.order_by(window.c.created_at.desc()))).all()]
-    found = problems.find_recurrence(ticket, recent, policy)
+    found = None
+    if bases:  # only the groups large enough to settle on, not every incident
+        recent = [facts_of(row) for row in (await session.execute(
+            select(window).where(or_(*(window.c[b].in_(problems.same_values(
+                ticket, b, counts[b])) for b in bases)))
+            .order_by(window.c.created_at.desc()))).all()]
+        found = problems.find_recurrence(ticket, recent, policy.model_copy(
+            update={"by": attributes}))
+    if found is None and "text" in policy.by:  # the titles: every incident in the window
+        recent = [facts_of(row) for row in (await session.execute(
+            select(window).order_by(window.c.created_at.desc()))).all()]
+        found = problems.find_recurrence(ticket, recent, policy)
     if found is None:
         return
     key = f"{found.basis}:{found.key}"
