@@ -22,6 +22,7 @@ import multiprocessing
 import pickle
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
@@ -100,6 +101,9 @@ class Workers:
         self.error: BaseException | None = None  # the first worker's failure
         self._queue: asyncio.Queue[tuple[int, bytes | None]] = asyncio.Queue()
         self._readers: list[asyncio.Task[None]] = []
+        # One reading thread per worker (the default executor may have fewer threads).
+        self._threads = ThreadPoolExecutor(max_workers=len(numbers),
+                                           thread_name_prefix="tierline-replay")
 
     @property
     def finished(self) -> bool:
@@ -111,7 +115,7 @@ class Workers:
         ``budget`` bytes went by or every worker is done; the inbox rows and each worker's
         fold are kept aside (``inbox``, ``parts``). Raises a worker's error."""
         if not self._readers:
-            self._readers = [asyncio.create_task(_pump(n, pipe, self._queue))
+            self._readers = [asyncio.create_task(_pump(n, pipe, self._queue, self._threads))
                              for n, pipe in enumerate(self._pipes)]
         budget = _SEGMENT if budget is None else budget
         yield pgcopy.HEADER
@@ -157,6 +161,7 @@ class Workers:
             process.join(timeout=10)
         for pipe in self._pipes:
             pipe.close()
+        self._threads.shutdown(wait=False, cancel_futures=True)
 
 
 def combine(parts: list[Part]) -> Part:
@@ -226,11 +231,12 @@ async def copy_in(raw: Any, workers: Workers) -> Part:
             return workers.merged()
 
 
-async def _pump(n: int, pipe: Connection, queue: asyncio.Queue[tuple[int, bytes | None]]
-                ) -> None:
+async def _pump(n: int, pipe: Connection, queue: asyncio.Queue[tuple[int, bytes | None]],
+                threads: ThreadPoolExecutor) -> None:
     """Move worker ``n``'s messages onto ``queue`` until its last (None: it went away)."""
+    loop = asyncio.get_running_loop()
     while True:
-        message = await asyncio.to_thread(_receive, pipe)
+        message = await loop.run_in_executor(threads, _receive, pipe)
         await queue.put((n, message))
         if message is None or message[:1] in (_DONE, _FAILED):
             return
