@@ -21,7 +21,7 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.dialects.postgresql import JSON, UUID
 
 from tierline_shared.db import bus_tables
 
@@ -85,7 +85,7 @@ ticket_log = Table(
     Column("ticket_id", UUID(as_uuid=True), nullable=False),
     Column("event_type", String(80), nullable=False),
     Column("at", DateTime(timezone=True), nullable=False),
-    Column("body", JSONB, nullable=False),
+    Column("body", JSON, nullable=False),  # as published: read back whole, never queried
     Index("ix_ticket_log_ticket_id", "ticket_id"),
 )
 

@@ -14,7 +14,6 @@ TRAILER = struct.pack(">h", -1)
 
 _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)  # timestamptz counts microseconds from here
 _MICROSECOND = timedelta(microseconds=1)
-_JSONB_VERSION = b"\x01"
 
 
 def timestamptz(at: datetime) -> int:
@@ -27,11 +26,11 @@ def timestamptz(at: datetime) -> int:
 def log_row(event_id: UUID, ticket_id: UUID, event_type: str, at: datetime, body: bytes
             ) -> bytes:
     """A ``ticket_log`` row: event_id uuid, ticket_id uuid, event_type text, at timestamptz,
-    body jsonb (``body`` is the event's JSON as published)."""
+    body json (``body``, the event's JSON as published, is json's binary form as it is)."""
     kind = event_type.encode()
     return struct.pack(f">hi16si16si{len(kind)}siqi", 5, 16, event_id.bytes, 16,
                        ticket_id.bytes, len(kind), kind, 8, timestamptz(at),
-                       len(body) + 1) + _JSONB_VERSION + body
+                       len(body)) + body
 
 
 def inbox_row(event_id: UUID, event_type: str, topic: str) -> bytes:

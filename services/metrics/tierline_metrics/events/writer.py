@@ -70,7 +70,7 @@ async def write(session: AsyncSession, out: Fold) -> None:
         await session.execute(text(
             f"INSERT INTO {SCHEMA}.ticket_log (event_id, ticket_id, event_type, at, body) "
             "SELECT * FROM unnest(CAST(:ids AS uuid[]), CAST(:tickets AS uuid[]), "
-            "CAST(:types AS text[]), CAST(:ats AS timestamptz[]), CAST(:bodies AS jsonb[])) "
+            "CAST(:types AS text[]), CAST(:ats AS timestamptz[]), CAST(:bodies AS json[])) "
             "ON CONFLICT DO NOTHING"), dict(zip(
                 ("ids", "tickets", "types", "ats", "bodies"),
                 (list(column) for column in zip(*out.log, strict=True)), strict=True)))
