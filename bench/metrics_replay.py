@@ -1,8 +1,9 @@
 """Metrics' replay rate: ``tierline metrics rebuild`` (empty the read models, replay every
-topic metrics consumes through its handlers) in events per second, side by side in one run
-with the ceilings of a bare aiokafka consumer reading the same messages from the same
-broker: reading only, and reading and parsing each into its Envelope (``decode``, the same
-validation the rebuild does).
+topic metrics consumes, fold it and copy it in) in events per second, as it runs by default
+(split over worker processes by partition) and in one process (``--workers 1``), side by
+side in one run with the ceilings of one bare aiokafka consumer reading the same messages
+from the same broker: reading only, and reading and parsing each into its Envelope
+(``decode``, the same validation the rebuild does).
 
 The events are what a desk's day produces, built with the event models and published as
 intake, router and sla publish them: per ticket created, clock started, assigned (or queued
@@ -176,11 +177,11 @@ async def settled(bootstrap: str, topics: list[str], expected: int,
         await consumer.stop()
 
 
-def rebuild_once(settings: Any) -> dict[str, Any]:
+def rebuild_once(settings: Any, workers: int | None = None) -> dict[str, Any]:
     from tierline_metrics.events.rebuild import rebuild
 
     t0 = time.perf_counter()
-    outcome = asyncio.run(rebuild(settings))
+    outcome = asyncio.run(rebuild(settings, workers=workers))
     elapsed = time.perf_counter() - t0
     if outcome.failed:
         raise SystemExit(f"rebuild failed on {len(outcome.failed)}: {outcome.failed[:3]}")
@@ -191,6 +192,7 @@ def rebuild_once(settings: Any) -> dict[str, Any]:
 
 def main() -> None:
     from tierline_metrics.app import SPEC
+    from tierline_metrics.events.split import default_workers
     from tierline_shared.devstack import create_database
     from tierline_shared.embedded import EmbeddedKafka, EmbeddedPostgres, free_port
     from tierline_shared.migrate import upgrade
@@ -200,7 +202,8 @@ def main() -> None:
     kinds: dict[str, int] = {}
     for _, env in events:
         kinds[env.type] = kinds.get(env.type, 0) + 1
-    runs: dict[str, list[dict[str, Any]]] = {"read": [], "parse": [], "rebuild": []}
+    runs: dict[str, list[dict[str, Any]]] = {"read": [], "parse": [], "rebuild": [],
+                                             "rebuild_one": []}
     with tempfile.TemporaryDirectory(prefix="tierline-replay-bench-") as tmp:
         # fsync and synchronous_commit on, as in production
         pg = EmbeddedPostgres(Path(tmp) / "pg", free_port(), fast_unsafe=False)
@@ -229,6 +232,7 @@ def main() -> None:
                 runs["parse"].append(asyncio.run(bare_consumer(kafka.bootstrap_servers, topics,
                                                                parse=True)))
                 runs["rebuild"].append(rebuild_once(settings))
+                runs["rebuild_one"].append(rebuild_once(settings, workers=1))
                 print(f"round {r + 1}: " + ", ".join(f"{k} {v[-1]['per_s']}/s"
                                                      for k, v in runs.items()), flush=True)
         finally:
@@ -250,10 +254,13 @@ def main() -> None:
              "(`make bench`):", "",
              "| replay | events | events per second | rebuild / this |",
              "| --- | ---: | ---: | ---: |"]
-    labels = {"rebuild": "`tierline metrics rebuild` into empty read models",
+    labels = {"rebuild": "`tierline metrics rebuild` into empty read models (default: "
+                         f"{default_workers(os.cpu_count(), settings.topic_partitions)} "
+                         "worker processes)",
+              "rebuild_one": "`tierline metrics rebuild --workers 1` (one process)",
               "parse": "ceiling: bare aiokafka consumer, each message decoded into its Envelope",
               "read": "ceiling: bare aiokafka consumer, reading only"}
-    for key in ("rebuild", "parse", "read"):
+    for key in ("rebuild", "rebuild_one", "parse", "read"):
         r = results[key]
         lines.append(f"| {labels[key]} | {r['events']:,} | {r['per_s']:,} | "
                      f"{results['rebuild']['per_s'] / r['per_s']:.3f}x |")
