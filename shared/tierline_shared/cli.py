@@ -19,6 +19,16 @@ def _service_module(name: str) -> ModuleType:
     return importlib.import_module(name)
 
 
+def _at_least_one(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="tierline", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -63,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     rebuild = metrics_sub.add_parser("rebuild", help="empty the read models built from events "
                                      "and replay every topic from the start (stop metrics "
                                      "first)")
-    rebuild.add_argument("--workers", type=int, default=None, metavar="N",
+    rebuild.add_argument("--workers", type=_at_least_one, default=None, metavar="N",
                          help="replay processes, each reading its share of the partitions "
                          "(default: one per partition, up to two per core; 1: this process)")
     args = parser.parse_args(argv)

@@ -87,3 +87,13 @@ def test_workers_facts_rows_combined_are_the_rows_and_totals_of_the_whole_fold()
         assert combined.totals == expected
     assert any(row[0] == stranger for row in rows)
     assert sum(1 for row in rows if incident in row) > 1
+
+
+def test_the_rebuild_command_takes_one_worker_or_more(capsys: pytest.CaptureFixture[str]) -> None:
+    from tierline_shared.cli import main
+
+    for bad in ("0", "-2", "two"):
+        with pytest.raises(SystemExit) as exit_:
+            main(["metrics", "rebuild", "--workers", bad])
+        assert exit_.value.code == 2
+        assert "is not a whole number of at least 1" in capsys.readouterr().err
