@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import re
+import weakref
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any
@@ -192,6 +193,8 @@ class OneStatementBroken(RuntimeError):
 
 
 _ONE = "tierline.one_statement"
+# Engines whose connections carry the guard below (``event.listen`` is never undone here).
+_GUARDED: weakref.WeakSet[Any] = weakref.WeakSet()
 _LOCKING = re.compile(r"\bFOR\s+(UPDATE|SHARE|NO\s+KEY\s+UPDATE|KEY\s+SHARE)\b|pg_advisory",
                       re.IGNORECASE)
 
@@ -236,10 +239,13 @@ async def transaction(sessions: async_sessionmaker[AsyncSession], *, outbox: Tab
                 await uow.flush()
             else:
                 # The guard first: a connection made before an engine had listeners would
-                # not call them.
+                # not call them. Checked once per engine: event.contains resolves the
+                # engine's dispatch every time, a good part of a transaction's set-up.
                 engine = session.get_bind()
-                if not event.contains(engine, "before_cursor_execute", _reads_only):
-                    event.listen(engine, "before_cursor_execute", _reads_only)
+                if engine not in _GUARDED:
+                    if not event.contains(engine, "before_cursor_execute", _reads_only):
+                        event.listen(engine, "before_cursor_execute", _reads_only)
+                    _GUARDED.add(engine)
                 conn = await session.connection(
                     execution_options={"isolation_level": "AUTOCOMMIT"})
                 info = conn.sync_connection.info if conn.sync_connection else {}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Body, HTTPException, Query, Response
+from fastapi import APIRouter, Body, HTTPException, Query
 from fastapi.responses import JSONResponse
 
 from tierline_intake.http_errors import ERRORS, IdempotencyKey, invalid, key_reused
@@ -32,14 +32,19 @@ from tierline_intake.tickets.service import (
     ticket_out,
 )
 from tierline_shared import audit
-from tierline_shared.auth.deps import require
+from tierline_shared.auth.deps import Principal, require
 from tierline_shared.web import ActorDep, RuntimeDep, SessionDep, error_body
 
 router = APIRouter(prefix="/v1", tags=["tickets"])
 
-@router.post("/tickets", status_code=201, response_model=TicketOut, responses=ERRORS,
-             dependencies=[require("tickets:write")])
-async def create_ticket(runtime: RuntimeDep, actor: ActorDep, response: Response,
+# The scope check hands over the key it checked: the actor comes from it, not from a second
+# dependency on the key (FastAPI solves every dependency's own tree per request, cached or
+# not, and this is intake's busiest route).
+TicketWriter = Annotated[Principal, require("tickets:write")]
+
+
+@router.post("/tickets", status_code=201, response_model=TicketOut, responses=ERRORS)
+async def create_ticket(runtime: RuntimeDep, writer: TicketWriter,
                         body: Annotated[TicketIn, Body(openapi_examples={
                             "incident": {"summary": "An incident from a portal",
                                          "value": TICKET_EXAMPLE}})],
@@ -47,6 +52,7 @@ async def create_ticket(runtime: RuntimeDep, actor: ActorDep, response: Response
     """Log an incident or service request with its full context. Type, category,
     subcategory, impact, urgency and priority are inferred when absent, each with its
     reason in ``reasons``; a low-confidence category flags the ticket for triage."""
+    actor = audit.Actor(writer.name, writer.key_id)
     try:
         status, payload, replayed = await run_once(
             runtime, key=idempotency_key, actor=actor, scope="POST /v1/tickets",

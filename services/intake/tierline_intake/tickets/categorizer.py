@@ -94,31 +94,54 @@ def _classifier(seed: int = 7) -> LogisticRegression:
 
 class RuleIndex:
     """The taxonomy's keyword rules, looked up: every keyword of every rule in one
-    ``PhraseIndex``, each rule's keywords lower-cased once."""
+    ``PhraseIndex``, and for each of the taxonomy's rule sets which rules name each
+    lower-cased keyword, so a ticket's hits are found from the few phrases it contains
+    rather than by testing every keyword of every rule."""
 
     def __init__(self, taxonomy: Taxonomy) -> None:
-        rules: list[Rule] = [*taxonomy.categories.values(), *taxonomy.type_rules.values()]
-        rules += [s for c in taxonomy.categories.values() for s in c.subcategories.values()]
-        self._taxonomy = taxonomy  # holds the rules, so their ids stay theirs
-        self._keywords = {id(r): [(k, k.lower()) for k in r.keywords] for r in rules}
+        rule_sets: list[dict[str, Rule]] = [taxonomy.categories, taxonomy.type_rules]
+        rule_sets += [c.subcategories for c in taxonomy.categories.values()]
+        self._taxonomy = taxonomy  # holds the rule sets, so their ids stay theirs
+        self._owners: dict[int, tuple[dict[str, Rule], dict[str, list[tuple[str, str]]]]] = {}
+        for rules in rule_sets:
+            owners: dict[str, list[tuple[str, str]]] = {}
+            for name, rule in rules.items():
+                for keyword in rule.keywords:
+                    owners.setdefault(keyword.lower(), []).append((name, keyword))
+            self._owners[id(rules)] = (rules, owners)
         self.found = lru_cache(maxsize=128)(
-            PhraseIndex(k for r in rules for k in r.keywords).found)
+            PhraseIndex(k for rules in rule_sets for r in rules.values()
+                        for k in r.keywords).found)
+
+    def _keyword_owners(self, rules: dict[str, Rule]) -> dict[str, list[tuple[str, str]]]:
+        known = self._owners.get(id(rules))
+        if known is not None and known[0] is rules:
+            return known[1]
+        owners: dict[str, list[tuple[str, str]]] = {}  # a rule set not the taxonomy's own
+        for name, rule in rules.items():
+            for keyword in rule.keywords:
+                owners.setdefault(keyword.lower(), []).append((name, keyword))
+        return owners
 
     def scores(self, rules: dict[str, Rule], title: str, description: str) -> tuple[
             dict[str, float], dict[str, list[str]]]:
         """Keyword hits in the title count double; a pattern hit counts two."""
+        owners = self._keyword_owners(rules)
         in_title, in_description = self.found(title), self.found(description)
+        title_hits: dict[str, list[str]] = {}
+        desc_hits: dict[str, list[str]] = {}
+        for found, hits in ((in_title, title_hits), (in_description, desc_hits)):
+            for phrase in found:
+                for name, keyword in owners.get(phrase, ()):
+                    hits.setdefault(name, []).append(keyword)
         text = f"{title}\n{description}"
         scores: dict[str, float] = {}
         matched: dict[str, list[str]] = {}
         for name, rule in rules.items():
-            keywords = self._keywords[id(rule)]
-            title_hits = [k for k, low in keywords if low in in_title] if in_title else []
-            desc_hits = ([k for k, low in keywords if low in in_description]
-                         if in_description else [])
+            in_t, in_d = title_hits.get(name, []), desc_hits.get(name, [])
             patterns = pattern_hits(rule.patterns, text) if rule.patterns else []
-            scores[name] = 2 * len(title_hits) + len(desc_hits) + 2 * len(patterns)
-            matched[name] = sorted(set(title_hits + desc_hits)) + [f"/{p}/" for p in patterns]
+            scores[name] = 2 * len(in_t) + len(in_d) + 2 * len(patterns)
+            matched[name] = sorted(set(in_t + in_d)) + [f"/{p}/" for p in patterns]
         return scores, matched
 
 

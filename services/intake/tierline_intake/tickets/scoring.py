@@ -12,6 +12,7 @@ import math
 import re
 from collections import Counter
 from collections.abc import Callable, Sequence
+from functools import lru_cache
 
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -19,6 +20,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion
 
 WORD_TOKEN = r"(?u)\b\w\w+\b"
+# Distinct words whose character n-grams are kept (a few MB at most).
+WORD_CACHE = 20_000
 
 
 def _word_grams(token: re.Pattern[str]) -> Callable[[str], list[str]]:
@@ -64,22 +67,51 @@ def _expit(x: float) -> float:
 
 
 class _Block:
-    """One vectorizer's share: its vocabulary, idf and the weight rows of its features."""
+    """One vectorizer's share: its vocabulary, idf and the weight rows of its features.
+
+    Character n-grams never cross a word (``char_wb``), so a document's counts are the sum
+    of its words': each word's known features are found once and kept (a bounded cache;
+    tickets reuse a small working vocabulary), and a document is an array concatenation
+    and one count instead of hundreds of slices and look-ups per ticket."""
 
     def __init__(self, vectorizer: TfidfVectorizer, weights: np.ndarray) -> None:
         self.grams = _analyzer(vectorizer)
         self.vocabulary: dict[str, int] = dict(vectorizer.vocabulary_)
         self.idf = np.asarray(vectorizer.idf_, dtype=np.float64)
         self.weights = np.ascontiguousarray(weights)
+        self._by_word = self.grams is _char_wb_grams
+        self._word_features = lru_cache(maxsize=WORD_CACHE)(self._known_in_word)
 
-    def logits(self, doc: str) -> np.ndarray | None:
-        counts = Counter(self.grams(doc))
-        known = counts.keys() & self.vocabulary.keys()
+    def _known_in_word(self, word: str) -> np.ndarray:
+        """The vocabulary indices of ``word``'s n-grams, once per occurrence."""
+        found = [i for i in map(self.vocabulary.get, _char_wb_grams(word)) if i is not None]
+        return np.array(found, dtype=np.intp)
+
+    def _counts(self, doc: str) -> tuple[np.ndarray, np.ndarray] | None:
+        """The known features of ``doc`` and how often each occurs."""
+        if self._by_word:
+            words = doc.split()
+            if not words:
+                return None
+            found = np.concatenate([self._word_features(word) for word in words])
+            if not len(found):
+                return None
+            index, counts = np.unique(found, return_counts=True)
+            return index, counts.astype(np.float64)
+        grams = Counter(self.grams(doc))
+        known = grams.keys() & self.vocabulary.keys()
         if not known:
             return None
         index = np.fromiter(map(self.vocabulary.__getitem__, known), dtype=np.intp,
                             count=len(known))
-        tf = np.fromiter(map(counts.__getitem__, known), dtype=np.float64, count=len(known))
+        tf = np.fromiter(map(grams.__getitem__, known), dtype=np.float64, count=len(known))
+        return index, tf
+
+    def logits(self, doc: str) -> np.ndarray | None:
+        counted = self._counts(doc)
+        if counted is None:
+            return None
+        index, tf = counted
         np.log(tf, out=tf)
         tf += 1.0
         values = tf * self.idf[index]

@@ -64,7 +64,8 @@ class EventRefused(Exception):
 
 
 def ticket_out(row: dict[str, Any]) -> dict[str, Any]:
-    data = {k: v for k, v in row.items() if k in TicketOut.model_fields}
+    fields = TicketOut.model_fields  # a class property pydantic rebuilds on every access
+    data = {k: v for k, v in row.items() if k in fields}
     return TicketOut(type=row["ticket_type"], **data).model_dump(mode="json")
 
 
